@@ -1,0 +1,58 @@
+# One Makefile for developers and CI. `make demo` and `make test` install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EXTRAS ?= dev,server
+# llama.cpp built portable: the native build crashes on multi-token prompts on these machines.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF
+export CMAKE_ARGS ?= $(LLAMA_CMAKE_ARGS)
+export CREWAI_TELEMETRY_OPT_OUT := true
+export OTEL_SDK_DISABLED := true
+export RAY_USAGE_STATS_ENABLED := 0
+
+.PHONY: install system-deps demo test test-fast lint format bench-overhead clean
+
+$(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory system-deps
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	@echo "installing accord and its dependencies (llama-cpp-python builds from source on first install, ~5 min)"
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# bubblewrap runs the sandbox; installed when missing and we are root.
+system-deps:
+	@if ! command -v bwrap >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing bubblewrap"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null) \
+	      || echo "warning: could not install bubblewrap; sandboxed runs will be refused"; \
+	  else echo "warning: bubblewrap (bwrap) is missing; sandboxed runs will be refused"; fi; \
+	fi
+
+demo: install
+	$(BIN)/accord run configs/demo.yaml
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not model and not slow" -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check accord tests benchmarks
+	$(BIN)/ruff format --check accord tests benchmarks
+
+format: install
+	$(BIN)/ruff format accord tests benchmarks
+	$(BIN)/ruff check --fix accord tests benchmarks
+
+bench-overhead: install
+	$(BIN)/python benchmarks/overhead.py
+
+clean:
+	rm -rf $(VENV) .accord .pytest_cache

@@ -1,0 +1,121 @@
+"""`accord` commands: run, validate, ledger. Every AccordError becomes one line and an exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from rich.markup import escape
+
+from accord.errors import AccordError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Run crews of role-based LLM agents cheaply and reliably.")
+console = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[Path, typer.Option("--db", help="DuckDB ledger file.")]
+DEFAULT_DB = Path(".accord/ledger.duckdb")
+
+
+@app.command()
+def run(
+    crew: Annotated[Path, typer.Argument(help="Crew YAML file.")],
+    db: DbOption = DEFAULT_DB,
+    backend: Annotated[str | None, typer.Option(help="Backend for every role (llama, "
+                                                     "scripted, ...).")] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address to join.")] = None,
+    local: Annotated[bool, typer.Option("--local", help="Run agents in-process, "
+                                                        "without Ray.")] = False,
+) -> None:
+    """Run a crew: every task decided, every attempt and decision in the ledger."""
+    from accord.cli.render import result_table, summary_line
+    from accord.crews.crew import Crew
+
+    spec = Crew.from_yaml(crew)
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[last]}"),
+                        console=console, transient=True)
+    bar: dict[str, int] = {}
+
+    def on_start(run_id: str, tasks: list) -> None:
+        bar["id"] = progress.add_task(f"run {run_id}", total=len(tasks), last="")
+
+    def on_decision(task: object, decision: object) -> None:
+        d = decision  # type: ignore[assignment]
+        progress.update(bar["id"], advance=1,
+                        last=f"{d.task_id}: {d.path} ({len(d.attempts)} attempts)")  # type: ignore[attr-defined]
+
+    with progress:
+        progress.console.print(f"[dim]starting {len(spec.spec.roles)} role(s) on "
+                               f"{'in-process agents' if local else 'Ray actors'}…[/dim]")
+        result = spec.run(db=db, backend=backend, address=address,
+                          pool="local" if local else "ray", on_start=on_start,
+                          on_decision=on_decision)
+    console.print(result_table(result))
+    console.print(summary_line(result))
+    console.print(f"[dim]ledger: {result.ledger_path} · `accord ledger {result.run_id}` "
+                  f"shows this run's costs[/dim]")
+
+
+@app.command()
+def validate(crew: Annotated[Path, typer.Argument(help="Crew YAML file.")]) -> None:
+    """Check a crew file without running it."""
+    from accord.crews.crew import Crew
+
+    loaded = Crew.from_yaml(crew)
+    tasks = loaded.tasks()
+    console.print(f"{crew}: ok ({len(loaded.spec.roles)} roles, {len(tasks)} tasks, "
+                  f"policy {loaded.spec.policy.label})")
+
+
+@app.command()
+def ledger(
+    run_id: Annotated[str | None, typer.Argument(help="A run id; omitted: list runs.")] = None,
+    db: DbOption = DEFAULT_DB,
+    limit: Annotated[int, typer.Option(help="How many runs to list.")] = 20,
+) -> None:
+    """List runs, or show one run's decisions and their costs."""
+    from accord.cli.render import rows_table
+    from accord.ledger.reader import latest_run, list_runs, run_decisions
+
+    if run_id is None:
+        rows = list_runs(db, limit)
+        console.print(rows_table(f"runs in {db}", rows, [
+            "run_id", "crew", "status", "decisions", "escalated", "attempts", "tokens",
+            "cost_usd", "flops", "accuracy"]))
+        return
+    if run_id == "latest":
+        run_id = latest_run(db) or "latest"
+    rows = run_decisions(db, run_id)
+    console.print(rows_table(f"run {run_id}", rows, [
+        "task_id", "policy", "path", "stop_reason", "status", "n_attempts", "prompt_tokens",
+        "completion_tokens", "wall_ms", "cost_usd", "flops", "answer", "correct"]))
+
+
+def main() -> None:
+    """Entry point: run the app, turning AccordError into one line and its exit code."""
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    try:
+        app(standalone_mode=False)
+    except AccordError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors arrive here in standalone_mode=False
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+        raise

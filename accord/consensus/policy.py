@@ -1,0 +1,58 @@
+"""Policies and budgets as data: what a crew file or Python code says about spending."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PolicyKind = Literal["single", "vote", "adaptive"]
+
+
+class BudgetSpec(BaseModel):
+    """Limits on what a decision or a run may spend; None means no limit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tokens_per_decision: int | None = Field(default=None, ge=0)
+    tokens_per_run: int | None = Field(default=None, ge=0)
+    seconds_per_run: float | None = Field(default=None, ge=0)
+    usd_per_run: float | None = Field(default=None, ge=0)
+
+
+class PolicySpec(BaseModel):
+    """How a decision is made.
+
+    `single`: one answer from the primary role. `vote`: a majority of `k` voter answers.
+    `adaptive`: the primary answers; it is accepted when valid and its confidence reaches
+    `threshold`, otherwise voters are asked until the stopping rule ends the vote.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: PolicyKind = "adaptive"
+    threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    k: int = Field(default=5, ge=1, le=64)
+    stopping: str = "settled"
+    confidence: str = "auto"
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    voter_temperature: float = Field(default=0.8, ge=0.0, le=2.0)
+    voters: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _names_exist(self) -> PolicySpec:
+        from accord.consensus.confidence import estimators
+        from accord.consensus.stopping import stopping_rules
+
+        stopping_rules.get(self.stopping)
+        estimators.get(self.confidence)
+        return self
+
+    @property
+    def label(self) -> str:
+        """Short name for tables and the ledger: single, vote@5, adaptive@0.6."""
+        if self.kind == "vote":
+            return f"vote@{self.k}"
+        if self.kind == "adaptive":
+            return f"adaptive@{self.threshold:g}"
+        return "single"

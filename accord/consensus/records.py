@@ -1,0 +1,99 @@
+"""Internal records of a decision: the task as asked, attempts, verdicts and the decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+AnswerType = Literal["text", "number", "choice"]
+Path = Literal["single", "escalated", "vote"]
+Status = Literal["accepted", "unresolved"]
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One question as a role sees it: the prompt after context, and how to read the answer."""
+
+    id: str
+    prompt: str
+    answer_type: AnswerType = "text"
+    choices: tuple[str, ...] = ()
+    max_tokens: int = 32
+    role: str | None = None
+    expected: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A validator's judgement of one answer."""
+
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One answer from one role, with what it cost and the signals for confidence."""
+
+    task_id: str
+    role: str
+    model: str
+    answer: str
+    raw: str
+    prompt_tokens: int
+    completion_tokens: int
+    model_ms: float
+    seed: int
+    temperature: float
+    kind: Literal["primary", "voter"] = "primary"
+    option_prob: float | None = None
+    mean_logprob: float | None = None
+    min_logprob: float | None = None
+    confidence: float = 0.0
+    verdict: Verdict = field(default_factory=lambda: Verdict(True))
+
+    @property
+    def tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of one task: the answer, how it was reached, and every attempt it took."""
+
+    task_id: str
+    answer: str
+    confidence: float
+    path: Path
+    stop_reason: str
+    status: Status
+    policy: str
+    attempts: tuple[Attempt, ...]
+    wall_ms: float
+    votes: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Prompt tokens summed over attempts."""
+        return sum(a.prompt_tokens for a in self.attempts)
+
+    @property
+    def completion_tokens(self) -> int:
+        """Completion tokens summed over attempts."""
+        return sum(a.completion_tokens for a in self.attempts)
+
+    @property
+    def tokens(self) -> int:
+        """All tokens summed over attempts."""
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def model_ms(self) -> float:
+        """Model time summed over attempts."""
+        return sum(a.model_ms for a in self.attempts)
+
+    @property
+    def escalated(self) -> bool:
+        """Whether more than the primary attempt was needed."""
+        return self.path != "single"

@@ -1,0 +1,48 @@
+"""Stopping rules for a vote: each says whether the vote is over, and why."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from accord.consensus.voting import Tally
+from accord.registry import Registry
+
+
+class StoppingRule(Protocol):
+    """Decides whether a vote of at most `k_max` votes is over."""
+
+    name: str
+
+    def done(self, tally: Tally, k_max: int) -> str | None:
+        """The reason the vote is over, or None to draw another vote."""
+        ...
+
+
+stopping_rules: Registry[StoppingRule] = Registry("stopping rule")
+
+
+@stopping_rules.register("fixed")
+class FixedK:
+    """Stop after exactly k_max votes."""
+
+    name = "fixed"
+
+    def done(self, tally: Tally, k_max: int) -> str | None:
+        """Over when k_max votes are in."""
+        return "k_max" if tally.total >= k_max else None
+
+
+@stopping_rules.register("settled")
+class Settled:
+    """Stop once the remaining votes could not change the leader."""
+
+    name = "settled"
+
+    def done(self, tally: Tally, k_max: int) -> str | None:
+        """Over when the leader's lead exceeds the votes still to come."""
+        if tally.total >= k_max:
+            return "k_max"
+        remaining = k_max - tally.total
+        if tally.total and tally.count(0) - tally.count(1) > remaining:
+            return "settled"
+        return None

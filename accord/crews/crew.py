@@ -1,0 +1,169 @@
+"""The Python API: build a Crew from YAML or from Role/Task objects, run it, get a result."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from accord.consensus.coordinator import Coordinator
+from accord.consensus.policy import BudgetSpec, PolicySpec
+from accord.consensus.records import Decision
+from accord.crews.loader import check_references, load_crew, validate_spec
+from accord.crews.plan import agent_specs, expand_sources
+from accord.crews.runner import GraphRunner
+from accord.crews.scoring import is_correct
+from accord.crews.spec import CrewSpec, ModelSpec, RoleSpec, TaskSpec
+from accord.errors import ConfigError
+from accord.ledger.writer import DEFAULT_PATH, Ledger
+from accord.roles.pool import AgentPool, LocalPool, RayPool
+
+PoolKind = Literal["ray", "local"]
+OnDecision = Callable[[TaskSpec, Decision], None]
+
+
+@dataclass
+class CrewResult:
+    """What a run produced: its id, every decision in task order, and where they are stored."""
+
+    run_id: str
+    crew: str
+    decisions: list[Decision]
+    ledger_path: str
+    expected: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    correct: dict[str, bool | None] = field(default_factory=dict)
+
+    def __getitem__(self, task_id: str) -> Decision:
+        for decision in self.decisions:
+            if decision.task_id == task_id:
+                return decision
+        raise KeyError(task_id)
+
+    @property
+    def answers(self) -> dict[str, str]:
+        """Final answers by task id."""
+        return {d.task_id: d.answer for d in self.decisions}
+
+    @property
+    def tokens(self) -> int:
+        """Tokens spent by the whole run."""
+        return sum(d.tokens for d in self.decisions)
+
+    @property
+    def escalated(self) -> int:
+        """Number of decisions that needed more than one attempt."""
+        return sum(d.escalated for d in self.decisions)
+
+    @property
+    def accuracy(self) -> float | None:
+        """Share of labelled decisions that were right (None without labels)."""
+        marks = [c for c in self.correct.values() if c is not None]
+        return sum(marks) / len(marks) if marks else None
+
+
+class Crew:
+    """A crew of roles deciding tasks under a policy, every attempt recorded in the ledger."""
+
+    def __init__(self, spec: CrewSpec | None = None, *, name: str = "crew",
+                 roles: Sequence[RoleSpec] = (), tasks: Sequence[TaskSpec] = (),
+                 policy: PolicySpec | None = None, budget: BudgetSpec | None = None,
+                 models: dict[str, ModelSpec] | None = None, seed: int = 0,
+                 base_dir: str | Path | None = None, source: str | None = None) -> None:
+        if spec is None:
+            data: dict[str, Any] = {"name": name, "roles": list(roles), "tasks": list(tasks),
+                                    "seed": seed}
+            if policy is not None:
+                data["policy"] = policy
+            if budget is not None:
+                data["budget"] = budget
+            if models is not None:
+                data["models"] = models
+            spec = validate_spec(data)
+            problems = check_references(spec)
+            if problems:
+                loc, message, hint = problems[0]
+                raise ConfigError(f"{'.'.join(map(str, loc))}: {message}", hint=hint)
+        self.spec = spec
+        self.base_dir = Path(base_dir) if base_dir else Path.cwd()
+        self.source = source
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Crew:
+        """Load and check a crew file."""
+        path = Path(path)
+        return cls(load_crew(path), base_dir=path.parent, source=str(path))
+
+    def tasks(self) -> list[TaskSpec]:
+        """Every task this crew will decide: inline ones, then those from sources."""
+        return expand_sources(self.spec, self.base_dir)
+
+    def build_pool(self, kind: PoolKind = "ray", *, backend: str | None = None,
+                   backend_options: dict[str, object] | None = None,
+                   address: str | None = None) -> AgentPool:
+        """Start the crew's agents: Ray actors (default) or in-process agents."""
+        specs = agent_specs(self.spec, backend=backend, backend_options=backend_options)
+        if kind == "local":
+            return LocalPool(specs)
+        from accord.roles.actor import ensure_ray
+
+        ensure_ray(address)
+        return RayPool(specs)
+
+    def run(self, *, db: str | Path = DEFAULT_PATH, backend: str | None = None,
+            backend_options: dict[str, object] | None = None, pool: PoolKind | AgentPool = "ray",
+            address: str | None = None, on_decision: OnDecision | None = None,
+            on_start: Callable[[str, list[TaskSpec]], None] | None = None,
+            ledger: Ledger | None = None) -> CrewResult:
+        """Run every task and return the result; the ledger gets every attempt and decision."""
+        return asyncio.run(self.arun(db=db, backend=backend, backend_options=backend_options,
+                                     pool=pool, address=address, on_decision=on_decision,
+                                     on_start=on_start, ledger=ledger))
+
+    async def arun(self, *, db: str | Path = DEFAULT_PATH, backend: str | None = None,
+                   backend_options: dict[str, object] | None = None,
+                   pool: PoolKind | AgentPool = "ray", address: str | None = None,
+                   on_decision: OnDecision | None = None,
+                   on_start: Callable[[str, list[TaskSpec]], None] | None = None,
+                   ledger: Ledger | None = None) -> CrewResult:
+        """Async form of `run`, for embedding in an event loop."""
+        tasks = self.tasks()
+        owns_pool = isinstance(pool, str)
+        agents = self.build_pool(pool, backend=backend, backend_options=backend_options,
+                                 address=address) if isinstance(pool, str) else pool
+        ledger = ledger or Ledger(db)
+        spec = self.spec
+        tiers = sorted({backend or spec.models[r.model].backend for r in spec.roles})
+        run_id = ledger.start_run(spec.name, source=self.source, backend=",".join(tiers),
+                                  policy=spec.policy.label, seed=spec.seed,
+                                  config=spec.model_dump(mode="json"))
+        result = CrewResult(run_id, spec.name, [], ledger.path)
+        if on_start:
+            on_start(run_id, tasks)
+
+        def record(task: TaskSpec, decision: Decision) -> None:
+            correct = is_correct(decision.answer, task.expected, task.kind)
+            result.correct[task.id] = correct
+            result.expected[task.id] = tuple(task.expected)
+            ledger.record(run_id, decision, expected=task.expected, correct=correct)
+            if on_decision:
+                on_decision(task, decision)
+
+        coordinator = Coordinator(agents, policy=spec.policy, budget=spec.budget,
+                                  primary=spec.roles[0].name, seed=spec.seed)
+        runner = GraphRunner(coordinator, concurrency=spec.concurrency, budget=spec.budget,
+                             on_decision=record)
+        status = "failed"
+        try:
+            decided = await runner.run(tasks)
+            status = "finished"
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            status = "interrupted"
+            raise
+        finally:
+            ledger.finish_run(run_id, status)
+            if owns_pool:
+                agents.close()
+        result.decisions = [decided[t.id] for t in tasks if t.id in decided]
+        return result

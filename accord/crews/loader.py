@@ -1,0 +1,171 @@
+"""Loading crew files: YAML -> CrewSpec, with `path:line:col` errors for every mistake."""
+
+from __future__ import annotations
+
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from accord.crews.spec import CrewSpec
+from accord.crews.yamlsource import Loc, MarkedDocument, load_marked
+from accord.errors import ConfigError
+
+
+def load_crew(path: str | Path) -> CrewSpec:
+    """Read and check the crew file at `path`; raise ConfigError naming the place."""
+    doc = load_marked(path)
+    if not isinstance(doc.data, dict):
+        raise doc.error((), "a crew file is a mapping with `name`, `roles` and `tasks`",
+                        "start with `name: my-crew`")
+    spec = validate_spec(doc.data, doc)
+    problems = check_references(spec)
+    if problems:
+        loc, message, hint = problems[0]
+        raise doc.error(loc, message, hint)
+    return spec
+
+
+def validate_spec(data: dict[str, Any], doc: MarkedDocument | None = None) -> CrewSpec:
+    """Build a CrewSpec from plain data; the first pydantic error becomes a ConfigError."""
+    try:
+        return CrewSpec.model_validate(data)
+    except ValidationError as exc:
+        loc, message, hint = explain(exc.errors()[0], CrewSpec)
+        if doc is None:
+            raise ConfigError(f"{'.'.join(map(str, loc))}: {message}", hint=hint) from None
+        raise doc.error(loc, message, hint) from None
+
+
+def _model_at(model: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
+    """The pydantic model that owns the last key of `loc`."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", {})
+        if part not in fields:
+            return None
+        annotation = fields[part].annotation
+        current = _inner_model(annotation)
+        if current is None:
+            return None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def explain(error: Any, root: type[BaseModel]) -> tuple[Loc, str, str | None]:
+    """A pydantic error as (location, message, hint)."""
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        owner = _model_at(root, loc)
+        known = sorted(owner.model_fields) if owner else []
+        close = get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(known)}"
+        return loc, f"unknown key {loc[-1]!r}", hint
+    if kind == "missing":
+        return loc, "is required", f"add `{loc[-1]}:`"
+    message = error["msg"][0].lower() + error["msg"][1:]
+    hints = {
+        "string_pattern_mismatch": "use letters, digits, `_`, `-` or `.`, starting with a letter",
+        "literal_error": None,
+        "greater_than_equal": "use a value in range",
+        "less_than_equal": "use a value in range",
+    }
+    return loc, message, hints.get(kind, "see the crew file reference in README.md")
+
+
+def check_references(spec: CrewSpec) -> list[tuple[Loc, str, str | None]]:
+    """Cross-field problems: duplicate names, unknown references, dependency cycles."""
+    problems: list[tuple[Loc, str, str | None]] = []
+    roles = [r.name for r in spec.roles]
+    problems += _duplicates(roles, "roles", "role name")
+    problems += _duplicates([t.id for t in spec.tasks], "tasks", "task id")
+    for i, role in enumerate(spec.roles):
+        if role.model not in spec.models:
+            problems.append((("roles", i, "model"), f"unknown model tier {role.model!r}",
+                             f"define it under `models:` (known: {', '.join(spec.models)})"))
+    task_ids = {t.id for t in spec.tasks}
+    for i, task in enumerate(spec.tasks):
+        problems += _known(task.role, roles, ("tasks", i, "role"), "role")
+        for j, dep in enumerate(task.depends_on):
+            problems += _known(dep, task_ids, ("tasks", i, "depends_on", j), "task")
+        if task.kind == "choice" and len(task.choices) < 2:
+            problems.append((("tasks", i, "choices"), "a choice task needs at least 2 choices",
+                             "list the options under `choices:`"))
+        problems += _policy_voters(task.policy, roles, ("tasks", i, "policy"))
+    for i, source in enumerate(spec.sources):
+        problems += _known(source.role, roles, ("sources", i, "role"), "role")
+    problems += _policy_voters(spec.policy, roles, ("policy",))
+    cycle = find_cycle({t.id: t.depends_on for t in spec.tasks})
+    if cycle:
+        index = next(i for i, t in enumerate(spec.tasks) if t.id == cycle[0])
+        problems.append((("tasks", index, "depends_on"),
+                         f"dependency cycle: {' -> '.join(cycle)}",
+                         "remove one of these dependencies"))
+    return problems
+
+
+def _duplicates(names: list[str], where: str, what: str) -> list[tuple[Loc, str, str | None]]:
+    seen: set[str] = set()
+    out: list[tuple[Loc, str, str | None]] = []
+    for i, name in enumerate(names):
+        if name in seen:
+            out.append(((where, i), f"duplicate {what} {name!r}", f"give each {what} its own"))
+        seen.add(name)
+    return out
+
+
+def _known(name: str | None, known: Any, loc: Loc, what: str) -> list[tuple[Loc, str, str | None]]:
+    if name is None or name in known:
+        return []
+    close = get_close_matches(name, sorted(known), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known {what}s: {', '.join(sorted(known))}"
+    return [(loc, f"unknown {what} {name!r}", hint)]
+
+
+def _policy_voters(policy: Any, roles: list[str], loc: Loc) -> list[tuple[Loc, str, str | None]]:
+    if policy is None or not policy.voters:
+        return []
+    out: list[tuple[Loc, str, str | None]] = []
+    for j, voter in enumerate(policy.voters):
+        out += _known(voter, roles, (*loc, "voters", j), "role")
+    return out
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A dependency cycle in `graph` (node -> dependencies) as a path, or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in graph.get(node, []):
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep):], dep]
+            if dep in graph and not state.get(dep):
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if not state.get(node):
+            found = visit(node)
+            if found:
+                return found
+    return None

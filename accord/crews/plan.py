@@ -1,0 +1,60 @@
+"""From a CrewSpec to what runs: agent specs per role and the task list (sources expanded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from accord.consensus.records import Task
+from accord.crews.datasets import load_items
+from accord.crews.spec import CrewSpec, TaskSpec
+from accord.roles.pool import AgentSpec
+from accord.roles.prompt import RoleProfile
+
+
+def agent_specs(spec: CrewSpec, *, backend: str | None = None,
+                backend_options: dict[str, object] | None = None) -> list[AgentSpec]:
+    """One AgentSpec per role; `backend` overrides every model tier's backend."""
+    out = []
+    for role in spec.roles:
+        tier = spec.models[role.model]
+        options: dict[str, object] = {**tier.options, "seed": spec.seed}
+        if tier.model:
+            options["model"] = tier.model
+        options.update(backend_options or {})
+        profile = RoleProfile(role.name, role.goal, role.instructions)
+        out.append(AgentSpec(profile, backend or tier.backend, options, role.replicas))
+    return out
+
+
+def expand_sources(spec: CrewSpec, base: Path) -> list[TaskSpec]:
+    """Inline tasks plus one task per item of every source file (paths relative to `base`)."""
+    tasks = list(spec.tasks)
+    for source in spec.sources:
+        path = Path(source.path)
+        path = path if path.is_absolute() else base / path
+        items = load_items(path, prefer=source.answer_type)
+        end = None if source.limit is None else source.offset + source.limit
+        for item in items[source.offset:end]:
+            task_id = f"{source.prefix}-{item.id.rsplit('-', 1)[-1]}" if source.prefix else item.id
+            tasks.append(TaskSpec(
+                id=task_id, question=item.prompt, answer_type=item.answer_type,
+                choices=list(item.choices), role=source.role, policy=source.policy,
+                expected=list(item.targets), max_tokens=source.max_tokens))
+    return tasks
+
+
+def runtime_task(spec: TaskSpec, context: dict[str, str]) -> Task:
+    """The Task a role sees: `{dep}` placeholders filled, other dependencies as context."""
+    prompt = spec.question
+    unused = []
+    for dep in spec.depends_on:
+        marker = "{" + dep + "}"
+        if marker in prompt:
+            prompt = prompt.replace(marker, context.get(dep, ""))
+        else:
+            unused.append(dep)
+    if unused:
+        lines = "\n".join(f"- {dep}: {context.get(dep, '')}" for dep in unused)
+        prompt = f"Context from earlier tasks:\n{lines}\n\n{prompt}"
+    return Task(id=spec.id, prompt=prompt, answer_type=spec.kind, choices=tuple(spec.choices),
+                max_tokens=spec.max_tokens, role=spec.role, expected=tuple(spec.expected))

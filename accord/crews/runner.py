@@ -1,0 +1,80 @@
+"""The task-graph runner: independent tasks run in parallel, dependants get their outputs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+from accord.consensus.coordinator import Coordinator
+from accord.consensus.policy import BudgetSpec
+from accord.consensus.records import Decision
+from accord.crews.plan import runtime_task
+from accord.crews.spec import TaskSpec
+from accord.errors import RunError
+
+OnDecision = Callable[[TaskSpec, Decision], None]
+
+
+def _skipped(task: TaskSpec, reason: str) -> Decision:
+    return Decision(task_id=task.id, answer="", confidence=0.0, path="single",
+                    stop_reason=reason, status="unresolved",
+                    policy=(task.policy.label if task.policy else "-"), attempts=(), wall_ms=0.0)
+
+
+class GraphRunner:
+    """Runs tasks once their dependencies are decided, at most `concurrency` at a time."""
+
+    def __init__(self, coordinator: Coordinator, *, concurrency: int = 4,
+                 budget: BudgetSpec | None = None, on_decision: OnDecision | None = None) -> None:
+        self.coordinator = coordinator
+        self.concurrency = concurrency
+        self.budget = budget or BudgetSpec()
+        self.on_decision = on_decision
+        self.tokens = 0
+        self.started = time.monotonic()
+
+    def _out_of_budget(self) -> str | None:
+        b = self.budget
+        if b.tokens_per_run is not None and self.tokens >= b.tokens_per_run:
+            return "run token budget exhausted"
+        if b.seconds_per_run is not None and time.monotonic() - self.started >= b.seconds_per_run:
+            return "run time budget exhausted"
+        return None
+
+    async def run(self, tasks: Sequence[TaskSpec]) -> dict[str, Decision]:
+        """Decide every task; returns decisions by task id."""
+        done: dict[str, Decision] = {}
+        waiting = {t.id: t for t in tasks}
+        running: dict[asyncio.Future[Decision], TaskSpec] = {}
+        while waiting or running:
+            for task in [t for t in waiting.values() if all(d in done for d in t.depends_on)]:
+                if len(running) >= self.concurrency:
+                    break
+                del waiting[task.id]
+                reason = self._out_of_budget()
+                if reason:
+                    self._finish(done, task, _skipped(task, reason))
+                    continue
+                context = {d: done[d].answer for d in task.depends_on}
+                future = asyncio.ensure_future(self._decide(task, context))
+                running[future] = task
+            if not running:
+                break
+            finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for future in finished:
+                task = running.pop(future)
+                self._finish(done, task, future.result())
+        return done
+
+    async def _decide(self, task: TaskSpec, context: dict[str, str]) -> Decision:
+        try:
+            return await self.coordinator.decide(runtime_task(task, context), task.policy)
+        except RunError as exc:
+            return _skipped(task, f"error: {exc}")
+
+    def _finish(self, done: dict[str, Decision], task: TaskSpec, decision: Decision) -> None:
+        done[task.id] = decision
+        self.tokens += decision.tokens
+        if self.on_decision:
+            self.on_decision(task, decision)

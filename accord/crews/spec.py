@@ -1,0 +1,86 @@
+"""Crew specs: what a crew file (or Python code) declares. Pydantic, `extra="forbid"`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from accord.consensus.policy import BudgetSpec, PolicySpec
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(_Spec):
+    """A model tier: which backend runs it and with what options."""
+
+    backend: str = "llama"
+    model: str | None = Field(default=None, description="a known model name or a GGUF path")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class RoleSpec(_Spec):
+    """A role: who it is, which model tier it uses, how many replicas vote in parallel."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    goal: str = ""
+    instructions: str = ""
+    model: str = "default"
+    replicas: int = Field(default=1, ge=1, le=64)
+
+
+class TaskSpec(_Spec):
+    """A task: a question for the crew, how to read its answer, and what it depends on."""
+
+    id: str = Field(pattern=NAME_PATTERN)
+    question: str = Field(min_length=1)
+    answer_type: Literal["text", "number", "choice"] | None = None
+    choices: list[str] = Field(default_factory=list)
+    role: str | None = None
+    depends_on: list[str] = Field(default_factory=list)
+    policy: PolicySpec | None = None
+    validators: list[str | dict[str, Any]] = Field(default_factory=list)
+    expected: list[str] = Field(default_factory=list)
+    max_tokens: int = Field(default=32, ge=1, le=4096)
+
+    @field_validator("expected", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str | int | float) else value
+
+    @property
+    def kind(self) -> Literal["text", "number", "choice"]:
+        """The answer type, inferred from `choices` when not given."""
+        return self.answer_type or ("choice" if self.choices else "text")
+
+
+class SourceSpec(_Spec):
+    """Tasks read from a labelled file (BIG-bench JSON or JSONL)."""
+
+    path: str
+    limit: int | None = Field(default=None, ge=1)
+    offset: int = Field(default=0, ge=0)
+    prefix: str | None = Field(default=None, pattern=NAME_PATTERN)
+    role: str | None = None
+    policy: PolicySpec | None = None
+    answer_type: Literal["text", "number", "choice"] | None = None
+    max_tokens: int = Field(default=16, ge=1, le=4096)
+
+
+class CrewSpec(_Spec):
+    """A whole crew: models, roles, tasks (inline and from sources), policy and budget."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    seed: int = 0
+    models: dict[str, ModelSpec] = Field(default_factory=lambda: {"default": ModelSpec()})
+    roles: list[RoleSpec] = Field(min_length=1)
+    tasks: list[TaskSpec] = Field(default_factory=list)
+    sources: list[SourceSpec] = Field(default_factory=list)
+    policy: PolicySpec = Field(default_factory=PolicySpec)
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    concurrency: int = Field(default=4, ge=1, le=1024)

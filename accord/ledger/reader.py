@@ -1,0 +1,59 @@
+"""Read-only access to a ledger file, for reports and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from accord.errors import ConfigError
+
+
+@contextmanager
+def open_readonly(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the ledger at `path`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("no ledger here", path=path,
+                          hint="run a crew first (`accord run CREW.yaml`) or pass --db PATH")
+    try:
+        db = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise ConfigError(f"cannot open the ledger: {exc}", path=path) from None
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def _rows(db: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cursor = db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def list_runs(path: str | Path, limit: int = 20) -> list[dict[str, Any]]:
+    """The most recent runs with their totals."""
+    with open_readonly(path) as db:
+        return _rows(db, "SELECT * FROM run_summary ORDER BY started_at DESC LIMIT ?", [limit])
+
+
+def run_decisions(path: str | Path, run_id: str) -> list[dict[str, Any]]:
+    """Every decision of `run_id` in the order it was made."""
+    with open_readonly(path) as db:
+        found = db.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        if not found or not found[0]:
+            raise ConfigError(f"no run {run_id!r} in the ledger", path=path,
+                              hint="`accord ledger` lists the runs")
+        return _rows(db, "SELECT * FROM decisions WHERE run_id = ? ORDER BY decided_at, task_id",
+                     [run_id])
+
+
+def latest_run(path: str | Path) -> str | None:
+    """The id of the most recently started run, if any."""
+    with open_readonly(path) as db:
+        row = db.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
+        return row[0] if row else None

@@ -1,0 +1,119 @@
+"""The ledger's schema as an ordered list of numbered migrations, recorded in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    """Register `fn` as the next migration."""
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_runs_decisions_attempts(db: duckdb.DuckDBPyConnection) -> None:
+    db.execute("""
+        CREATE TABLE runs (
+            run_id VARCHAR PRIMARY KEY,
+            crew VARCHAR NOT NULL,
+            source VARCHAR,
+            backend VARCHAR,
+            policy VARCHAR,
+            seed BIGINT,
+            status VARCHAR NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP,
+            config JSON
+        )""")
+    db.execute("""
+        CREATE TABLE decisions (
+            run_id VARCHAR NOT NULL,
+            task_id VARCHAR NOT NULL,
+            policy VARCHAR NOT NULL,
+            path VARCHAR NOT NULL,
+            stop_reason VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            n_attempts INTEGER NOT NULL,
+            prompt_tokens BIGINT NOT NULL,
+            completion_tokens BIGINT NOT NULL,
+            wall_ms DOUBLE NOT NULL,
+            model_ms DOUBLE NOT NULL,
+            cost_usd DOUBLE NOT NULL,
+            flops DOUBLE,
+            answer VARCHAR,
+            confidence DOUBLE,
+            expected VARCHAR,
+            correct BOOLEAN,
+            decided_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (run_id, task_id)
+        )""")
+    db.execute("""
+        CREATE TABLE attempts (
+            run_id VARCHAR NOT NULL,
+            task_id VARCHAR NOT NULL,
+            attempt_no INTEGER NOT NULL,
+            role VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            prompt_tokens BIGINT NOT NULL,
+            completion_tokens BIGINT NOT NULL,
+            model_ms DOUBLE NOT NULL,
+            temperature DOUBLE NOT NULL,
+            seed BIGINT NOT NULL,
+            answer VARCHAR,
+            raw VARCHAR,
+            confidence DOUBLE,
+            option_prob DOUBLE,
+            mean_logprob DOUBLE,
+            verdict_ok BOOLEAN NOT NULL,
+            verdict_reason VARCHAR,
+            cost_usd DOUBLE NOT NULL,
+            flops DOUBLE,
+            PRIMARY KEY (run_id, task_id, attempt_no)
+        )""")
+
+
+def migrate(db: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the migrations not yet recorded in `db`; return the names applied."""
+    db.execute("""CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,
+                    applied_at TIMESTAMP DEFAULT current_timestamp)""")
+    done = {row[0] for row in db.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for version, (name, fn) in enumerate(MIGRATIONS, start=1):
+        if version in done:
+            continue
+        db.execute("BEGIN TRANSACTION")
+        try:
+            fn(db)
+            db.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                       [version, name])
+            db.execute("COMMIT")
+        except Exception:
+            db.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+@migration
+def m002_views(db: duckdb.DuckDBPyConnection) -> None:
+    db.execute("""
+        CREATE VIEW run_summary AS
+        SELECT r.run_id, r.crew, r.status, r.started_at, r.finished_at,
+               count(d.task_id) AS decisions,
+               coalesce(sum(d.n_attempts), 0) AS attempts,
+               coalesce(sum(CASE WHEN d.path <> 'single' THEN 1 ELSE 0 END), 0) AS escalated,
+               coalesce(sum(d.prompt_tokens + d.completion_tokens), 0) AS tokens,
+               coalesce(sum(d.cost_usd), 0) AS cost_usd,
+               sum(d.flops) AS flops,
+               avg(CASE WHEN d.correct IS NULL THEN NULL WHEN d.correct THEN 1.0 ELSE 0.0 END)
+                   AS accuracy
+        FROM runs r LEFT JOIN decisions d USING (run_id)
+        GROUP BY ALL""")

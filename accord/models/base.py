@@ -1,0 +1,86 @@
+"""The `Backend` seam: one protocol every model backend implements, and its records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from accord.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What one backend call cost: tokens, wall time and the model that ran."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    wall_ms: float = 0.0
+    model: str = "unknown"
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    """A request for one completion: chat messages plus sampling settings."""
+
+    messages: tuple[Message, ...]
+    max_tokens: int = 64
+    temperature: float = 0.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    logprobs: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A backend's answer: text, per-token log-probs when available, and usage."""
+
+    text: str
+    usage: Usage
+    token_logprobs: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OptionScores:
+    """Log-probabilities a backend gives each option as the continuation of a prompt."""
+
+    logprobs: tuple[float, ...]
+    usage: Usage
+    option_tokens: tuple[int, ...] = field(default=())
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A language model behind accord: free completion and option scoring."""
+
+    name: str
+
+    def complete(self, request: CompletionRequest) -> Completion:
+        """Generate one completion for `request`."""
+        ...
+
+    def score(self, messages: tuple[Message, ...], options: tuple[str, ...]) -> OptionScores:
+        """Log-probability of each option as the assistant's reply to `messages`."""
+        ...
+
+
+backends: Registry[Backend] = Registry("backend")
+
+
+def create_backend(name: str, /, **options: object) -> Backend:
+    """Build the backend registered as `name` (importing the built-ins on first use)."""
+    from accord.models import builtin  # noqa: F401  (registers the built-in backends)
+
+    return backends.create(name, **options)

@@ -1,0 +1,19 @@
+"""Registers the built-in backends; heavy imports happen only when one is built."""
+
+from __future__ import annotations
+
+from accord.models.base import Backend, backends
+
+
+@backends.register("llama")
+def _llama(**options: object) -> Backend:
+    from accord.models.llama import LlamaBackend
+
+    return LlamaBackend(**options)  # type: ignore[arg-type]
+
+
+@backends.register("scripted")
+def _scripted(**options: object) -> Backend:
+    from accord.models.scripted import ScriptedBackend
+
+    return ScriptedBackend(**options)  # type: ignore[arg-type]

@@ -1,0 +1,96 @@
+"""RoleAgent: one role bound to one backend, answering tasks. Plain Python; Ray wraps it."""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Literal
+
+from accord.consensus.records import Attempt, Task
+from accord.models.base import Backend, CompletionRequest, create_backend
+from accord.roles.parse import parse_choice, parse_number, parse_text
+from accord.roles.prompt import RoleProfile, build_messages
+
+
+def _normalise(logprobs: tuple[float, ...]) -> list[float]:
+    top = max(logprobs)
+    weights = [math.exp(lp - top) for lp in logprobs]
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def _pick(probs: list[float], temperature: float, seed: int) -> int:
+    if temperature <= 0:
+        return max(range(len(probs)), key=probs.__getitem__)
+    sharpened = [p ** (1.0 / temperature) for p in probs]
+    return random.Random(seed).choices(range(len(probs)), weights=sharpened)[0]
+
+
+class RoleAgent:
+    """Answers tasks as one role with one backend instance (one model per agent)."""
+
+    def __init__(
+        self,
+        role: RoleProfile,
+        backend: Backend | None = None,
+        *,
+        backend_name: str = "llama",
+        backend_options: dict[str, object] | None = None,
+    ) -> None:
+        self.role = role
+        self.backend = backend or create_backend(backend_name, **(backend_options or {}))
+
+    def ping(self) -> str:
+        """Liveness check: the role's name."""
+        return self.role.name
+
+    def attempt(
+        self,
+        task: Task,
+        *,
+        kind: Literal["primary", "voter"] = "primary",
+        temperature: float = 0.0,
+        seed: int = 0,
+    ) -> Attempt:
+        """Answer `task` once: option scoring for choices, generation otherwise."""
+        if task.choices:
+            return self._choose(task, kind, temperature, seed)
+        return self._generate(task, kind, temperature, seed)
+
+    def _choose(self, task: Task, kind: str, temperature: float, seed: int) -> Attempt:
+        scores = self.backend.score(build_messages(self.role, task), task.choices)
+        probs = _normalise(scores.logprobs)
+        index = _pick(probs, temperature, seed)
+        usage = scores.usage
+        return Attempt(
+            task_id=task.id, role=self.role.name, model=usage.model, answer=task.choices[index],
+            raw=task.choices[index], prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens, model_ms=usage.wall_ms, seed=seed,
+            temperature=temperature, kind=kind, option_prob=probs[index],  # type: ignore[arg-type]
+        )
+
+    def _generate(self, task: Task, kind: str, temperature: float, seed: int) -> Attempt:
+        request = CompletionRequest(
+            messages=build_messages(self.role, task), max_tokens=task.max_tokens,
+            temperature=temperature, seed=seed,
+        )
+        completion = self.backend.complete(request)
+        lps = completion.token_logprobs
+        usage = completion.usage
+        return Attempt(
+            task_id=task.id, role=self.role.name, model=usage.model,
+            answer=read_answer(completion.text, task), raw=completion.text,
+            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+            model_ms=usage.wall_ms, seed=seed, temperature=temperature, kind=kind,  # type: ignore[arg-type]
+            mean_logprob=sum(lps) / len(lps) if lps else None,
+            min_logprob=min(lps) if lps else None,
+        )
+
+
+def read_answer(raw: str, task: Task) -> str:
+    """Parse `raw` according to the task's answer type."""
+    if task.answer_type == "number":
+        return parse_number(raw)
+    if task.answer_type == "choice":
+        return parse_choice(raw, task.choices)
+    return parse_text(raw)

@@ -1,0 +1,55 @@
+"""Reading an answer out of a model's raw text."""
+
+from __future__ import annotations
+
+import re
+
+_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)*")
+_LEAD = re.compile(r"^\s*(?:the answer is|answer:)?\s*([-+]?\d+(?:[.,]\d+)*)", re.I)
+_SENTENCE_END = re.compile(r"(?<=[^\d])[.!?](?:\s|$)|\n")
+
+
+_AFTER_EQUALS = re.compile(r"=\s*([-+]?\d+(?:[.,]\d+)*)")
+_AFTER_WORD = re.compile(r"\b(?:is|equals|makes|gives|answer:?)\s+([-+]?\d+(?:[.,]\d+)*)", re.I)
+
+
+def parse_number(raw: str) -> str:
+    """The number a reply states.
+
+    In order: the number after `=`, after "is"/"equals", a leading number, else the last number
+    of the first sentence. "3 + 4 = 7" gives 7; "The answer is 7." gives 7; "7" gives 7.
+    """
+    first = _SENTENCE_END.split(raw.strip(), maxsplit=1)[0]
+    for pattern in (_AFTER_EQUALS, _AFTER_WORD, _LEAD):
+        found = pattern.search(first)
+        if found:
+            return _canonical_number(found.group(1))
+    numbers = _NUMBER.findall(first) or _NUMBER.findall(raw)
+    return _canonical_number(numbers[-1]) if numbers else ""
+
+
+def _canonical_number(text: str) -> str:
+    text = text.replace(",", "")
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def parse_text(raw: str) -> str:
+    """The first non-empty line of a reply, stripped."""
+    for line in raw.strip().splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def parse_choice(raw: str, choices: tuple[str, ...]) -> str:
+    """The option a free-text reply names ('' when it names none or several)."""
+    text = raw.strip().lower()
+    exact = [c for c in choices if c.strip().lower() == text]
+    if exact:
+        return exact[0]
+    named = [c for c in choices if c.strip().lower() in text]
+    return named[0] if len(named) == 1 else ""

@@ -1,0 +1,167 @@
+"""Agent pools: where the coordinator sends attempts. Ray actors, or in-process for tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from accord.consensus.records import Attempt, Task
+from accord.errors import ConfigError
+from accord.roles.agent import RoleAgent
+from accord.roles.prompt import RoleProfile
+
+Kind = Literal["primary", "voter"]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSpec:
+    """How to build one role's agents: its profile, backend and number of replicas."""
+
+    role: RoleProfile
+    backend: str = "llama"
+    backend_options: Mapping[str, object] = field(default_factory=dict)
+    replicas: int = 1
+
+
+class AgentPool(Protocol):
+    """Runs attempts for named roles; may keep several busy at once."""
+
+    def roles(self) -> list[str]:
+        """Names of the roles this pool can run."""
+        ...
+
+    def capacity(self, role: str) -> int:
+        """How many attempts of `role` can run at the same time."""
+        ...
+
+    async def attempt(self, role: str, task: Task, *, kind: Kind, temperature: float,
+                      seed: int) -> Attempt:
+        """Run one attempt of `task` by `role`."""
+        ...
+
+    def close(self) -> None:
+        """Release the pool's agents."""
+        ...
+
+
+class _Replicas:
+    """Replicas of one role with a count of calls in flight, to pick the least busy."""
+
+    def __init__(self, handles: Sequence[object]) -> None:
+        self.handles = list(handles)
+        self.busy = [0] * len(self.handles)
+
+    def acquire(self) -> int:
+        index = min(range(len(self.busy)), key=self.busy.__getitem__)
+        self.busy[index] += 1
+        return index
+
+    def release(self, index: int) -> None:
+        self.busy[index] -= 1
+
+
+def _replicas_of(pools: Mapping[str, _Replicas], role: str) -> _Replicas:
+    try:
+        return pools[role]
+    except KeyError:
+        known = ", ".join(sorted(pools))
+        raise ConfigError(f"no role named {role!r}", hint=f"known roles: {known}") from None
+
+
+class LocalPool:
+    """In-process agents, for tests and single-process use; attempts run in threads."""
+
+    def __init__(self, specs: Sequence[AgentSpec], *, threads: bool = False) -> None:
+        self._threads = threads
+        self._agents = {
+            s.role.name: _Replicas([self._build(s) for _ in range(s.replicas)]) for s in specs
+        }
+
+    @staticmethod
+    def _build(spec: AgentSpec) -> RoleAgent:
+        return RoleAgent(spec.role, backend_name=spec.backend,
+                         backend_options=dict(spec.backend_options))
+
+    def roles(self) -> list[str]:
+        """Names of the roles this pool can run."""
+        return list(self._agents)
+
+    def capacity(self, role: str) -> int:
+        """Number of replicas of `role`."""
+        return len(_replicas_of(self._agents, role).handles)
+
+    async def attempt(self, role: str, task: Task, *, kind: Kind, temperature: float,
+                      seed: int) -> Attempt:
+        """Run one attempt in-process (in a worker thread when `threads`)."""
+        replicas = _replicas_of(self._agents, role)
+        index = replicas.acquire()
+        agent: RoleAgent = replicas.handles[index]  # type: ignore[assignment]
+        try:
+            if self._threads:
+                return await asyncio.to_thread(
+                    agent.attempt, task, kind=kind, temperature=temperature, seed=seed)
+            return agent.attempt(task, kind=kind, temperature=temperature, seed=seed)
+        finally:
+            replicas.release(index)
+
+    def close(self) -> None:
+        """Nothing to release in-process."""
+
+
+class RayPool:
+    """One Ray actor per role replica; attempts are awaited on the actors' object refs."""
+
+    def __init__(self, specs: Sequence[AgentSpec], *, num_cpus: float = 0.0,
+                 max_restarts: int = 3) -> None:
+        import ray
+
+        from accord.roles.actor import role_actor_class
+
+        cls = role_actor_class()
+        self._actors: dict[str, _Replicas] = {}
+        for spec in specs:
+            handles = [
+                cls.options(num_cpus=num_cpus, max_restarts=max_restarts,
+                            max_task_retries=max_restarts).remote(
+                    spec.role, backend_name=spec.backend,
+                    backend_options=dict(spec.backend_options))
+                for _ in range(spec.replicas)
+            ]
+            self._actors[spec.role.name] = _Replicas(handles)
+        # Surface construction errors (a missing model file, a bad option) here, at start.
+        ray.get([h.ping.remote() for r in self._actors.values() for h in r.handles])
+
+    def roles(self) -> list[str]:
+        """Names of the roles this pool can run."""
+        return list(self._actors)
+
+    def capacity(self, role: str) -> int:
+        """Number of actors of `role`."""
+        return len(_replicas_of(self._actors, role).handles)
+
+    async def attempt(self, role: str, task: Task, *, kind: Kind, temperature: float,
+                      seed: int) -> Attempt:
+        """Run one attempt on the least busy actor of `role`."""
+        replicas = _replicas_of(self._actors, role)
+        index = replicas.acquire()
+        try:
+            ref = replicas.handles[index].attempt.remote(  # type: ignore[attr-defined]
+                task, kind=kind, temperature=temperature, seed=seed)
+            return await ref
+        finally:
+            replicas.release(index)
+
+    def handles(self, role: str) -> list[object]:
+        """The actor handles of `role` (for inspection and fault tests)."""
+        return list(_replicas_of(self._actors, role).handles)
+
+    def close(self) -> None:
+        """Kill the pool's actors."""
+        import ray
+
+        for replicas in self._actors.values():
+            for handle in replicas.handles:
+                ray.kill(handle)
+        self._actors.clear()
