@@ -46,3 +46,7 @@ class Settled:
         if tally.total and tally.count(0) - tally.count(1) > remaining:
             return "settled"
         return None
+
+
+# The adaptive rules (Beta posterior, unanimous window) live in their own module.
+from accord.consensus import adaptive_stopping as _adaptive  # noqa: E402, F401
