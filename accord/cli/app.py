@@ -88,15 +88,21 @@ def ledger(
     if run_id is None:
         rows = list_runs(db, limit)
         console.print(rows_table(f"runs in {db}", rows, [
-            "run_id", "crew", "status", "decisions", "escalated", "attempts", "tokens",
-            "cost_usd", "flops", "accuracy"]))
+            ("run_id", "run"), ("crew", "crew"), ("status", "status"), ("decisions", "dec"),
+            ("escalated", "esc"), ("attempts", "att"), ("tokens", "tokens"),
+            ("cost_usd", "usd"), ("accuracy", "acc")]))
         return
     if run_id == "latest":
         run_id = latest_run(db) or "latest"
     rows = run_decisions(db, run_id)
-    console.print(rows_table(f"run {run_id}", rows, [
-        "task_id", "policy", "path", "stop_reason", "status", "n_attempts", "prompt_tokens",
-        "completion_tokens", "wall_ms", "cost_usd", "flops", "answer", "correct"]))
+    for row in rows:
+        row["tokens"] = f"{row['prompt_tokens']}+{row['completion_tokens']}"
+        if row["status"] != "accepted":
+            row["path"] = f"{row['path']} ({row['status']})"
+    console.print(rows_table(f"run {run_id} in {db}", rows, [
+        ("task_id", "task"), ("path", "path"), ("stop_reason", "stop"), ("n_attempts", "att"),
+        ("tokens", "tokens p+c"), ("wall_ms", "ms"), ("cost_usd", "usd"), ("flops", "flops"),
+        ("answer", "answer"), ("correct", "ok")]))
 
 
 def main() -> None:
@@ -105,7 +111,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except AccordError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")

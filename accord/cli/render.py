@@ -47,18 +47,22 @@ def summary_line(result: CrewResult) -> str:
     return text
 
 
-def rows_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Table:
-    """A table of `columns` from dict rows."""
+def rows_table(title: str, rows: Sequence[dict[str, Any]],
+               columns: Sequence[tuple[str, str]]) -> Table:
+    """A table of `(key, header)` columns from dict rows."""
     table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
+    for _, header in columns:
+        table.add_column(header, no_wrap=header not in {"answer", "crew"})
     for row in rows:
-        cells = []
-        for column in columns:
-            value = row.get(column)
-            if isinstance(value, float):
-                cells.append(f"{value:.4g}")
-            else:
-                cells.append(_short("" if value is None else str(value), 32))
-        table.add_row(*cells)
+        table.add_row(*(_cell(row.get(key)) for key, _ in columns))
     return table
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1e5 else f"{value:.2e}"
+    return _short(str(value), 24)

@@ -137,7 +137,7 @@ class Crew:
         tiers = sorted({backend or spec.models[r.model].backend for r in spec.roles})
         run_id = ledger.start_run(spec.name, source=self.source, backend=",".join(tiers),
                                   policy=spec.policy.label, seed=spec.seed,
-                                  config=spec.model_dump(mode="json"))
+                                  config=spec.model_dump())
         result = CrewResult(run_id, spec.name, [], ledger.path)
         if on_start:
             on_start(run_id, tasks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ def load_crew(path: str | Path) -> CrewSpec:
     problems = check_references(spec)
     if problems:
         loc, message, hint = problems[0]
-        raise doc.error(loc, message, hint)
+        raise doc.error(loc, message, hint, value=not message.startswith("duplicate"))
+    _missing_sources(spec, doc, Path(path).parent)
     return spec
 
 
@@ -32,10 +34,13 @@ def validate_spec(data: dict[str, Any], doc: MarkedDocument | None = None) -> Cr
     try:
         return CrewSpec.model_validate(data)
     except ValidationError as exc:
-        loc, message, hint = explain(exc.errors()[0], CrewSpec)
+        # An unknown key explains a "missing" one next to it (a typo), so it is shown first.
+        first = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        loc, message, hint = explain(first, CrewSpec)
         if doc is None:
             raise ConfigError(f"{'.'.join(map(str, loc))}: {message}", hint=hint) from None
-        raise doc.error(loc, message, hint) from None
+        at_value = first["type"] not in ("extra_forbidden", "missing")
+        raise doc.error(loc, message, hint, value=at_value) from None
 
 
 def _model_at(model: type[BaseModel], loc: Loc) -> type[BaseModel] | None:
@@ -77,13 +82,40 @@ def explain(error: Any, root: type[BaseModel]) -> tuple[Loc, str, str | None]:
     if kind == "missing":
         return loc, "is required", f"add `{loc[-1]}:`"
     message = error["msg"][0].lower() + error["msg"][1:]
-    hints = {
-        "string_pattern_mismatch": "use letters, digits, `_`, `-` or `.`, starting with a letter",
-        "literal_error": None,
-        "greater_than_equal": "use a value in range",
-        "less_than_equal": "use a value in range",
-    }
-    return loc, message, hints.get(kind, "see the crew file reference in README.md")
+    return loc, message, _hint(kind, error.get("ctx") or {}, error.get("input"))
+
+
+_HINTS = {
+    "string_pattern_mismatch": "use letters, digits, `_`, `-` or `.`, starting with a letter",
+    "greater_than_equal": "use a value >= {ge}",
+    "greater_than": "use a value > {gt}",
+    "less_than_equal": "use a value <= {le}",
+    "less_than": "use a value < {lt}",
+    "int_parsing": "write a whole number, e.g. `3`",
+    "int_type": "write a whole number, e.g. `3`",
+    "float_parsing": "write a number, e.g. `0.5`",
+    "float_type": "write a number, e.g. `0.5`",
+    "list_type": "write a YAML list: one `- item` per line, or `[a, b]`",
+    "dict_type": "write a mapping of `key: value` lines",
+    "model_type": "write a mapping of `key: value` lines",
+    "string_type": "write text; quote it if it looks like another type",
+    "bool_type": "write `true` or `false`",
+    "too_short": "add at least {min_length} item(s)",
+    "string_too_short": "write at least {min_length} character(s)",
+}
+
+
+def _hint(kind: str, ctx: dict[str, Any], value: Any) -> str:
+    if "hint" in ctx:
+        return str(ctx["hint"])
+    if kind == "literal_error":
+        allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        close = get_close_matches(str(value), allowed, n=1)
+        return f"did you mean {close[0]!r}?" if close else f"use one of: {', '.join(allowed)}"
+    try:
+        return _HINTS[kind].format(**ctx)
+    except (KeyError, IndexError):
+        return "see the crew file reference in README.md"
 
 
 def check_references(spec: CrewSpec) -> list[tuple[Loc, str, str | None]]:
@@ -92,6 +124,7 @@ def check_references(spec: CrewSpec) -> list[tuple[Loc, str, str | None]]:
     roles = [r.name for r in spec.roles]
     problems += _duplicates(roles, "roles", "role name")
     problems += _duplicates([t.id for t in spec.tasks], "tasks", "task id")
+    problems += _backends(spec)
     for i, role in enumerate(spec.roles):
         if role.model not in spec.models:
             problems.append((("roles", i, "model"), f"unknown model tier {role.model!r}",
@@ -115,6 +148,24 @@ def check_references(spec: CrewSpec) -> list[tuple[Loc, str, str | None]]:
                          f"dependency cycle: {' -> '.join(cycle)}",
                          "remove one of these dependencies"))
     return problems
+
+
+def _backends(spec: CrewSpec) -> list[tuple[Loc, str, str | None]]:
+    from accord.models import builtin  # noqa: F401  (registers the built-in backends)
+    from accord.models.base import backends
+
+    out: list[tuple[Loc, str, str | None]] = []
+    for tier, model in spec.models.items():
+        out += _known(model.backend, backends.names(), ("models", tier, "backend"), "backend")
+    return out
+
+
+def _missing_sources(spec: CrewSpec, doc: MarkedDocument, base: Path) -> None:
+    for i, source in enumerate(spec.sources):
+        path = Path(source.path)
+        if not (path if path.is_absolute() else base / path).is_file():
+            raise doc.error(("sources", i, "path"), f"no such task file {source.path!r}",
+                            f"paths are relative to the crew file's folder ({base})")
 
 
 def _duplicates(names: list[str], where: str, what: str) -> list[tuple[Loc, str, str | None]]:

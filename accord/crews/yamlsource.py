@@ -23,17 +23,21 @@ class MarkedDocument:
     path: str
     data: Any
     marks: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    value_marks: dict[Loc, tuple[int, int]] = field(default_factory=dict)
 
-    def where(self, loc: Loc) -> tuple[int | None, int | None]:
-        """The position of `loc`, or of its nearest ancestor that has one."""
+    def where(self, loc: Loc, *, value: bool = False) -> tuple[int | None, int | None]:
+        """The position of `loc` (its key, or its value when `value`), or of an ancestor."""
         for n in range(len(loc), -1, -1):
+            if value and loc[:n] in self.value_marks:
+                return self.value_marks[loc[:n]]
             if loc[:n] in self.marks:
                 return self.marks[loc[:n]]
         return None, None
 
-    def error(self, loc: Loc, message: str, hint: str | None = None) -> ConfigError:
-        """A ConfigError placed at `loc`."""
-        line, col = self.where(loc)
+    def error(self, loc: Loc, message: str, hint: str | None = None, *,
+              value: bool = False) -> ConfigError:
+        """A ConfigError placed at `loc` (at its value when `value`)."""
+        line, col = self.where(loc, value=value)
         dotted = _dotted(loc)
         text = f"{dotted}: {message}" if dotted else message
         return ConfigError(text, path=self.path, line=line, col=col, hint=hint)
@@ -63,10 +67,11 @@ def read_text(path: Path) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         raise ConfigError(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})", path=path,
-                          line=line, hint="save the file as UTF-8") from None
+                          line=line, col=col, hint="save the file as UTF-8") from None
     if not text.strip():
-        raise ConfigError("the file is empty", path=path,
+        raise ConfigError("the file is empty", path=path, line=1, col=1,
                           hint="a crew needs at least `name:` and `roles:`")
     return text
 
@@ -79,13 +84,42 @@ def load_marked(path: str | Path) -> MarkedDocument:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(path, exc) from None
+    except yaml.reader.ReaderError as exc:
+        line, col = _line_col(text, exc.position)
+        raise ConfigError(f"character #x{exc.character:04x} is not allowed in YAML", path=path,
+                          line=line, col=col, hint="remove it (control characters and "
+                          "NUL bytes cannot appear in a crew file)") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", path=path) from None
+        raise ConfigError(f"invalid YAML: {' '.join(str(exc).split())}", path=path, line=1,
+                          col=1, hint="check the file is a YAML crew file") from None
+    except RecursionError:
+        raise _too_deep(path, text) from None
     doc = MarkedDocument(str(path), None)
     if node is None:
-        raise ConfigError("the file holds no YAML document", path=path)
-    doc.data = _Builder(doc).build(node, ())
+        raise ConfigError("the file holds no YAML document", path=path, line=1, col=1,
+                          hint="a crew needs at least `name:` and `roles:`")
+    try:
+        doc.data = _Builder(doc).build(node, ())
+    except RecursionError:
+        raise _too_deep(path, text) from None
     return doc
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _too_deep(path: Path, text: str) -> ConfigError:
+    """Nesting deep enough to exhaust the parser's stack: placed where brackets pile up."""
+    depth, offset = 0, 0
+    for offset, char in enumerate(text):  # noqa: B007  (offset is used after the loop)
+        depth += (char in "[{") - (char in "]}")
+        if depth > 100:
+            break
+    line, col = _line_col(text, offset if depth > 100 else 0)
+    return ConfigError("values are nested too deeply", path=path, line=line, col=col,
+                       hint="crew files need only a few levels of nesting")
 
 
 def _syntax_error(path: Path, exc: yaml.MarkedYAMLError) -> ConfigError:
@@ -94,6 +128,10 @@ def _syntax_error(path: Path, exc: yaml.MarkedYAMLError) -> ConfigError:
     hint = "check indentation and quoting"
     if "\t" in problem or "'\\t'" in problem:
         hint = "YAML does not allow tabs for indentation: use spaces"
+    elif "another document" in problem:
+        hint = "a crew file holds one YAML document: remove the extra `---`"
+    if exc.context:
+        problem = f"{exc.context}, {problem}"
     line = mark.line + 1 if mark else None
     col = mark.column + 1 if mark else None
     return ConfigError(f"YAML syntax error: {problem}", path=path, line=line, col=col,
@@ -113,7 +151,9 @@ class _Builder:
         if self.count > MAX_NODES:
             raise self.doc.error(loc, f"more than {MAX_NODES} values (an alias bomb?)",
                                  "expand fewer aliases; crew files are small")
-        self.doc.marks.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
+        position = (node.start_mark.line + 1, node.start_mark.column + 1)
+        self.doc.marks.setdefault(loc, position)
+        self.doc.value_marks[loc] = position
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, loc)
         if isinstance(node, yaml.SequenceNode):

@@ -28,6 +28,21 @@ ScriptEntry = Reply | Sequence[Reply]
 ScriptFunction = Callable[[CompletionRequest], Reply | Completion]
 
 
+def _reply(value: object) -> Reply:
+    """A reply from YAML-friendly data: a string, a number, or {text, prob}."""
+    if isinstance(value, Scripted):
+        return value
+    if isinstance(value, Mapping):
+        return Scripted(str(value.get("text", "")), float(value.get("prob", 0.9)))  # type: ignore[arg-type]
+    return str(value)
+
+
+def _entry(value: object) -> ScriptEntry:
+    if isinstance(value, list | tuple):
+        return [_reply(v) for v in value]
+    return _reply(value)
+
+
 def _count_tokens(text: str) -> int:
     return max(1, len(text.split())) if text else 0
 
@@ -53,7 +68,11 @@ class ScriptedBackend:
         self.model = model
         self.latency_s = latency_s
         self.default = default
-        self._script = script if script is not None else {}
+        if script is None or callable(script):
+            self._script = script if script is not None else {}
+        else:
+            self._script = {str(k): _entry(v) for k, v in script.items()}
+        self.default = _reply(default)
 
     def _lookup(self, request: CompletionRequest) -> Reply | Completion:
         if callable(self._script):

@@ -7,6 +7,7 @@ import random
 from typing import Literal
 
 from accord.consensus.records import Attempt, Task
+from accord.errors import AccordError, BackendError
 from accord.models.base import Backend, CompletionRequest, create_backend
 from accord.roles.parse import parse_choice, parse_number, parse_text
 from accord.roles.prompt import RoleProfile, build_messages
@@ -53,9 +54,15 @@ class RoleAgent:
         seed: int = 0,
     ) -> Attempt:
         """Answer `task` once: option scoring for choices, generation otherwise."""
-        if task.choices:
-            return self._choose(task, kind, temperature, seed)
-        return self._generate(task, kind, temperature, seed)
+        try:
+            if task.choices:
+                return self._choose(task, kind, temperature, seed)
+            return self._generate(task, kind, temperature, seed)
+        except AccordError:
+            raise
+        except Exception as exc:  # a backend's own failure becomes one error type
+            name = getattr(self.backend, "name", type(self.backend).__name__)
+            raise BackendError(name, f"{type(exc).__name__}: {exc}") from exc
 
     def _choose(self, task: Task, kind: str, temperature: float, seed: int) -> Attempt:
         scores = self.backend.score(build_messages(self.role, task), task.choices)

@@ -1,0 +1,51 @@
+"""The `accord` command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+ACCORD = [sys.executable, "-m", "accord.cli"]
+
+
+def accord(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "160", "RAY_USAGE_STATS_ENABLED": "0"}
+    return subprocess.run([*ACCORD, *args], capture_output=True, text=True, env=env,
+                          cwd=cwd or ROOT, timeout=300)
+
+
+def test_run_then_ledger_shows_the_run(tmp_path) -> None:
+    db = tmp_path / "l.duckdb"
+    run = accord("run", "configs/scripted.yaml", "--db", str(db), "--local")
+    assert run.returncode == 0, run.stderr
+    assert "escalated" in run.stdout and "confident" in run.stdout
+    assert "4 decisions, 2 escalated to a vote" in run.stdout
+    listing = accord("ledger", "--db", str(db))
+    assert listing.returncode == 0 and "scripted-demo" in listing.stdout
+    shown = accord("ledger", "latest", "--db", str(db))
+    assert shown.returncode == 0 and "escalated" in shown.stdout and "42" in shown.stdout
+
+
+def test_user_mistakes_exit_2_with_one_line_and_no_traceback(tmp_path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nroles:\n  - name: a\n    gaol: typo\n")
+    for args in (["validate", str(bad)], ["run", str(bad)],
+                 ["ledger", "--db", str(tmp_path / "none.duckdb")],
+                 ["run", str(tmp_path / "missing.yaml")]):
+        result = accord(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr + result.stdout
+        assert result.stderr.startswith("error: ")
+    result = accord("validate", str(bad))
+    assert f"{bad}:4:5: roles[0].gaol: unknown key 'gaol'" in result.stderr
+    assert "did you mean 'goal'?" in result.stderr
+
+
+def test_validate_accepts_every_shipped_config() -> None:
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        result = accord("validate", str(path))
+        assert result.returncode == 0, (path, result.stderr)
+        assert ": ok (" in result.stdout
