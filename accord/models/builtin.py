@@ -17,3 +17,10 @@ def _scripted(**options: object) -> Backend:
     from accord.models.scripted import ScriptedBackend
 
     return ScriptedBackend(**options)  # type: ignore[arg-type]
+
+
+@backends.register("simulated")
+def _simulated(**options: object) -> Backend:
+    from accord.models.simulated import SimulatedBackend
+
+    return SimulatedBackend(**options)  # type: ignore[arg-type]
