@@ -117,3 +117,29 @@ def m002_views(db: duckdb.DuckDBPyConnection) -> None:
                    AS accuracy
         FROM runs r LEFT JOIN decisions d USING (run_id)
         GROUP BY ALL""")
+
+
+@migration
+def m003_audit_events(db: duckdb.DuckDBPyConnection) -> None:
+    # Append-only, hash-chained per run (see accord/ledger/audit.py); no keys, so a tampered
+    # table still loads and `accord audit verify` can name what changed.
+    db.execute("""
+        CREATE TABLE audit_events (
+            run_id VARCHAR NOT NULL,
+            seq BIGINT NOT NULL,
+            event_id VARCHAR NOT NULL,
+            ts VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            actor VARCHAR NOT NULL,
+            tool VARCHAR,
+            args_digest VARCHAR,
+            result_digest VARCHAR,
+            decision VARCHAR NOT NULL,
+            policy VARCHAR,
+            detail VARCHAR,
+            prev_hash VARCHAR NOT NULL,
+            hash VARCHAR NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE audit_heads (
+            run_id VARCHAR NOT NULL, seq BIGINT NOT NULL, hash VARCHAR NOT NULL)""")
