@@ -6,7 +6,8 @@
     └── RunError             something failed while running
         ├── BackendError     a model backend failed
         ├── BudgetExceeded   a token, money or time budget ran out
-        └── ConsensusFailed  no acceptable answer could be reached
+        ├── ConsensusFailed  no acceptable answer could be reached
+        └── SandboxRefused   untrusted code was not run: no usable isolation
 
 Exceptions carry fields, not just text, and do no I/O.
 """
@@ -71,9 +72,9 @@ class UnknownNameError(ConfigError):
         self.name = name
         self.known = sorted(known)
         close = get_close_matches(name, self.known, n=1)
-        hint = f"did you mean {close[0]!r}? known: {', '.join(self.known)}"
-        if not close:
-            hint = f"known {kind}s: {', '.join(self.known)}"
+        hint = f"known {kind}s: {', '.join(self.known)}"
+        if close:
+            hint = f"did you mean {close[0]!r}? {hint}"
         super().__init__(f"unknown {kind} {name!r}", hint=hint, **where)  # type: ignore[arg-type]
 
 
@@ -106,3 +107,14 @@ class ConsensusFailed(RunError):
         self.task = task
         self.reason = reason
         super().__init__(f"task {task!r}: {reason}")
+
+
+class SandboxRefused(RunError):
+    """Untrusted code was not run because the sandbox backend cannot isolate it here."""
+
+    def __init__(self, backend: str, reason: str, *, hint: str | None = None) -> None:
+        self.backend = backend
+        self.reason = reason
+        self.hint = hint
+        text = f"sandbox {backend!r} refused to run: {reason}"
+        super().__init__(f"{text} (hint: {hint})" if hint else text)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from accord.errors import UnknownNameError
 
 PolicyKind = Literal["single", "vote", "adaptive"]
 
@@ -39,14 +42,19 @@ class PolicySpec(BaseModel):
     voter_temperature: float = Field(default=0.8, ge=0.0, le=2.0)
     voters: list[str] | None = None
 
-    @model_validator(mode="after")
-    def _names_exist(self) -> PolicySpec:
+    @field_validator("stopping", "confidence")
+    @classmethod
+    def _name_exists(cls, name: str, info: ValidationInfo) -> str:
         from accord.consensus.confidence import estimators
         from accord.consensus.stopping import stopping_rules
 
-        stopping_rules.get(self.stopping)
-        estimators.get(self.confidence)
-        return self
+        registry = stopping_rules if info.field_name == "stopping" else estimators
+        try:
+            registry.get(name)
+        except UnknownNameError as exc:  # as a pydantic error, so it gets a file position
+            raise PydanticCustomError("unknown_name", "{message}",
+                                      {"message": exc.message, "hint": exc.hint}) from None
+        return name
 
     @property
     def label(self) -> str:

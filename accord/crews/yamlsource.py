@@ -100,6 +100,8 @@ def load_marked(path: str | Path) -> MarkedDocument:
                           hint="a crew needs at least `name:` and `roles:`")
     try:
         doc.data = _Builder(doc).build(node, ())
+    except yaml.MarkedYAMLError as exc:  # a tag no safe constructor knows, e.g. `!python/...`
+        raise _syntax_error(path, exc) from None
     except RecursionError:
         raise _too_deep(path, text) from None
     return doc
@@ -128,6 +130,8 @@ def _syntax_error(path: Path, exc: yaml.MarkedYAMLError) -> ConfigError:
     hint = "check indentation and quoting"
     if "\t" in problem or "'\\t'" in problem:
         hint = "YAML does not allow tabs for indentation: use spaces"
+    elif "constructor for the tag" in problem:
+        hint = "remove the `!tag`: crew files hold plain YAML values"
     elif "another document" in problem:
         hint = "a crew file holds one YAML document: remove the extra `---`"
     if exc.context:
