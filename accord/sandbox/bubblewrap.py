@@ -1,0 +1,188 @@
+"""The default sandbox: bubblewrap with every namespace unshared and a tmpfs work dir.
+
+Layout inside: read-only /usr (plus the /bin, /lib, ... symlinks), the dynamic loader cache, the
+real install of the running Python (read-only, at its own path), fresh /proc, /dev and /tmp, and
+/work: a size-capped tmpfs holding only the caller's files. Nothing else of the host is visible:
+not the project, not the home directory, not the ledger. The environment is rebuilt from scratch.
+
+Identity: as root, the sandbox is entered without a user namespace and the program is dropped
+(setpriv) to an unprivileged host uid with no capabilities, so RLIMIT_NPROC binds and no root
+process is reachable; as a normal user, a user namespace is unshared and nested ones disabled.
+Limits are set with prlimit right before the program starts, so they bind everything it spawns.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+from accord.errors import SandboxRefused
+from accord.sandbox.base import Files, Limits, SandboxResult, sandboxes
+from accord.sandbox.process import classify, supervise
+from accord.sandbox.program import Interpreter, build_command, host_interpreter
+
+WORK = "/work"
+NOBODY = 65534
+NAMESPACES = ("--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+              "--unshare-cgroup-try")
+SESSION = ("--die-with-parent", "--new-session", "--as-pid-1", "--hostname", "sandbox")
+SYSTEM = ("--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib",
+          "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin",
+          "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
+          "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
+          "--proc", "/proc", "--dev", "/dev")
+HELPERS = ("/usr/bin/prlimit", "/usr/bin/setpriv")
+FIX = "install it with `make system-deps` (or `apt-get install bubblewrap`)"
+
+
+@sandboxes.register("bubblewrap")
+class BubblewrapSandbox:
+    """Runs programs under bubblewrap; refuses (SandboxRefused) when bubblewrap is unusable."""
+
+    name = "bubblewrap"
+
+    def __init__(self, *, bwrap: str | None = None, uid: int = NOBODY) -> None:
+        self.bwrap = bwrap or shutil.which("bwrap") or ""
+        self.uid = uid
+        self.interpreter = host_interpreter()
+
+    def check(self) -> None:
+        """Raise SandboxRefused unless bubblewrap can start a sandbox on this machine."""
+        if not self.bwrap:
+            raise SandboxRefused("bubblewrap", "bwrap is not installed", hint=FIX)
+        missing = [h for h in HELPERS if not os.access(h, os.X_OK)]
+        if missing:
+            raise SandboxRefused("bubblewrap", f"missing {', '.join(missing)}",
+                                 hint="install util-linux")
+        problem = _probe(self.bwrap, os.geteuid() == 0)
+        if problem:
+            raise SandboxRefused("bubblewrap", f"bwrap cannot create a sandbox here: {problem}",
+                                 hint="enable unprivileged user namespaces, or run with "
+                                      "--unsafe-local to accept running without isolation")
+
+    def run(
+        self,
+        argv: Sequence[str] | None = None,
+        *,
+        python_code: str | None = None,
+        files: Files | None = None,
+        limits: Limits | None = None,
+        stdin: bytes | None = None,
+    ) -> SandboxResult:
+        """Run `argv` (or `python_code` as main.py) in a fresh sandbox; see the module docs."""
+        limits = limits or Limits()
+        command, content = build_command(argv, python_code, files, self.interpreter.executable)
+        self.check()
+        fds = [_memfd(name, data) for name, data in content.items()]
+        try:
+            outer = [self.bwrap, *self._layout(limits, content, fds), "--",
+                     *self._identity(), *_prlimit(limits), *command]
+            outcome = supervise(outer, limits=limits, env={"PATH": "/usr/bin:/bin"},
+                                pass_fds=fds, stdin=stdin)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        sig = _signal_of(outcome.returncode)
+        return SandboxResult(
+            exit_code=-sig if sig else outcome.returncode, stdout=outcome.stdout,
+            stderr=outcome.stderr, stdout_truncated=outcome.stdout_truncated,
+            stderr_truncated=outcome.stderr_truncated, timed_out=outcome.timed_out,
+            limit_hit=classify(outcome, sig, limits), signal=sig,
+            cpu_seconds=outcome.cpu_seconds, wall_seconds=outcome.wall_seconds,
+            isolation="bubblewrap", argv=tuple(command))
+
+    def _layout(self, limits: Limits, content: dict[str, bytes], fds: list[int]) -> list[str]:
+        """bwrap options: namespaces, read-only system, interpreter, tmpfs dirs, files, env."""
+        args = [*NAMESPACES, *SESSION, *_userns(), *SYSTEM, *_interpreter_binds(self.interpreter)]
+        args += ["--perms", "1777", "--size", str(limits.workdir_bytes), "--tmpfs", "/tmp"]
+        args += ["--perms", "1777", "--size", str(limits.workdir_bytes), "--tmpfs", WORK]
+        for folder in _folders(content):
+            args += ["--perms", "0777", "--dir", f"{WORK}/{folder}"]
+        for (name, _), fd in zip(content.items(), fds, strict=True):
+            args += ["--perms", "0666", "--file", str(fd), f"{WORK}/{name}"]
+        args += ["--chdir", WORK, "--clearenv", *_env(self.interpreter)]
+        return args
+
+    def _identity(self) -> list[str]:
+        """As root: drop to an unprivileged host uid with no capabilities before the program."""
+        if os.geteuid() != 0:
+            return []
+        return ["/usr/bin/setpriv", f"--reuid={self.uid}", f"--regid={self.uid}",
+                "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"]
+
+
+def _userns() -> list[str]:
+    if os.geteuid() == 0:
+        # CAP_SETUID/SETGID only reach setpriv, which gives them up before exec'ing the program.
+        return ["--cap-add", "CAP_SETUID,CAP_SETGID"]
+    return ["--unshare-user", "--disable-userns"]
+
+
+def _interpreter_binds(interp: Interpreter) -> list[str]:
+    """Read-only bind of the Python install; parent dirs made traversable (not the host's)."""
+    prefix = PurePosixPath(interp.prefix)
+    if prefix == PurePosixPath("/usr") or PurePosixPath("/usr") in prefix.parents:
+        return []
+    args: list[str] = []
+    for parent in reversed(prefix.parents[:-1]):
+        args += ["--perms", "0755", "--dir", str(parent)]
+    return [*args, "--ro-bind", str(prefix), str(prefix)]
+
+
+def _env(interp: Interpreter) -> list[str]:
+    values = {"PATH": f"{interp.bin_dir}:/usr/local/bin:/usr/bin:/bin", "HOME": WORK,
+              "TMPDIR": "/tmp", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+    return [item for key, value in values.items() for item in ("--setenv", key, value)]
+
+
+def _prlimit(limits: Limits) -> list[str]:
+    return ["/usr/bin/prlimit", f"--cpu={limits.cpu_seconds}", f"--as={limits.memory_bytes}",
+            f"--nproc={limits.max_processes}", f"--fsize={limits.file_size_bytes}",
+            f"--nofile={limits.open_files}", "--core=0", "--"]
+
+
+def _folders(content: dict[str, bytes]) -> list[str]:
+    """Sub-folders the files need, parents first."""
+    found = {str(p) for name in content for p in PurePosixPath(name).parents if str(p) != "."}
+    return sorted(found, key=lambda f: (f.count("/"), f))
+
+
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(Path(name).name or "file")
+    _write_all(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _signal_of(returncode: int) -> int | None:
+    """bwrap reports a program killed by signal N as 128+N; bwrap itself killed shows as -N."""
+    if returncode < 0:
+        return -returncode
+    if 128 < returncode < 128 + 65:
+        return returncode - 128
+    return None
+
+
+@functools.cache
+def _probe(bwrap: str, as_root: bool) -> str | None:
+    """None when bwrap can start a sandbox, else its complaint (checked once per process)."""
+    args = [bwrap, *NAMESPACES, *SESSION, *(["--unshare-user"] if not as_root else []),
+            *SYSTEM, "--", "/usr/bin/true"]
+    try:
+        done = subprocess.run(args, capture_output=True, timeout=10, env={"PATH": "/usr/bin"},
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    if done.returncode != 0:
+        return done.stderr.decode(errors="replace").strip() or f"exit code {done.returncode}"
+    return None
