@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from accord.errors import AccordError
 
@@ -40,8 +39,8 @@ def run(
 
     spec = Crew.from_yaml(crew)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[last]}"),
-                        console=console, transient=True)
+                        MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("{task.fields[last]}"), console=console, transient=True)
     bar: dict[str, int] = {}
 
     def on_start(run_id: str, tasks: list) -> None:

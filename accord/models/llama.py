@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from typing import Any
@@ -123,7 +124,7 @@ class LlamaBackend:
             tokens = self._llm.tokenize(option.encode(), add_bos=False, special=False)
             total = float(first[tokens[0]]) if tokens else 0.0
             self._llm.n_tokens = len(prompt)
-            for prev, nxt in zip(tokens, tokens[1:], strict=False):
+            for prev, nxt in itertools.pairwise(tokens):
                 self._llm.eval([prev])
                 total += float(_log_softmax(self._logits())[nxt])
             results.append(total)
