@@ -103,7 +103,7 @@ class BubblewrapSandbox:
         for folder in _folders(content):
             args += ["--perms", "0777", "--dir", f"{WORK}/{folder}"]
         for (name, _), fd in zip(content.items(), fds, strict=True):
-            args += ["--perms", "0666", "--file", str(fd), f"{WORK}/{name}"]
+            args += ["--perms", "0777", "--file", str(fd), f"{WORK}/{name}"]
         args += ["--chdir", WORK, "--clearenv", *_env(self.interpreter)]
         return args
 
