@@ -104,6 +104,9 @@ def ledger(
         ("answer", "answer"), ("correct", "ok")]))
 
 
+app.add_typer(__import__("accord.cli.sandbox", fromlist=["app"]).app, name="sandbox")
+
+
 def main() -> None:
     """Entry point: run the app, turning AccordError into one line and its exit code."""
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
