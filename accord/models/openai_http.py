@@ -45,8 +45,9 @@ def _httpx() -> Any:
     try:
         import httpx
     except ImportError:  # pragma: no cover - httpx ships with the server extra
-        raise ConfigError("the openai backend needs httpx",
-                          hint="pip install 'accord[server]'") from None
+        raise ConfigError(
+            "the openai backend needs httpx", hint="pip install 'accord[server]'"
+        ) from None
     return httpx
 
 
@@ -72,8 +73,9 @@ class OpenAIHTTPBackend:
         httpx = _httpx()
         self.name = name
         self.model = model or "default"
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL")
-                         or "https://api.openai.com/v1").rstrip("/")
+        self.base_url = (
+            base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        ).rstrip("/")
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
@@ -82,8 +84,9 @@ class OpenAIHTTPBackend:
         key = api_key if api_key is not None else os.environ.get(api_key_env)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._limit = _limit(self.base_url, max_concurrency)
-        self._client = httpx.Client(base_url=self.base_url, headers=headers,
-                                    timeout=httpx.Timeout(timeout_s))
+        self._client = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=httpx.Timeout(timeout_s)
+        )
         self._rng = random.Random()
 
     def close(self) -> None:
@@ -122,31 +125,44 @@ class OpenAIHTTPBackend:
                 retry_after = response.headers.get("retry-after")
             if attempt < self.max_retries:
                 time.sleep(self._delay(attempt, retry_after))
-        raise BackendError(self.name, f"{self.base_url}{path}: gave up after "
-                                      f"{self.max_retries + 1} tries ({last})")
+        raise BackendError(
+            self.name, f"{self.base_url}{path}: gave up after {self.max_retries + 1} tries ({last})"
+        )
 
     def _payload(self, messages: tuple[Message, ...], **extra: Any) -> dict[str, Any]:
-        payload = {"model": self.model,
-                   "messages": [{"role": m.role, "content": m.content} for m in messages]}
+        payload = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+        }
         payload.update({k: v for k, v in extra.items() if v is not None})
         return payload
 
     def _usage(self, body: dict[str, Any], start: float) -> Usage:
         usage = body.get("usage") or {}
         wall = (time.perf_counter() - start) * 1000.0
-        return Usage(int(usage.get("prompt_tokens") or 0),
-                     int(usage.get("completion_tokens") or 0), wall,
-                     str(body.get("model") or self.model))
+        return Usage(
+            int(usage.get("prompt_tokens") or 0),
+            int(usage.get("completion_tokens") or 0),
+            wall,
+            str(body.get("model") or self.model),
+        )
 
     def complete(self, request: CompletionRequest) -> Completion:
         """One chat completion; token log-probs when the server returns them."""
         start = time.perf_counter()
-        body = self.post("/chat/completions", self._payload(
-            request.messages, max_tokens=request.max_tokens, temperature=request.temperature,
-            seed=request.seed, stop=list(request.stop) or None,
-            # llama.cpp's server returns log-probs only when top_logprobs is set, too
-            logprobs=True if request.logprobs else None,
-            top_logprobs=1 if request.logprobs else None))
+        body = self.post(
+            "/chat/completions",
+            self._payload(
+                request.messages,
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                seed=request.seed,
+                stop=list(request.stop) or None,
+                # llama.cpp's server returns log-probs only when top_logprobs is set, too
+                logprobs=True if request.logprobs else None,
+                top_logprobs=1 if request.logprobs else None,
+            ),
+        )
         choice = _first_choice(body, self.name)
         text = (choice.get("message") or {}).get("content") or ""
         return Completion(text.strip(), self._usage(body, start), _token_logprobs(choice))
@@ -154,9 +170,16 @@ class OpenAIHTTPBackend:
     def score(self, messages: tuple[Message, ...], options: tuple[str, ...]) -> OptionScores:
         """Option log-probs from the first token's `top_logprobs` (see the module docstring)."""
         start = time.perf_counter()
-        body = self.post("/chat/completions", self._payload(
-            messages, max_tokens=1, temperature=0.0, logprobs=True,
-            top_logprobs=self.top_logprobs))
+        body = self.post(
+            "/chat/completions",
+            self._payload(
+                messages,
+                max_tokens=1,
+                temperature=0.0,
+                logprobs=True,
+                top_logprobs=self.top_logprobs,
+            ),
+        )
         choice = _first_choice(body, self.name)
         top = _top_logprobs(choice)
         usage = self._usage(body, start)
@@ -166,11 +189,13 @@ class OpenAIHTTPBackend:
         scores = tuple(_option_logprob(option, top, floor) for option in options)
         return OptionScores(scores, usage, tuple(1 for _ in options))
 
-    def _score_by_naming(self, messages: tuple[Message, ...], options: tuple[str, ...],
-                         start: float) -> OptionScores:
+    def _score_by_naming(
+        self, messages: tuple[Message, ...], options: tuple[str, ...], start: float
+    ) -> OptionScores:
         """Fallback without log-probs: the option a short reply names gets most of the mass."""
-        completion = self.complete(CompletionRequest(messages=messages, max_tokens=16,
-                                                     logprobs=False))
+        completion = self.complete(
+            CompletionRequest(messages=messages, max_tokens=16, logprobs=False)
+        )
         text = completion.text.strip().lower()
         named = [i for i, o in enumerate(options) if o.strip().lower() in text]
         chosen = named[0] if len(named) == 1 else None

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from typing import ClassVar
 
 import pytest
 
@@ -35,10 +36,26 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     log = (tmp_path_factory.mktemp("llama-server") / "server.log").open("w+b")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(locate("smollm2")[1]),
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
-         "--model_alias", "smollm2"],
-        stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(locate("smollm2")[1]),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--n_threads",
+            "2",
+            "--model_alias",
+            "smollm2",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 90
     try:
@@ -64,8 +81,10 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
-MESSAGES = (Message("system", "You are a helpful assistant."),
-            Message("user", "What is the capital of France? Answer in one word."))
+MESSAGES = (
+    Message("system", "You are a helpful assistant."),
+    Message("user", "What is the capital of France? Answer in one word."),
+)
 
 
 def test_completion_reports_usage_and_logprobs(llama_server: str) -> None:
@@ -100,10 +119,12 @@ def test_role_agent_runs_on_the_http_backend(llama_server: str) -> None:
     from accord.roles.agent import RoleAgent
     from accord.roles.prompt import RoleProfile
 
-    agent = RoleAgent(RoleProfile("solver"), backend_name="openai",
-                      backend_options={"base_url": llama_server, "model": "smollm2"})
-    attempt = agent.attempt(Task(id="t", prompt="2 + 2 = ?", answer_type="number",
-                                 max_tokens=8))
+    agent = RoleAgent(
+        RoleProfile("solver"),
+        backend_name="openai",
+        backend_options={"base_url": llama_server, "model": "smollm2"},
+    )
+    attempt = agent.attempt(Task(id="t", prompt="2 + 2 = ?", answer_type="number", max_tokens=8))
     assert attempt.prompt_tokens > 0 and attempt.completion_tokens > 0
     assert attempt.mean_logprob is not None
 
@@ -112,9 +133,9 @@ class _Flaky(http.server.BaseHTTPRequestHandler):
     """Answers 503 to the first `fail` requests, then a valid chat completion."""
 
     fail = 2
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
         self.rfile.read(length)
         type(self).seen.append(self.headers.get("authorization", ""))
@@ -123,8 +144,13 @@ class _Flaky(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"busy")
             return
-        body = json.dumps({"model": "flaky", "choices": [{"message": {"content": "ok"}}],
-                           "usage": {"prompt_tokens": 7, "completion_tokens": 1}}).encode()
+        body = json.dumps(
+            {
+                "model": "flaky",
+                "choices": [{"message": {"content": "ok"}}],
+                "usage": {"prompt_tokens": 7, "completion_tokens": 1},
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.end_headers()
@@ -148,8 +174,9 @@ def flaky_server() -> Iterator[type[_Flaky]]:
 
 def test_retries_5xx_with_backoff_then_succeeds(flaky_server, monkeypatch) -> None:
     monkeypatch.setenv("MY_KEY", "sekrit")
-    backend = create_backend("openai", base_url=flaky_server.url, api_key_env="MY_KEY",
-                             backoff_s=0.01, max_retries=3)
+    backend = create_backend(
+        "openai", base_url=flaky_server.url, api_key_env="MY_KEY", backoff_s=0.01, max_retries=3
+    )
     out = backend.complete(CompletionRequest(messages=MESSAGES))
     assert out.text == "ok"
     assert out.usage.prompt_tokens == 7 and out.usage.model == "flaky"
@@ -159,15 +186,19 @@ def test_retries_5xx_with_backoff_then_succeeds(flaky_server, monkeypatch) -> No
 
 def test_gives_up_after_max_retries(flaky_server) -> None:
     flaky_server.fail = 10
-    backend = create_backend("openai", base_url=flaky_server.url, backoff_s=0.001,
-                             max_retries=2)
+    backend = create_backend("openai", base_url=flaky_server.url, backoff_s=0.001, max_retries=2)
     with pytest.raises(BackendError, match="gave up after 3 tries"):
         backend.complete(CompletionRequest(messages=MESSAGES))
     assert len(flaky_server.seen) == 3
 
 
 def test_connection_refused_is_a_backend_error() -> None:
-    backend = create_backend("openai", base_url=f"http://127.0.0.1:{_free_port()}/v1",
-                             backoff_s=0.001, max_retries=1, timeout_s=2)
+    backend = create_backend(
+        "openai",
+        base_url=f"http://127.0.0.1:{_free_port()}/v1",
+        backoff_s=0.001,
+        max_retries=1,
+        timeout_s=2,
+    )
     with pytest.raises(BackendError, match="ConnectError"):
         backend.complete(CompletionRequest(messages=MESSAGES))
