@@ -24,3 +24,10 @@ def _simulated(**options: object) -> Backend:
     from accord.models.simulated import SimulatedBackend
 
     return SimulatedBackend(**options)  # type: ignore[arg-type]
+
+
+@backends.register("openai")
+def _openai(**options: object) -> Backend:
+    from accord.models.openai_http import OpenAIHTTPBackend
+
+    return OpenAIHTTPBackend(**options)  # type: ignore[arg-type]
