@@ -1,0 +1,20 @@
+"""Toolsets by name, so a crew file can say `toolset: shop`."""
+
+from __future__ import annotations
+
+from accord.registry import Registry
+from accord.tools.base import ToolSet
+
+toolsets: Registry[ToolSet] = Registry("toolset")
+
+
+@toolsets.register("shop")
+def _shop(**options: object) -> ToolSet:
+    from accord.tools.shop import shop_tools
+
+    return shop_tools(**options)  # type: ignore[arg-type]
+
+
+def create_toolset(name: str, /, **options: object) -> ToolSet:
+    """Build the toolset registered as `name`."""
+    return toolsets.create(name, **options)
