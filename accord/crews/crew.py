@@ -66,6 +66,8 @@ class CrewResult:
 class Crew:
     """A crew of roles deciding tasks under a policy, every attempt recorded in the ledger."""
 
+    warnings: tuple[str, ...] = ()  # what an import could not carry over (see from_path)
+
     def __init__(self, spec: CrewSpec | None = None, *, name: str = "crew",
                  roles: Sequence[RoleSpec] = (), tasks: Sequence[TaskSpec] = (),
                  policy: PolicySpec | None = None, budget: BudgetSpec | None = None,
@@ -94,6 +96,19 @@ class Crew:
         """Load and check a crew file."""
         path = Path(path)
         return cls(load_crew(path), base_dir=path.parent, source=str(path))
+
+    @classmethod
+    def from_path(cls, path: str | Path, *, inputs: dict[str, str] | None = None) -> Crew:
+        """An accord crew file, or a CrewAI project (folder, config/*.yaml or crew.jsonc)."""
+        from accord.interop.crewai_import import find_project, import_crewai
+
+        project = find_project(path)
+        if project is None:
+            return cls.from_yaml(path)
+        imported = import_crewai(path, inputs=inputs, project=project)
+        crew = cls(imported.spec, base_dir=imported.base_dir, source=imported.source)
+        crew.warnings = imported.warnings
+        return crew
 
     def tasks(self) -> list[TaskSpec]:
         """Every task this crew will decide: inline ones, then those from sources."""
