@@ -19,10 +19,23 @@ from difflib import get_close_matches
 from pathlib import Path
 
 
+def _rebuild(cls: type[AccordError], args: tuple[object, ...],
+             state: dict[str, object]) -> AccordError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
+
 class AccordError(Exception):
     """Base class of every error accord raises on purpose."""
 
     exit_code: int = 1
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Subclasses take fields, not the message, so the default pickling cannot rebuild
+        # them; Ray pickles errors raised in actors.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class ConfigError(AccordError):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from accord.consensus.confidence import estimators
 from accord.consensus.policy import BudgetSpec, PolicySpec
-from accord.consensus.records import Attempt, Decision, Task
+from accord.consensus.records import Attempt, Decision, Task, Verdict
 from accord.consensus.stopping import stopping_rules
 from accord.consensus.validators import AllOf, Validator, default_validators
 from accord.consensus.voting import Tally
@@ -21,6 +21,20 @@ if TYPE_CHECKING:
     from accord.roles.pool import AgentPool
 
 ValidatorsFor = Callable[[Task], Sequence[Validator]]
+
+
+FAILED = "attempt failed: "
+
+
+def failed_attempt(task: Task, role: str, kind: str, temperature: float, seed: int,
+                   exc: Exception) -> Attempt:
+    """The record of an attempt that raised: no answer, no tokens, the reason as verdict."""
+    cause = getattr(exc, "cause", None)  # a Ray task error wraps the actor's exception
+    exc = cause if isinstance(cause, Exception) else exc
+    reason = f"{FAILED}{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
+    return Attempt(task_id=task.id, role=role, model="-", answer="", raw="", prompt_tokens=0,
+                   completion_tokens=0, model_ms=0.0, seed=seed, temperature=temperature,
+                   kind=kind, verdict=Verdict(False, reason))  # type: ignore[arg-type]
 
 
 def task_seed(base: int, task_id: str) -> int:
@@ -93,8 +107,15 @@ class _DecisionRun:
         return names
 
     async def ask(self, role: str, kind: str, temperature: float, index: int) -> Attempt:
-        raw = await self.c.pool.attempt(role, self.task, kind=kind,  # type: ignore[arg-type]
-                                        temperature=temperature, seed=self.seed + index)
+        try:
+            raw = await self.c.pool.attempt(role, self.task, kind=kind,  # type: ignore[arg-type]
+                                            temperature=temperature, seed=self.seed + index)
+        except ConfigError:
+            raise
+        except Exception as exc:  # a failed attempt is recorded; the decision goes on
+            failed = failed_attempt(self.task, role, kind, temperature, self.seed + index, exc)
+            self.attempts.append(failed)
+            return failed
         verdict = self.validator.check(self.task, raw.answer)
         attempt = replace(raw, verdict=verdict,
                           confidence=self.estimator.estimate(self.task, raw))
@@ -151,6 +172,9 @@ class _DecisionRun:
     def decision(self, policy: PolicySpec, wall_ms: float) -> Decision:
         valid = any(a.verdict.ok and a.answer == self.answer for a in self.attempts)
         status = "accepted" if valid else "unresolved"
+        failures = [a.verdict.reason for a in self.attempts if a.verdict.reason.startswith(FAILED)]
+        if not valid and failures and len(failures) == len(self.attempts):
+            self.stop_reason = failures[-1]
         votes = tuple((a, float(c)) for a, c, _ in self.tally.rows)
         return Decision(
             task_id=self.task.id, answer=self.answer, confidence=self.confidence,

@@ -31,3 +31,17 @@ def _openai(**options: object) -> Backend:
     from accord.models.openai_http import OpenAIHTTPBackend
 
     return OpenAIHTTPBackend(**options)  # type: ignore[arg-type]
+
+
+@backends.register("faulty")
+def _faulty(**options: object) -> Backend:
+    from accord.models.faulty import build_faulty
+
+    return build_faulty(**options)  # type: ignore[arg-type]
+
+
+@backends.register("retry")
+def _retry(**options: object) -> Backend:
+    from accord.models.retry import build_retry
+
+    return build_retry(**options)  # type: ignore[arg-type]
