@@ -180,9 +180,12 @@ class Monitor:
                           tool=step.tool, args=request.args, policy=approval.policy,
                           detail=f"step={step.id}; sent for approval: {outcome.reason}; "
                                  f"{approval.reason}")
-        text = (f"sent for approval ({outcome.reason}); "
-                f"{'approved' if approval.approved else 'denied'} by {approval.by}"
-                f" [{approval.policy}]")
+        if approval.approved and approval.by == "crew file":
+            text = f"pre-approved in the crew file [{approval.policy}] ({outcome.reason})"
+        else:
+            text = (f"sent for approval ({outcome.reason}); "
+                    f"{'approved' if approval.approved else 'denied'} by {approval.by}"
+                    f" [{approval.policy}]")
         again = self.executor.call(role, step.tool, step.args, step=step.id, approval=approval)
         return again, text
 

@@ -1,0 +1,118 @@
+"""`accord agent run CREW`: plan each goal, validate, execute with tools, audit every call."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from accord.planning.monitor import GoalResult
+    from accord.tools.calls import CallRequest
+
+app = typer.Typer(no_args_is_help=True, help="Plan and execute goals with tools (see "
+                                              "configs/refund.yaml).")
+console = Console(highlight=False)
+DEFAULT_DB = Path(".accord/ledger.duckdb")
+_STYLE = {"done": "green", "deduplicated": "cyan", "failed": "yellow", "surprise": "yellow",
+          "refused": "red", "denied": "red", "skipped": "dim"}
+
+
+def _confirm(request: CallRequest, reason: str) -> bool:
+    args = json.dumps(request.args, sort_keys=True)
+    return typer.confirm(f"{request.role} wants to call {request.tool.name}({args}): {reason}. "
+                         "Approve?", default=False)
+
+
+def goal_table(goal: GoalResult) -> Table:
+    """One goal: its plans (how they were decided) and its steps (what became of each)."""
+    color = {"completed": "green", "denied": "red", "failed": "yellow", "no_plan": "red"}
+    table = Table(title=f"goal {goal.goal_id}: [{color[goal.status]}]{goal.status}[/] · "
+                        f"{escape(goal.goal)}", title_justify="left", show_lines=False)
+    for column in ("step", "role", "tool", "args", "status", "note"):
+        table.add_column(column, overflow="fold")
+    for plan in goal.plans:
+        d = plan.decision
+        rejected = [a.verdict.reason for a in d.attempts if not a.verdict.ok]
+        note = f"{d.stop_reason}; {len(d.attempts)} planner attempt(s)"
+        if rejected:
+            note += "; rejected: " + " | ".join(rejected)
+        status = "plan ok" if d.status == "accepted" else "no valid plan"
+        table.add_row(d.task_id.split(".", 1)[-1], "planner", "", "", status, escape(note),
+                      style="dim" if d.status == "accepted" else "red")
+    for run in goal.steps:
+        note = "; ".join(x for x in (run.approval, run.reason) if x)
+        if run.status in ("done", "deduplicated") and isinstance(run.result, dict):
+            shown = {k: run.result[k] for k in list(run.result)[:4]}
+            note = "; ".join(x for x in (note, json.dumps(shown, default=str)) if x)
+        table.add_row(run.step.id, run.role, run.step.tool,
+                      json.dumps(run.step.args, default=str), run.status, escape(note),
+                      style=_STYLE.get(run.status))
+    return table
+
+
+def summary(goals: list[GoalResult]) -> list[str]:
+    """The behaviours this run showed, counted from the results (not assumed)."""
+    steps = [s for g in goals for s in g.steps]
+    plans = [p for g in goals for p in g.plans]
+    attempts = [a for p in plans for a in p.decision.attempts]
+    done: dict[str, int] = {}
+    for s in steps:
+        if s.status == "done":
+            done[s.step.tool] = done.get(s.step.tool, 0) + 1
+    sent = [s for s in steps if "sent for approval" in s.approval]
+    approved = sum(s.status != "denied" for s in sent)
+    statuses = ("completed", "denied", "failed", "no_plan")
+    return [
+        f"goals: {len(goals)} · " + ", ".join(
+            f"{n} {st}" for st in statuses if (n := sum(g.status == st for g in goals))),
+        "calls made: " + ", ".join(f"{tool} x{n}" for tool, n in sorted(done.items())),
+        f"unauthorised calls refused: {sum('has no grant' in a.verdict.reason for a in attempts)}"
+        f" in plans, {sum(s.status == 'refused' for s in steps)} at run time",
+        f"plans rejected by the validator: {sum(not a.verdict.ok for a in attempts)}; "
+        f"escalated to a planner vote: {sum(p.decision.task_id.endswith('vote') for p in plans)}",
+        f"failed or surprising steps replanned: {sum(g.revisions for g in goals)}",
+        f"duplicate writes prevented by idempotency: "
+        f"{sum(s.status == 'deduplicated' for s in steps)}",
+        f"calls sent for approval: {len(sent)} ({approved} approved, "
+        f"{len(sent) - approved} denied)",
+    ]
+
+
+@app.command()
+def run(
+    crew: Annotated[Path, typer.Argument(help="Crew YAML file with `tools:` and `goals:`.")],
+    db: Annotated[Path, typer.Option("--db", help="DuckDB ledger file.")] = DEFAULT_DB,
+    backend: Annotated[str | None, typer.Option(help="Backend for every role (scripted, "
+                                                     "llama, ...).")] = None,
+    goal: Annotated[list[str] | None, typer.Option("--goal", help="Run only this goal "
+                                                                  "(repeatable).")] = None,
+    interactive: Annotated[bool | None, typer.Option(
+        "--interactive/--no-interactive",
+        help="Ask before calls that need approval (default: when stdin is a terminal).")] = None,
+    ray: Annotated[bool, typer.Option("--ray", help="Run agents as Ray actors.")] = False,
+) -> None:
+    """Plan each goal, validate the plan, run it under permissions; audit every call."""
+    from accord.crews.crew import Crew
+    from accord.planning.run import run_goals
+
+    spec = Crew.from_yaml(crew)
+    ask = sys.stdin.isatty() if interactive is None else interactive
+    console.print(f"[dim]crew {spec.spec.name!r}: {len(spec.spec.goals)} goal(s), backend "
+                  f"{backend or 'from the crew file'}, approvals "
+                  f"{'interactive' if ask else 'non-interactive'}[/dim]")
+    result = run_goals(spec, db=db, backend=backend, pool="ray" if ray else "local",
+                       confirm=_confirm if ask else None, only=goal,
+                       on_goal=lambda g: console.print(goal_table(g)))
+    console.print("[bold]summary[/bold]")
+    for line in summary(result.goals):
+        console.print(f"  {line}")
+    console.print(f"[dim]ledger: {result.ledger_path} · run {result.run_id} · "
+                  f"`accord audit show {result.run_id}` · `accord audit verify "
+                  f"{result.run_id}`[/dim]")
