@@ -122,6 +122,8 @@ def ledger(
 app.add_typer(__import__("accord.cli.sandbox", fromlist=["app"]).app, name="sandbox")
 
 app.add_typer(__import__("accord.cli.bench", fromlist=["bench_app"]).bench_app)  # bench, report
+app.add_typer(__import__("accord.cli.audit", fromlist=["app"]).app, name="audit")
+app.add_typer(__import__("accord.cli.agent", fromlist=["app"]).app, name="agent")
 
 
 def main() -> None:
