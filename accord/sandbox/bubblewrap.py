@@ -13,9 +13,12 @@ Limits are set with prlimit right before the program starts, so they bind everyt
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import re
 import shutil
+import signal
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
@@ -78,13 +81,16 @@ class BubblewrapSandbox:
         command, content = build_command(argv, python_code, files, self.interpreter.executable)
         self.check()
         fds = [_memfd(name, data) for name, data in content.items()]
+        info_r, info_w = os.pipe()
+        os.set_blocking(info_r, False)
         try:
-            outer = [self.bwrap, *self._layout(limits, content, fds), "--",
-                     *self._identity(), *_prlimit(limits), *command]
+            outer = [self.bwrap, "--info-fd", str(info_w), *self._layout(limits, content, fds),
+                     "--", *self._identity(), *_prlimit(limits), *command]
             outcome = supervise(outer, limits=limits, env={"PATH": "/usr/bin:/bin"},
-                                pass_fds=fds, stdin=stdin)
+                                pass_fds=[*fds, info_w], stdin=stdin,
+                                on_kill=lambda: _kill_namespace(info_r))
         finally:
-            for fd in fds:
+            for fd in [*fds, info_r, info_w]:
                 os.close(fd)
         sig = _signal_of(outcome.returncode)
         return SandboxResult(
@@ -112,7 +118,10 @@ class BubblewrapSandbox:
         if os.geteuid() != 0:
             return []
         return ["/usr/bin/setpriv", f"--reuid={self.uid}", f"--regid={self.uid}",
-                "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--"]
+                "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
+                # a uid change clears the parent-death signal; re-arm it (belt and braces:
+                # timeouts also kill pid 1 by its host pid, see _kill_namespace)
+                "--pdeathsig=SIGKILL", "--"]
 
 
 def _userns() -> list[str]:
@@ -162,6 +171,20 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+def _kill_namespace(info_fd: int) -> None:
+    """SIGKILL the sandbox's pid 1 (named by bwrap's --info-fd): the kernel then kills every
+    process in its pid namespace. Needed because the program runs in its own session, and its
+    parent-death signal does not reliably fire for a namespace's init."""
+    try:
+        info = os.read(info_fd, 65536).decode(errors="replace")
+    except BlockingIOError:
+        return
+    match = re.search(r'"child-pid"\s*:\s*(\d+)', info)
+    if match:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(int(match.group(1)), signal.SIGKILL)
 
 
 def _signal_of(returncode: int) -> int | None:
