@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 if TYPE_CHECKING:
     from accord.planning.monitor import GoalResult
@@ -30,31 +29,36 @@ def _confirm(request: CallRequest, reason: str) -> bool:
                          "Approve?", default=False)
 
 
-def goal_table(goal: GoalResult) -> Table:
-    """One goal: its plans (how they were decided) and its steps (what became of each)."""
+def _short(value: object, width: int = 56) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str,
+                                                              separators=(",", ":"))
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def goal_lines(goal: GoalResult) -> list[str]:
+    """One goal as lines of markup: its plans (how decided) and steps (what became of each)."""
     color = {"completed": "green", "denied": "red", "failed": "yellow", "no_plan": "red"}
-    table = Table(title=f"goal {goal.goal_id}: [{color[goal.status]}]{goal.status}[/] · "
-                        f"{escape(goal.goal)}", title_justify="left", show_lines=False)
-    for column in ("step", "role", "tool", "args", "status", "note"):
-        table.add_column(column, overflow="fold")
+    lines = [f"[bold]goal {goal.goal_id}[/bold] [{color[goal.status]}]{goal.status}[/] · "
+             f"{escape(goal.goal)}"]
     for plan in goal.plans:
         d = plan.decision
-        rejected = [a.verdict.reason for a in d.attempts if not a.verdict.ok]
-        note = f"{d.stop_reason}; {len(d.attempts)} planner attempt(s)"
-        if rejected:
-            note += "; rejected: " + " | ".join(rejected)
-        status = "plan ok" if d.status == "accepted" else "no valid plan"
-        table.add_row(d.task_id.split(".", 1)[-1], "planner", "", "", status, escape(note),
-                      style="dim" if d.status == "accepted" else "red")
+        state = "[green]plan ok[/green]" if d.status == "accepted" else "[red]no valid plan[/red]"
+        lines.append(f"  {d.task_id.split('.', 1)[-1]:<12} {state} ({escape(d.stop_reason)}; "
+                     f"path {d.path}; {len(d.attempts)} planner attempt(s))")
+        for a in d.attempts:
+            if not a.verdict.ok:
+                lines.append(f"  {'':<12} [red]rejected[/red]: {escape(a.verdict.reason)}")
     for run in goal.steps:
-        note = "; ".join(x for x in (run.approval, run.reason) if x)
-        if run.status in ("done", "deduplicated") and isinstance(run.result, dict):
-            shown = {k: run.result[k] for k in list(run.result)[:4]}
-            note = "; ".join(x for x in (note, json.dumps(shown, default=str)) if x)
-        table.add_row(run.step.id, run.role, run.step.tool,
-                      json.dumps(run.step.args, default=str), run.status, escape(note),
-                      style=_STYLE.get(run.status))
-    return table
+        args = ", ".join(f"{k}={v}" for k, v in run.step.args.items())
+        style = _STYLE.get(run.status, "")
+        lines.append(f"  {run.step.id:<12} [{style}]{run.status:<12}[/{style}] "
+                     f"{run.role}: {run.step.tool}({escape(args)})")
+        for note in (run.approval, run.reason):
+            if note:
+                lines.append(f"  {'':<12} {escape(note)}")
+        if run.status in ("done", "deduplicated") and run.result is not None:
+            lines.append(f"  {'':<12} [dim]-> {escape(_short(run.result))}[/dim]")
+    return lines
 
 
 def summary(goals: list[GoalResult]) -> list[str]:
@@ -109,7 +113,7 @@ def run(
                   f"{'interactive' if ask else 'non-interactive'}[/dim]")
     result = run_goals(spec, db=db, backend=backend, pool="ray" if ray else "local",
                        confirm=_confirm if ask else None, only=goal,
-                       on_goal=lambda g: console.print(goal_table(g)))
+                       on_goal=lambda g: console.print("\n".join(goal_lines(g))))
     console.print("[bold]summary[/bold]")
     for line in summary(result.goals):
         console.print(f"  {line}")

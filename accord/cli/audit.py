@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 app = typer.Typer(no_args_is_help=True, help="Verify and show the hash-chained audit trail.")
 console = Console(highlight=False)
@@ -49,7 +48,7 @@ def verify(
             console.print(f"  - {escape(finding.message)}")
     if bad:
         console.print(f"{bad} of {len(reports)} run(s) failed verification")
-        raise typer.Exit(1)
+        raise SystemExit(1)  # not typer.Exit: main() runs click with standalone_mode=False
 
 
 @app.command()
@@ -62,14 +61,13 @@ def show(
 
     run_id = _resolve(db, run_id)
     events = timeline(db, run_id)
-    table = Table(title=f"audit trail of run {run_id} ({len(events)} events)",
-                  title_justify="left")
-    for column in ("seq", "time", "kind", "actor", "tool", "decision", "policy", "detail",
-                   "hash"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("seq", "time", "hash"))
+    console.print(f"[bold]audit trail of run {run_id}[/bold] ({len(events)} events; "
+                  "seq time kind actor tool decision \\[policy] detail #hash)")
     for e in events:
         style = {"refused": "red", "denied": "red", "failed": "yellow",
-                 "deduplicated": "cyan", "needs_approval": "magenta"}.get(e.decision)
-        table.add_row(str(e.seq), e.ts[11:19], e.kind, e.actor, e.tool or "", e.decision,
-                      e.policy or "", escape(e.detail or ""), e.hash[:10], style=style)
-    console.print(table)
+                 "deduplicated": "cyan", "reject": "red"}.get(e.decision, "")
+        decision = f"[{style}]{e.decision}[/{style}]" if style else e.decision
+        tool = f" {e.tool}" if e.tool else ""
+        console.print(f"{e.seq:>4} {e.ts[11:19]} {e.kind:<9} {e.actor}{tool} {decision} "
+                      f"[dim]\\[{escape(e.policy or '-')}] {escape(e.detail or '')} "
+                      f"#{e.hash[:8]}[/dim]")

@@ -82,9 +82,14 @@ class GoalRun:
         self._reviews = itertools.count(1)
 
     def _probe(self, role: str) -> Callable[[str, dict[str, Any]], Any]:
+        seen: dict[str, Any] = {}
+
         def probe(tool: str, args: dict[str, Any]) -> Any:
-            outcome = self.executor.call(role, tool, args, stage="validate")
-            return outcome.result if outcome.ok else None
+            key = f"{tool}:{canonical(args)}"
+            if key not in seen:
+                outcome = self.executor.call(role, tool, args, stage="validate")
+                seen[key] = outcome.result if outcome.ok else None
+            return seen[key]
 
         return probe
 
