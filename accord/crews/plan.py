@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from accord.consensus.records import Task
@@ -13,11 +14,17 @@ from accord.roles.prompt import RoleProfile
 
 def agent_specs(spec: CrewSpec, *, backend: str | None = None,
                 backend_options: dict[str, object] | None = None) -> list[AgentSpec]:
-    """One AgentSpec per role; `backend` overrides every model tier's backend."""
+    """One AgentSpec per role; `backend` overrides every model tier's backend.
+
+    Local models get `n_threads` = CPUs / agents unless set, so that several model actors on
+    one machine share its cores instead of spinning against each other.
+    """
     out = []
+    agents = sum(r.replicas for r in spec.roles)
+    threads = max(1, (os.cpu_count() or 1) // agents)
     for role in spec.roles:
         tier = spec.models[role.model]
-        options: dict[str, object] = {**tier.options, "seed": spec.seed}
+        options: dict[str, object] = {"n_threads": threads, **tier.options, "seed": spec.seed}
         if tier.model:
             options["model"] = tier.model
         options.update(backend_options or {})
