@@ -39,6 +39,9 @@ SYSTEM = ("--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlin
           "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
           "--proc", "/proc", "--dev", "/dev")
 HELPERS = ("/usr/bin/prlimit", "/usr/bin/setpriv")
+# pid 1 of the sandbox: a shell that waits for the program, so the program is not a namespace
+# init (whose default signal actions the kernel ignores) and its CPU time reaches our wait4.
+INIT = ("/bin/sh", "-c", '"$@"; exit $?', "sh")
 FIX = "install it with `make system-deps` (or `apt-get install bubblewrap`)"
 
 
@@ -49,7 +52,7 @@ class BubblewrapSandbox:
     name = "bubblewrap"
 
     def __init__(self, *, bwrap: str | None = None, uid: int = NOBODY) -> None:
-        self.bwrap = bwrap or shutil.which("bwrap") or ""
+        self.bwrap = (shutil.which("bwrap") or "") if bwrap is None else bwrap
         self.uid = uid
         self.interpreter = host_interpreter()
 
@@ -85,7 +88,7 @@ class BubblewrapSandbox:
         os.set_blocking(info_r, False)
         try:
             outer = [self.bwrap, "--info-fd", str(info_w), *self._layout(limits, content, fds),
-                     "--", *self._identity(), *_prlimit(limits), *command]
+                     "--", *self._identity(), *_prlimit(limits), *INIT, *command]
             outcome = supervise(outer, limits=limits, env={"PATH": "/usr/bin:/bin"},
                                 pass_fds=[*fds, info_w], stdin=stdin,
                                 on_kill=lambda: _kill_namespace(info_r))

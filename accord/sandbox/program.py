@@ -12,9 +12,9 @@ from accord.errors import ConfigError
 from accord.sandbox.base import Files
 
 MAIN = "main.py"
-# -E: ignore PYTHON* variables, -s: no user site-packages; the script's folder stays on sys.path
-# so the code under test can import the files passed next to it.
-PYTHON_FLAGS = ("-E", "-s")
+# -E: ignore PYTHON* variables, -s: no user site-packages, -u: unbuffered, so output written
+# before a kill is captured. The script's folder stays on sys.path for the files passed with it.
+PYTHON_FLAGS = ("-E", "-s", "-u")
 
 
 @dataclass(frozen=True)

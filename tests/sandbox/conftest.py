@@ -12,6 +12,7 @@ import pytest
 
 from accord.sandbox import Limits, Sandbox, SandboxResult, open_sandbox
 
+SANDBOX_UNDER_TEST = "bubblewrap"
 MiB = 1 << 20
 SMALL = Limits(wall_seconds=5, cpu_seconds=2, memory_bytes=256 * MiB, max_processes=16,
                file_size_bytes=1 * MiB, open_files=64, output_bytes=64 * 1024,
@@ -22,9 +23,10 @@ SMALL = Limits(wall_seconds=5, cpu_seconds=2, memory_bytes=256 * MiB, max_proces
 def sandbox() -> Sandbox:
     """The real bubblewrap backend; refuses loudly (the suite fails) when bwrap is unusable.
 
-    ACCORD_ESCAPE_SANDBOX=unsafe-local runs the suite against no isolation, to watch it fail.
+    SANDBOX_UNDER_TEST may name another registered backend. Never point the whole suite at
+    "unsafe-local" as root: the attempts would then really kill, write and rename on the host.
     """
-    return open_sandbox(os.environ.get("ACCORD_ESCAPE_SANDBOX", "bubblewrap"))
+    return open_sandbox(SANDBOX_UNDER_TEST)
 
 
 @pytest.fixture

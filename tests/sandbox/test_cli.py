@@ -1,0 +1,47 @@
+"""`accord sandbox run FILE [ARGS...]` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCORD = [sys.executable, "-c", "from accord.cli.app import main; main()"]
+
+
+def accord(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*ACCORD, *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=60, check=False)
+
+
+def test_runs_the_example_with_its_arguments() -> None:
+    done = accord("sandbox", "run", "examples/hello.py", "Ada")
+    assert done.returncode == 0, done.stderr
+    assert "hello, Ada, from 'sandbox'" in done.stdout
+    assert "network: unreachable" in done.stdout
+    assert "exit code 0" in done.stderr and "limit hit: none" in done.stderr
+    assert "isolation: bubblewrap" in done.stderr
+
+
+def test_program_options_and_exit_code_pass_through(tmp_path: Path) -> None:
+    prog = tmp_path / "argv.py"
+    prog.write_text("import sys\nprint(sys.argv[1:])\nsys.exit(7)\n")
+    done = accord("sandbox", "run", str(prog), "--unsafe-local", "-x", "y")
+    assert done.returncode == 7
+    assert "['--unsafe-local', '-x', 'y']" in done.stdout
+    assert "isolation: bubblewrap" in done.stderr  # the flag after FILE went to the program
+
+
+def test_limit_hit_is_shown(tmp_path: Path) -> None:
+    prog = tmp_path / "sleepy.py"
+    prog.write_text("import time\ntime.sleep(30)\n")
+    done = accord("sandbox", "run", "--timeout", "0.5", str(prog))
+    assert done.returncode == 137
+    assert "limit hit: wall_time" in done.stderr
+
+
+def test_unsafe_local_warns(tmp_path: Path) -> None:
+    done = accord("sandbox", "run", "--unsafe-local", "examples/hello.py")
+    assert done.returncode == 0
+    assert "without isolation" in done.stderr and "isolation: unsafe-local" in done.stderr
