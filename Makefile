@@ -12,7 +12,7 @@ export CREWAI_TELEMETRY_OPT_OUT := true
 export OTEL_SDK_DISABLED := true
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: install system-deps demo test test-fast lint format bench-overhead clean
+.PHONY: install system-deps demo test test-all test-fast lint format bench-overhead clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -38,6 +38,9 @@ demo: install
 	$(BIN)/accord run configs/demo.yaml
 
 test: install
+	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
+
+test-all: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: install
