@@ -344,8 +344,14 @@ def import_crewai(
     *,
     inputs: Mapping[str, str] | None = None,
     project: CrewAIProject | None = None,
+    policy: Literal["single", "vote", "adaptive"] = "single",
+    max_tokens: int = IMPORTED_MAX_TOKENS,
 ) -> ImportedCrew:
-    """Read the CrewAI project at `path` into an accord crew spec."""
+    """Read the CrewAI project at `path` into an accord crew spec.
+
+    `policy` defaults to `single`, one answer per task as in CrewAI: a majority vote over
+    long free-text answers rarely settles, so escalation is opt-in for imported crews.
+    """
     project = project or find_project(path)
     if project is None:
         raise ConfigError(
@@ -375,7 +381,10 @@ def import_crewai(
         "tasks": task_specs,
         "models": importer.models,
         "description": f"imported from the CrewAI project {project.root}",
+        "policy": {"kind": policy},
     }
+    for task in task_specs:
+        task["max_tokens"] = max_tokens
     spec = validate_spec(data)
     problems = check_references(spec)
     if problems:
