@@ -18,6 +18,7 @@ from accord.crews.scoring import is_correct
 from accord.crews.spec import CrewSpec, ModelSpec, RoleSpec, TaskSpec
 from accord.errors import ConfigError
 from accord.ledger.writer import DEFAULT_PATH, Ledger
+from accord.memory.crew_memory import attach_memory
 from accord.roles.pool import AgentPool, LocalPool, RayPool
 
 PoolKind = Literal["ray", "local"]
@@ -167,6 +168,9 @@ class Crew:
 
         coordinator = Coordinator(agents, policy=spec.policy, budget=spec.budget,
                                   primary=spec.roles[0].name, seed=spec.seed)
+        memory = attach_memory(spec.memory, ledger, crew=spec.name, run_id=run_id)
+        if memory is not None:  # memory wraps the coordinator: context in, decisions out
+            coordinator = memory.wrap(coordinator)  # type: ignore[assignment]
         runner = GraphRunner(coordinator, concurrency=spec.concurrency, budget=spec.budget,
                              on_decision=record)
         status = "failed"

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from accord.consensus.policy import BudgetSpec, PolicySpec
+from accord.memory.spec import MemorySpec
 from accord.tools.spec import GoalSpec, ToolsSpec
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
@@ -87,3 +88,4 @@ class CrewSpec(_Spec):
     concurrency: int = Field(default=4, ge=1, le=1024)
     tools: ToolsSpec | None = Field(default=None, description="tools, grants, limits")
     goals: list[GoalSpec] = Field(default_factory=list, description="goals to plan for")
+    memory: MemorySpec | None = None

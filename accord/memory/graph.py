@@ -1,0 +1,67 @@
+"""A small knowledge graph: (subject, relation, object) triples tied to the decision behind them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from accord.memory.records import Triple
+
+if TYPE_CHECKING:
+    from accord.memory.store import MemoryStore
+
+_COLUMNS = "id, subject, relation, object, crew, run_id, task_id, item_id"
+
+
+def _triple(row: Sequence[Any]) -> Triple:
+    return Triple(*row)
+
+
+class KnowledgeGraph:
+    """Triples in the memory store's database, with neighbourhood lookup."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    def add(self, subject: str, relation: str, obj: str, *, crew: str,
+            run_id: str | None = None, task_id: str | None = None,
+            item_id: int | None = None) -> int:
+        """Add one edge (its source decision is `run_id`/`task_id`); return its id."""
+        from accord.memory.store import now
+
+        with self.store.connect() as db:
+            (triple_id,) = db.execute(
+                "INSERT INTO memory_triples (crew, subject, relation, object, item_id, run_id, "
+                "task_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [crew, subject, relation, obj, item_id, run_id, task_id, now()]).fetchone()
+        return int(triple_id)
+
+    def neighbours(self, entity: str, *, depth: int = 1, crew: str | None = None,
+                   limit: int = 200) -> list[Triple]:
+        """Edges within `depth` hops of `entity` (either direction), nearest first."""
+        seen_ids: set[int] = set()
+        out: list[Triple] = []
+        frontier = {entity}
+        visited = {entity}
+        crew_clause = " AND crew = ?" if crew else ""
+        with self.store.connect() as db:
+            for _ in range(max(1, depth)):
+                if not frontier or len(out) >= limit:
+                    break
+                names = sorted(frontier)
+                rows = db.execute(
+                    f"SELECT {_COLUMNS} FROM memory_triples WHERE (list_contains(?, subject) "
+                    f"OR list_contains(?, object)){crew_clause} ORDER BY id",
+                    [names, names, *([crew] if crew else [])]).fetchall()
+                frontier = set()
+                for row in rows:
+                    triple = _triple(row)
+                    if triple.id in seen_ids:
+                        continue
+                    seen_ids.add(triple.id)
+                    out.append(triple)
+                    for name in (triple.subject, triple.object):
+                        if name not in visited:
+                            visited.add(name)
+                            frontier.add(name)
+        return out[:limit]

@@ -1,0 +1,103 @@
+"""Memory tables, as numbered migrations recorded in the ledger's DuckDB file.
+
+They live in their own list (recorded in `memory_migrations`) so that memory can evolve
+without renumbering the ledger's migrations; both sets sit in the same database file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    """Register `fn` as the next memory migration."""
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_items_embeddings(db: duckdb.DuckDBPyConnection) -> None:
+    db.execute("CREATE SEQUENCE memory_item_ids START 1")
+    db.execute("""
+        CREATE TABLE memory_items (
+            id BIGINT PRIMARY KEY DEFAULT nextval('memory_item_ids'),
+            crew VARCHAR NOT NULL,
+            role VARCHAR,
+            kind VARCHAR NOT NULL,
+            text VARCHAR NOT NULL,
+            verified BOOLEAN NOT NULL,
+            source VARCHAR,
+            run_id VARCHAR,
+            task_id VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE memory_embeddings (
+            item_id BIGINT NOT NULL,
+            embedder VARCHAR NOT NULL,
+            dim INTEGER NOT NULL,
+            embedding FLOAT[] NOT NULL,
+            PRIMARY KEY (item_id, embedder)
+        )""")
+
+
+@migration
+def m002_triples(db: duckdb.DuckDBPyConnection) -> None:
+    db.execute("CREATE SEQUENCE memory_triple_ids START 1")
+    db.execute("""
+        CREATE TABLE memory_triples (
+            id BIGINT PRIMARY KEY DEFAULT nextval('memory_triple_ids'),
+            crew VARCHAR NOT NULL,
+            subject VARCHAR NOT NULL,
+            relation VARCHAR NOT NULL,
+            object VARCHAR NOT NULL,
+            item_id BIGINT,
+            run_id VARCHAR,
+            task_id VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        )""")
+
+
+@migration
+def m003_context_log(db: duckdb.DuckDBPyConnection) -> None:
+    db.execute("""
+        CREATE TABLE memory_context (
+            run_id VARCHAR NOT NULL,
+            task_id VARCHAR NOT NULL,
+            ref VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            tokens INTEGER NOT NULL,
+            score DOUBLE NOT NULL,
+            budget INTEGER NOT NULL,
+            recorded_at TIMESTAMP NOT NULL
+        )""")
+
+
+def migrate(db: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the memory migrations not yet recorded in `db`; return the names applied."""
+    db.execute("""CREATE TABLE IF NOT EXISTS memory_migrations (
+                    version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,
+                    applied_at TIMESTAMP DEFAULT current_timestamp)""")
+    done = {row[0] for row in db.execute("SELECT version FROM memory_migrations").fetchall()}
+    applied = []
+    for version, (name, fn) in enumerate(MIGRATIONS, start=1):
+        if version in done:
+            continue
+        db.execute("BEGIN TRANSACTION")
+        try:
+            fn(db)
+            db.execute("INSERT INTO memory_migrations (version, name) VALUES (?, ?)",
+                       [version, name])
+            db.execute("COMMIT")
+        except Exception:
+            db.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
