@@ -12,7 +12,7 @@ export CREWAI_TELEMETRY_OPT_OUT := true
 export OTEL_SDK_DISABLED := true
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: install system-deps demo test test-all test-fast lint format bench-overhead clean
+.PHONY: install system-deps demo test test-all test-fast lint format bench-overhead bench-sandbox clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -56,6 +56,9 @@ format: install
 
 bench-overhead: install
 	$(BIN)/python benchmarks/overhead.py
+
+bench-sandbox: install
+	$(BIN)/python benchmarks/sandbox_overhead.py
 
 clean:
 	rm -rf $(VENV) .accord .pytest_cache
