@@ -27,6 +27,7 @@ from accord.errors import SandboxRefused
 from accord.sandbox.base import Files, Limits, SandboxResult, sandboxes
 from accord.sandbox.process import classify, supervise
 from accord.sandbox.program import Interpreter, build_command, host_interpreter
+from accord.sandbox.seccomp import build_filter
 
 WORK = "/work"
 NOBODY = 65534
@@ -42,6 +43,7 @@ HELPERS = ("/usr/bin/prlimit", "/usr/bin/setpriv")
 # pid 1 of the sandbox: a shell that waits for the program, so the program is not a namespace
 # init (whose default signal actions the kernel ignores) and its CPU time reaches our wait4.
 INIT = ("/bin/sh", "-c", '"$@"; exit $?', "sh")
+SECCOMP = build_filter()
 FIX = "install it with `make system-deps` (or `apt-get install bubblewrap`)"
 
 
@@ -86,14 +88,19 @@ class BubblewrapSandbox:
         fds = [_memfd(name, data) for name, data in content.items()]
         info_r, info_w = os.pipe()
         os.set_blocking(info_r, False)
+        extra = [info_w]
+        options = ["--info-fd", str(info_w)]
+        if SECCOMP is not None:
+            extra.append(_memfd("seccomp", SECCOMP))
+            options += ["--seccomp", str(extra[-1])]
         try:
-            outer = [self.bwrap, "--info-fd", str(info_w), *self._layout(limits, content, fds),
+            outer = [self.bwrap, *options, *self._layout(limits, content, fds),
                      "--", *self._identity(), *_prlimit(limits), *INIT, *command]
             outcome = supervise(outer, limits=limits, env={"PATH": "/usr/bin:/bin"},
-                                pass_fds=[*fds, info_w], stdin=stdin,
+                                pass_fds=[*fds, *extra], stdin=stdin,
                                 on_kill=lambda: _kill_namespace(info_r))
         finally:
-            for fd in [*fds, info_r, info_w]:
+            for fd in [*fds, *extra, info_r]:
                 os.close(fd)
         sig = _signal_of(outcome.returncode)
         return SandboxResult(

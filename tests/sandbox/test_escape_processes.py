@@ -191,3 +191,23 @@ print(json.dumps({"local": sorted(os.listdir(".")), "planted": planted}))
     assert ctypes.util.find_library(name) is None
     with pytest.raises(OSError):
         ctypes.CDLL(f"lib{name}.so")
+
+
+def test_nested_namespaces_and_kernel_facilities_blocked(run) -> None:
+    code = LIBC + """
+import subprocess
+CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+nested = subprocess.run(["unshare", "-Ur", "id", "-u"], capture_output=True, text=True)
+out = {
+    "unshare_user": libc.unshare(CLONE_NEWUSER) == 0,
+    "unshare_net": libc.unshare(CLONE_NEWNET) == 0,
+    "unshare_cmd": nested.returncode == 0 and nested.stdout.strip() == "0",
+    "keyctl": libc.syscall(250, 0, 0, 0, 0, 0) >= 0,          # KEYCTL_GET_KEYRING_ID
+    "bpf": libc.syscall(321, 0, 0, 0) >= 0,
+    "io_uring": libc.syscall(425, 1, ctypes.create_string_buffer(120)) >= 0,
+    "setns": libc.setns(os.open("/proc/self/ns/net", os.O_RDONLY), 0) == 0,
+}
+print(json.dumps(out))
+"""
+    out = report(run(code))
+    assert out == {key: False for key in out}
