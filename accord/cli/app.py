@@ -124,6 +124,7 @@ app.add_typer(__import__("accord.cli.sandbox", fromlist=["app"]).app, name="sand
 app.add_typer(__import__("accord.cli.bench", fromlist=["bench_app"]).bench_app)  # bench, report
 app.add_typer(__import__("accord.cli.audit", fromlist=["app"]).app, name="audit")
 app.add_typer(__import__("accord.cli.agent", fromlist=["app"]).app, name="agent")
+app.add_typer(__import__("accord.cli.memory", fromlist=["app"]).app, name="memory")
 
 
 def main() -> None:

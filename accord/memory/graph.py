@@ -26,10 +26,18 @@ class KnowledgeGraph:
     def add(self, subject: str, relation: str, obj: str, *, crew: str,
             run_id: str | None = None, task_id: str | None = None,
             item_id: int | None = None) -> int:
-        """Add one edge (its source decision is `run_id`/`task_id`); return its id."""
+        """Add one edge (its source decision is `run_id`/`task_id`); return its id.
+
+        An edge the crew already has is kept once (the first decision behind it stays).
+        """
         from accord.memory.store import now
 
         with self.store.connect() as db:
+            same = db.execute("SELECT id FROM memory_triples WHERE crew = ? AND subject = ? AND "
+                              "relation = ? AND object = ? LIMIT 1",
+                              [crew, subject, relation, obj]).fetchone()
+            if same is not None:
+                return int(same[0])
             (triple_id,) = db.execute(
                 "INSERT INTO memory_triples (crew, subject, relation, object, item_id, run_id, "
                 "task_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
