@@ -17,7 +17,14 @@ MiB = 1 << 20
 
 @dataclass(frozen=True)
 class Limits:
-    """What one sandboxed run may use; every field is enforced by the kernel or by the runner."""
+    """What one sandboxed run may use; every field is enforced by the kernel or by the runner.
+
+    wall_seconds ends the run (the whole process tree) when it passes; cpu_seconds, memory_bytes
+    (address space), max_processes, file_size_bytes and open_files are rlimits on every process
+    of the run (max_processes counts per host uid, so concurrent runs as root share it);
+    output_bytes caps each of stdout and stderr and ends the run when exceeded; workdir_bytes
+    sizes the tmpfs work dir and /tmp.
+    """
 
     wall_seconds: float = 30.0
     cpu_seconds: int = 10
