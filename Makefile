@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev,server
+# crewai and autogen run the interop tests and `make bench-peers` (about 1 min to install)
+EXTRAS ?= dev,server,crewai,autogen
 # llama.cpp built portable: the native build crashes on multi-token prompts on these machines.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF
 export CMAKE_ARGS ?= $(LLAMA_CMAKE_ARGS)
@@ -12,7 +13,7 @@ export CREWAI_TELEMETRY_OPT_OUT := true
 export OTEL_SDK_DISABLED := true
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: install system-deps demo test test-all test-fast lint format bench-overhead bench-sandbox clean
+.PHONY: install system-deps demo test test-all test-fast lint format bench-overhead bench-sandbox bench-peers clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -59,6 +60,10 @@ bench-overhead: install
 
 bench-sandbox: install
 	$(BIN)/python benchmarks/sandbox_overhead.py
+
+# the same 100 tasks through CrewAI, AutoGen and accord on one scripted zero-latency LLM
+bench-peers: install
+	$(BIN)/python benchmarks/peers_overhead.py
 
 clean:
 	rm -rf $(VENV) .accord .pytest_cache
