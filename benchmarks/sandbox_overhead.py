@@ -52,8 +52,9 @@ def main() -> None:
         script.write_text(PROGRAM)
 
         def bare() -> None:
-            done = subprocess.run([python, *PYTHON_FLAGS, str(script)], capture_output=True,
-                                  cwd=work, check=True)
+            done = subprocess.run(
+                [python, *PYTHON_FLAGS, str(script)], capture_output=True, cwd=work, check=True
+            )
             assert done.stdout == b"ok\n"
 
         def boxed() -> None:
@@ -68,14 +69,19 @@ def main() -> None:
             times["bare subprocess"].append(timed(bare))
             times["bubblewrap sandbox"].append(timed(boxed))
 
-    added = [s - b for b, s in zip(times["bare subprocess"], times["bubblewrap sandbox"],
-                                   strict=True)]
-    print(f"trivial Python program ({python}), {opts.runs} runs each, interleaved, "
-          f"after {opts.warmup} warm-up runs")
+    added = [
+        s - b for b, s in zip(times["bare subprocess"], times["bubblewrap sandbox"], strict=True)
+    ]
+    print(
+        f"trivial Python program ({python}), {opts.runs} runs each, interleaved, "
+        f"after {opts.warmup} warm-up runs"
+    )
     print(f"{'':22} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8}")
     for name, values in [*times.items(), ("added by sandbox", added)]:
-        print(f"{name:22} {quantile(values, 0.5):8.1f} {quantile(values, 0.95):8.1f} "
-              f"{statistics.fmean(values):8.1f}")
+        print(
+            f"{name:22} {quantile(values, 0.5):8.1f} {quantile(values, 0.95):8.1f} "
+            f"{statistics.fmean(values):8.1f}"
+        )
     verdict = "meets" if quantile(added, 0.5) <= 50 else "MISSES"
     print(f"added at p50: {quantile(added, 0.5):.1f} ms ({verdict} the <= 50 ms target)")
 

@@ -16,14 +16,24 @@ app = typer.Typer(no_args_is_help=True, help="Run untrusted code isolated (bubbl
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-@app.command(context_settings={"allow_interspersed_args": False,
-                               "ignore_unknown_options": True})
+@app.command(context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
 def run(
-    file: Annotated[Path, typer.Argument(help="Program to run (.py runs with Python).",
-                                         exists=True, dir_okay=False, readable=True)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="Program to run (.py runs with Python).",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
     args: Annotated[list[str] | None, typer.Argument(help="Arguments for the program.")] = None,
-    unsafe_local: Annotated[bool, typer.Option(
-        "--unsafe-local", help="Run WITHOUT isolation (limits and timeout still apply).")] = False,
+    unsafe_local: Annotated[
+        bool,
+        typer.Option(
+            "--unsafe-local", help="Run WITHOUT isolation (limits and timeout still apply)."
+        ),
+    ] = False,
     timeout: Annotated[float, typer.Option(help="Wall-clock seconds.")] = 30.0,
     cpu: Annotated[int, typer.Option(help="CPU seconds.")] = 10,
     memory_mb: Annotated[int, typer.Option(help="Address space, MiB.")] = 512,
@@ -32,8 +42,12 @@ def run(
     """Run FILE in the sandbox; arguments after FILE go to the program."""
     from accord.sandbox import Limits, open_sandbox
 
-    limits = Limits(wall_seconds=timeout, cpu_seconds=cpu, memory_bytes=memory_mb << 20,
-                    output_bytes=output_kb << 10)
+    limits = Limits(
+        wall_seconds=timeout,
+        cpu_seconds=cpu,
+        memory_bytes=memory_mb << 20,
+        output_bytes=output_kb << 10,
+    )
     sandbox = open_sandbox(unsafe_local=unsafe_local)
     if unsafe_local:
         err.print("[yellow]warning:[/yellow] --unsafe-local: running without isolation")

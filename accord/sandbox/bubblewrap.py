@@ -31,14 +31,41 @@ from accord.sandbox.seccomp import build_filter
 
 WORK = "/work"
 NOBODY = 65534
-NAMESPACES = ("--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-              "--unshare-cgroup-try")
+NAMESPACES = (
+    "--unshare-ipc",
+    "--unshare-pid",
+    "--unshare-net",
+    "--unshare-uts",
+    "--unshare-cgroup-try",
+)
 SESSION = ("--die-with-parent", "--new-session", "--as-pid-1", "--hostname", "sandbox")
-SYSTEM = ("--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib",
-          "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin",
-          "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
-          "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
-          "--proc", "/proc", "--dev", "/dev")
+SYSTEM = (
+    "--ro-bind",
+    "/usr",
+    "/usr",
+    "--symlink",
+    "usr/bin",
+    "/bin",
+    "--symlink",
+    "usr/lib",
+    "/lib",
+    "--symlink",
+    "usr/lib64",
+    "/lib64",
+    "--symlink",
+    "usr/sbin",
+    "/sbin",
+    "--ro-bind-try",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.cache",
+    "--ro-bind-try",
+    "/etc/alternatives",
+    "/etc/alternatives",
+    "--proc",
+    "/proc",
+    "--dev",
+    "/dev",
+)
 HELPERS = ("/usr/bin/prlimit", "/usr/bin/setpriv")
 # pid 1 of the sandbox: a shell that waits for the program, so the program is not a namespace
 # init (whose default signal actions the kernel ignores) and its CPU time reaches our wait4.
@@ -64,13 +91,17 @@ class BubblewrapSandbox:
             raise SandboxRefused("bubblewrap", "bwrap is not installed", hint=FIX)
         missing = [h for h in HELPERS if not os.access(h, os.X_OK)]
         if missing:
-            raise SandboxRefused("bubblewrap", f"missing {', '.join(missing)}",
-                                 hint="install util-linux")
+            raise SandboxRefused(
+                "bubblewrap", f"missing {', '.join(missing)}", hint="install util-linux"
+            )
         problem = _probe(self.bwrap, os.geteuid() == 0)
         if problem:
-            raise SandboxRefused("bubblewrap", f"bwrap cannot create a sandbox here: {problem}",
-                                 hint="enable unprivileged user namespaces, or run with "
-                                      "--unsafe-local to accept running without isolation")
+            raise SandboxRefused(
+                "bubblewrap",
+                f"bwrap cannot create a sandbox here: {problem}",
+                hint="enable unprivileged user namespaces, or run with "
+                "--unsafe-local to accept running without isolation",
+            )
 
     def run(
         self,
@@ -94,22 +125,42 @@ class BubblewrapSandbox:
             extra.append(_memfd("seccomp", SECCOMP))
             options += ["--seccomp", str(extra[-1])]
         try:
-            outer = [self.bwrap, *options, *self._layout(limits, content, fds),
-                     "--", *self._identity(), *_prlimit(limits), *INIT, *command]
-            outcome = supervise(outer, limits=limits, env={"PATH": "/usr/bin:/bin"},
-                                pass_fds=[*fds, *extra], stdin=stdin,
-                                on_kill=lambda: _kill_namespace(info_r))
+            outer = [
+                self.bwrap,
+                *options,
+                *self._layout(limits, content, fds),
+                "--",
+                *self._identity(),
+                *_prlimit(limits),
+                *INIT,
+                *command,
+            ]
+            outcome = supervise(
+                outer,
+                limits=limits,
+                env={"PATH": "/usr/bin:/bin"},
+                pass_fds=[*fds, *extra],
+                stdin=stdin,
+                on_kill=lambda: _kill_namespace(info_r),
+            )
         finally:
             for fd in [*fds, *extra, info_r]:
                 os.close(fd)
         sig = _signal_of(outcome.returncode)
         return SandboxResult(
-            exit_code=-sig if sig else outcome.returncode, stdout=outcome.stdout,
-            stderr=outcome.stderr, stdout_truncated=outcome.stdout_truncated,
-            stderr_truncated=outcome.stderr_truncated, timed_out=outcome.timed_out,
-            limit_hit=classify(outcome, sig, limits), signal=sig,
-            cpu_seconds=outcome.cpu_seconds, wall_seconds=outcome.wall_seconds,
-            isolation="bubblewrap", argv=tuple(command))
+            exit_code=-sig if sig else outcome.returncode,
+            stdout=outcome.stdout,
+            stderr=outcome.stderr,
+            stdout_truncated=outcome.stdout_truncated,
+            stderr_truncated=outcome.stderr_truncated,
+            timed_out=outcome.timed_out,
+            limit_hit=classify(outcome, sig, limits),
+            signal=sig,
+            cpu_seconds=outcome.cpu_seconds,
+            wall_seconds=outcome.wall_seconds,
+            isolation="bubblewrap",
+            argv=tuple(command),
+        )
 
     def _layout(self, limits: Limits, content: dict[str, bytes], fds: list[int]) -> list[str]:
         """bwrap options: namespaces, read-only system, interpreter, tmpfs dirs, files, env."""
@@ -127,11 +178,18 @@ class BubblewrapSandbox:
         """As root: drop to an unprivileged host uid with no capabilities before the program."""
         if os.geteuid() != 0:
             return []
-        return ["/usr/bin/setpriv", f"--reuid={self.uid}", f"--regid={self.uid}",
-                "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
-                # a uid change clears the parent-death signal; re-arm it (belt and braces:
-                # timeouts also kill pid 1 by its host pid, see _kill_namespace)
-                "--pdeathsig=SIGKILL", "--"]
+        return [
+            "/usr/bin/setpriv",
+            f"--reuid={self.uid}",
+            f"--regid={self.uid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            # a uid change clears the parent-death signal; re-arm it (belt and braces:
+            # timeouts also kill pid 1 by its host pid, see _kill_namespace)
+            "--pdeathsig=SIGKILL",
+            "--",
+        ]
 
 
 def _userns() -> list[str]:
@@ -153,15 +211,27 @@ def _interpreter_binds(interp: Interpreter) -> list[str]:
 
 
 def _env(interp: Interpreter) -> list[str]:
-    values = {"PATH": f"{interp.bin_dir}:/usr/local/bin:/usr/bin:/bin", "HOME": WORK,
-              "TMPDIR": "/tmp", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+    values = {
+        "PATH": f"{interp.bin_dir}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": WORK,
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+    }
     return [item for key, value in values.items() for item in ("--setenv", key, value)]
 
 
 def _prlimit(limits: Limits) -> list[str]:
-    return ["/usr/bin/prlimit", f"--cpu={limits.cpu_seconds}", f"--as={limits.memory_bytes}",
-            f"--nproc={limits.max_processes}", f"--fsize={limits.file_size_bytes}",
-            f"--nofile={limits.open_files}", "--core=0", "--"]
+    return [
+        "/usr/bin/prlimit",
+        f"--cpu={limits.cpu_seconds}",
+        f"--as={limits.memory_bytes}",
+        f"--nproc={limits.max_processes}",
+        f"--fsize={limits.file_size_bytes}",
+        f"--nofile={limits.open_files}",
+        "--core=0",
+        "--",
+    ]
 
 
 def _folders(content: dict[str, bytes]) -> list[str]:
@@ -180,7 +250,7 @@ def _memfd(name: str, data: bytes) -> int:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _kill_namespace(info_fd: int) -> None:
@@ -209,11 +279,19 @@ def _signal_of(returncode: int) -> int | None:
 @functools.cache
 def _probe(bwrap: str, as_root: bool) -> str | None:
     """None when bwrap can start a sandbox, else its complaint (checked once per process)."""
-    args = [bwrap, *NAMESPACES, *SESSION, *(["--unshare-user"] if not as_root else []),
-            *SYSTEM, "--", "/usr/bin/true"]
+    args = [
+        bwrap,
+        *NAMESPACES,
+        *SESSION,
+        *(["--unshare-user"] if not as_root else []),
+        *SYSTEM,
+        "--",
+        "/usr/bin/true",
+    ]
     try:
-        done = subprocess.run(args, capture_output=True, timeout=10, env={"PATH": "/usr/bin"},
-                              check=False)
+        done = subprocess.run(
+            args, capture_output=True, timeout=10, env={"PATH": "/usr/bin"}, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
     if done.returncode != 0:

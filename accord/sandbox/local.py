@@ -47,27 +47,49 @@ class UnsafeLocalSandbox:
             for name, data in content.items():
                 (work / name).parent.mkdir(parents=True, exist_ok=True)
                 (work / name).write_bytes(data)
-            env = {"PATH": f"{self.interpreter.bin_dir}:/usr/local/bin:/usr/bin:/bin",
-                   "HOME": str(work), "TMPDIR": str(work), "LANG": "C.UTF-8",
-                   "PYTHONUNBUFFERED": "1"}
-            outcome = supervise(command, limits=limits, env=env, cwd=str(work), stdin=stdin,
-                                preexec_fn=_rlimits(limits))
+            env = {
+                "PATH": f"{self.interpreter.bin_dir}:/usr/local/bin:/usr/bin:/bin",
+                "HOME": str(work),
+                "TMPDIR": str(work),
+                "LANG": "C.UTF-8",
+                "PYTHONUNBUFFERED": "1",
+            }
+            outcome = supervise(
+                command,
+                limits=limits,
+                env=env,
+                cwd=str(work),
+                stdin=stdin,
+                preexec_fn=_rlimits(limits),
+            )
         finally:
             shutil.rmtree(work, ignore_errors=True)
         sig = -outcome.returncode if outcome.returncode < 0 else None
         return SandboxResult(
-            exit_code=outcome.returncode, stdout=outcome.stdout, stderr=outcome.stderr,
-            stdout_truncated=outcome.stdout_truncated, stderr_truncated=outcome.stderr_truncated,
-            timed_out=outcome.timed_out, limit_hit=classify(outcome, sig, limits), signal=sig,
-            cpu_seconds=outcome.cpu_seconds, wall_seconds=outcome.wall_seconds,
-            isolation="unsafe-local", argv=tuple(command))
+            exit_code=outcome.returncode,
+            stdout=outcome.stdout,
+            stderr=outcome.stderr,
+            stdout_truncated=outcome.stdout_truncated,
+            stderr_truncated=outcome.stderr_truncated,
+            timed_out=outcome.timed_out,
+            limit_hit=classify(outcome, sig, limits),
+            signal=sig,
+            cpu_seconds=outcome.cpu_seconds,
+            wall_seconds=outcome.wall_seconds,
+            isolation="unsafe-local",
+            argv=tuple(command),
+        )
 
 
 def _rlimits(limits: Limits) -> Callable[[], None]:
-    pairs = [(resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_AS, limits.memory_bytes),
-             (resource.RLIMIT_NPROC, limits.max_processes),
-             (resource.RLIMIT_FSIZE, limits.file_size_bytes),
-             (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_CORE, 0)]
+    pairs = [
+        (resource.RLIMIT_CPU, limits.cpu_seconds),
+        (resource.RLIMIT_AS, limits.memory_bytes),
+        (resource.RLIMIT_NPROC, limits.max_processes),
+        (resource.RLIMIT_FSIZE, limits.file_size_bytes),
+        (resource.RLIMIT_NOFILE, limits.open_files),
+        (resource.RLIMIT_CORE, 0),
+    ]
 
     def apply() -> None:
         for which, value in pairs:

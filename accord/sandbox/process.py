@@ -68,9 +68,15 @@ def supervise(
     """
     start = time.monotonic()
     proc = subprocess.Popen(
-        list(argv), stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(env), cwd=cwd,
-        pass_fds=tuple(pass_fds), start_new_session=True, preexec_fn=preexec_fn,
+        list(argv),
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(env),
+        cwd=cwd,
+        pass_fds=tuple(pass_fds),
+        start_new_session=True,
+        preexec_fn=preexec_fn,
     )
     if stdin is not None:
         threading.Thread(target=_feed_stdin, args=(proc, stdin), daemon=True).start()
@@ -84,9 +90,14 @@ def supervise(
     proc.returncode = os.waitstatus_to_exitcode(status)
     _close(proc)
     return Outcome(
-        returncode=proc.returncode, stdout=out.value(), stderr=err.value(),
-        stdout_truncated=out.truncated, stderr_truncated=err.truncated, timed_out=timed_out,
-        output_exceeded=exceeded, cpu_seconds=usage.ru_utime + usage.ru_stime,
+        returncode=proc.returncode,
+        stdout=out.value(),
+        stderr=err.value(),
+        stdout_truncated=out.truncated,
+        stderr_truncated=err.truncated,
+        timed_out=timed_out,
+        output_exceeded=exceeded,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
         wall_seconds=time.monotonic() - start,
     )
 
@@ -165,8 +176,9 @@ def classify(outcome: Outcome, sig: int | None, limits: Limits) -> LimitHit | No
         return "output"
     # With soft == hard the kernel ends a CPU hog with SIGKILL; rusage (tick-sampled) can report
     # noticeably less than the limit the kernel enforced, hence the generous 0.5.
-    if sig == signal.SIGXCPU or (sig == signal.SIGKILL and
-                                 outcome.cpu_seconds >= limits.cpu_seconds * 0.5):
+    if sig == signal.SIGXCPU or (
+        sig == signal.SIGKILL and outcome.cpu_seconds >= limits.cpu_seconds * 0.5
+    ):
         return "cpu"
     if sig == signal.SIGXFSZ:
         return "file_size"

@@ -44,8 +44,10 @@ def normalize_files(files: Files | None) -> dict[str, bytes]:
     for name, content in (files or {}).items():
         path = PurePosixPath(name)
         if not name or path.is_absolute() or ".." in path.parts or name.endswith("/"):
-            raise ConfigError(f"sandbox file name {name!r} must be a relative path inside the "
-                              "work dir", hint="use names like 'solution.py' or 'pkg/mod.py'")
+            raise ConfigError(
+                f"sandbox file name {name!r} must be a relative path inside the work dir",
+                hint="use names like 'solution.py' or 'pkg/mod.py'",
+            )
         out[str(path)] = content.encode() if isinstance(content, str) else bytes(content)
     return out
 
@@ -57,8 +59,10 @@ def build_command(
     normalized = normalize_files(files)
     if python_code is not None:
         if MAIN in normalized:
-            raise ConfigError(f"sandbox file {MAIN!r} clashes with python_code",
-                              hint="rename the file or pass the code as a file")
+            raise ConfigError(
+                f"sandbox file {MAIN!r} clashes with python_code",
+                hint="rename the file or pass the code as a file",
+            )
         normalized[MAIN] = python_code.encode()
         return [python, *PYTHON_FLAGS, MAIN, *(argv or ())], normalized
     if not argv:

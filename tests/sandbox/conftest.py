@@ -14,9 +14,16 @@ from accord.sandbox import Limits, Sandbox, SandboxResult, open_sandbox
 
 SANDBOX_UNDER_TEST = "bubblewrap"
 MiB = 1 << 20
-SMALL = Limits(wall_seconds=5, cpu_seconds=2, memory_bytes=256 * MiB, max_processes=16,
-               file_size_bytes=1 * MiB, open_files=64, output_bytes=64 * 1024,
-               workdir_bytes=8 * MiB)
+SMALL = Limits(
+    wall_seconds=5,
+    cpu_seconds=2,
+    memory_bytes=256 * MiB,
+    max_processes=16,
+    file_size_bytes=1 * MiB,
+    open_files=64,
+    output_bytes=64 * 1024,
+    workdir_bytes=8 * MiB,
+)
 
 
 @pytest.fixture(scope="session")

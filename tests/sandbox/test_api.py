@@ -21,16 +21,23 @@ from tests.sandbox.conftest import SMALL
 
 def test_python_code_with_files_and_args(sandbox) -> None:
     code = "import sys, helper\nprint(helper.double(int(sys.argv[1])))\nsys.exit(4)"
-    result = sandbox.run(["21"], python_code=code, files={"helper.py": "def double(x): return 2*x"},
-                         limits=SMALL)
+    result = sandbox.run(
+        ["21"], python_code=code, files={"helper.py": "def double(x): return 2*x"}, limits=SMALL
+    )
     assert (result.stdout, result.exit_code, result.limit_hit) == (b"42\n", 4, None)
     assert result.isolation == "bubblewrap" and not result.ok
 
 
 def test_argv_with_nested_files_and_stdin(sandbox) -> None:
-    result = sandbox.run(["python3", "pkg/tool.py"], files={"pkg/tool.py": b"import sys\n"
-                         b"print(sys.stdin.read().upper())", "pkg/__init__.py": ""},
-                         stdin=b"hi there", limits=SMALL)
+    result = sandbox.run(
+        ["python3", "pkg/tool.py"],
+        files={
+            "pkg/tool.py": b"import sys\nprint(sys.stdin.read().upper())",
+            "pkg/__init__.py": "",
+        },
+        stdin=b"hi there",
+        limits=SMALL,
+    )
     assert result.ok and result.text == "HI THERE\n"
 
 
@@ -48,8 +55,9 @@ def test_each_run_gets_a_fresh_work_dir(sandbox) -> None:
 
 
 def test_stderr_and_signals_are_reported(sandbox) -> None:
-    result = sandbox.run(python_code="import os, sys\nsys.stderr.write('boom')\nos.abort()",
-                         limits=SMALL)
+    result = sandbox.run(
+        python_code="import os, sys\nsys.stderr.write('boom')\nos.abort()", limits=SMALL
+    )
     assert result.stderr.startswith(b"boom") and result.signal == 6 and result.exit_code == -6
 
 
@@ -88,8 +96,9 @@ def test_missing_bwrap_is_refused_not_bypassed() -> None:
 
 def test_unusable_bwrap_is_refused(tmp_path) -> None:
     broken = tmp_path / "bwrap"
-    broken.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\n"
-                      "exit 1\n")
+    broken.write_text(
+        "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n"
+    )
     broken.chmod(0o755)
     with pytest.raises(SandboxRefused, match="No permissions to create new namespace"):
         BubblewrapSandbox(bwrap=str(broken)).run(python_code="print('ran anyway')")
@@ -104,11 +113,15 @@ def test_unsafe_local_is_explicit_and_labelled() -> None:
 
 def test_unsafe_local_still_applies_limits_and_timeout() -> None:
     box = UnsafeLocalSandbox()
-    spin = box.run(python_code="while True: pass",
-                   limits=dataclasses.replace(SMALL, cpu_seconds=1, wall_seconds=10))
+    spin = box.run(
+        python_code="while True: pass",
+        limits=dataclasses.replace(SMALL, cpu_seconds=1, wall_seconds=10),
+    )
     assert spin.limit_hit == "cpu" and spin.wall_seconds < 5
-    sleep = box.run(python_code="import time; time.sleep(30)",
-                    limits=dataclasses.replace(SMALL, wall_seconds=0.5))
+    sleep = box.run(
+        python_code="import time; time.sleep(30)",
+        limits=dataclasses.replace(SMALL, wall_seconds=0.5),
+    )
     assert sleep.timed_out and sleep.wall_seconds < 2
     memory = box.run(python_code="bytearray(1 << 30)", limits=SMALL)
     assert memory.limit_hit == "memory"

@@ -11,8 +11,9 @@ ACCORD = [sys.executable, "-c", "from accord.cli.app import main; main()"]
 
 
 def accord(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*ACCORD, *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=60, check=False)
+    return subprocess.run(
+        [*ACCORD, *args], capture_output=True, text=True, cwd=ROOT, timeout=60, check=False
+    )
 
 
 def test_runs_the_example_with_its_arguments() -> None:

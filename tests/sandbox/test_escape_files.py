@@ -40,8 +40,13 @@ def test_etc_shadow_unreadable(run) -> None:
 
 
 def test_project_tree_invisible(run) -> None:
-    files = [__file__, accord.__file__, str(PROJECT / "pyproject.toml"),
-             str(PROJECT / ".venv" / "pyvenv.cfg"), str(PROJECT / ".git" / "HEAD")]
+    files = [
+        __file__,
+        accord.__file__,
+        str(PROJECT / "pyproject.toml"),
+        str(PROJECT / ".venv" / "pyvenv.cfg"),
+        str(PROJECT / ".git" / "HEAD"),
+    ]
     assert Path(files[2]).exists()
     unreadable(run(PROBE, *files))
     listing = "import json, os, sys; print(json.dumps(os.path.exists(sys.argv[1])))"
@@ -60,13 +65,23 @@ def test_home_and_ssh_invisible(run) -> None:
     canary = home / f".accord-escape-canary-{uuid.uuid4().hex}"
     canary.write_text("secret")
     try:
-        unreadable(run(PROBE, str(canary), str(home / ".ssh" / "id_rsa"),
-                       str(home / ".ssh" / "id_ed25519"), str(home / ".bash_history")))
+        unreadable(
+            run(
+                PROBE,
+                str(canary),
+                str(home / ".ssh" / "id_rsa"),
+                str(home / ".ssh" / "id_ed25519"),
+                str(home / ".bash_history"),
+            )
+        )
         code = "import json, os, sys; print(json.dumps(sorted(os.listdir(sys.argv[1]))))"
         inside = report(run(code, str(home)))
         # At most the path down to the Python install is visible, never the home's contents.
-        assert set(inside) <= {Path(sys.base_prefix).relative_to(home).parts[0]
-                               if Path(sys.base_prefix).is_relative_to(home) else ""}
+        assert set(inside) <= {
+            Path(sys.base_prefix).relative_to(home).parts[0]
+            if Path(sys.base_prefix).is_relative_to(home)
+            else ""
+        }
     finally:
         canary.unlink()
 
@@ -87,8 +102,14 @@ print(json.dumps({"env": sorted(os.environ), "seen": seen}))
 """
     result = run(code)
     assert secret.encode() not in result.stdout
-    assert set(report(result)["env"]) <= {"PATH", "HOME", "TMPDIR", "LANG", "PYTHONUNBUFFERED",
-                                           "PWD"}
+    assert set(report(result)["env"]) <= {
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "LANG",
+        "PYTHONUNBUFFERED",
+        "PWD",
+    }
 
 
 def test_writes_outside_workdir_fail(run) -> None:
@@ -133,22 +154,32 @@ os.symlink("/", "root")
 out["listing"] = os.path.exists("root" + sys.argv[2])
 print(json.dumps(out))
 """
-    out = report(run(code, str(secret), str(PROJECT / "pyproject.toml"), "/etc/shadow",
-                     "/proc/1/root/etc/shadow"))
+    out = report(
+        run(
+            code,
+            str(secret),
+            str(PROJECT / "pyproject.toml"),
+            "/etc/shadow",
+            "/proc/1/root/etc/shadow",
+        )
+    )
     assert out.pop("listing") is False
     assert out == {key: None for key in out}
 
 
 def test_dotdot_out_of_workdir(run) -> None:
     rel = "../" * 12
-    paths = [rel + "etc/shadow", "/work/../etc/shadow", rel + str(PROJECT).lstrip("/") +
-             "/pyproject.toml", "/proc/self/cwd/" + rel + "etc/shadow",
-             "/proc/self/root/../../etc/shadow"]
+    paths = [
+        rel + "etc/shadow",
+        "/work/../etc/shadow",
+        rel + str(PROJECT).lstrip("/") + "/pyproject.toml",
+        "/proc/self/cwd/" + rel + "etc/shadow",
+        "/proc/self/root/../../etc/shadow",
+    ]
     unreadable(run(PROBE, *paths))
 
 
-@pytest.mark.parametrize("name", ["../escape.py", "/etc/cron.d/evil", "a/../../b", "",
-                                  "sub/"])
+@pytest.mark.parametrize("name", ["../escape.py", "/etc/cron.d/evil", "a/../../b", "", "sub/"])
 def test_file_names_cannot_leave_workdir(sandbox, name: str) -> None:
     with pytest.raises(ConfigError):
         sandbox.run(["true"], files={name: b"x"})

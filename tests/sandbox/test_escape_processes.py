@@ -55,7 +55,9 @@ time.sleep(30)
 
 
 def test_killing_the_parent_and_host_processes_fails(run, victim: int) -> None:
-    code = LIBC + """
+    code = (
+        LIBC
+        + """
 import signal
 out = {}
 for name, pid in (("host_test", int(sys.argv[1])), ("victim", int(sys.argv[2])),
@@ -68,6 +70,7 @@ for name, pid in (("host_test", int(sys.argv[1])), ("victim", int(sys.argv[2])),
 print(json.dumps(out), flush=True)
 os.kill(-1, signal.SIGKILL)   # everything this uid may signal
 """
+    )
     result = run(code, str(os.getpid()), str(victim))
     out = report(result)
     assert out["host_test"] != "sent" and out["victim"] != "sent"
@@ -76,7 +79,9 @@ os.kill(-1, signal.SIGKILL)   # everything this uid may signal
 
 
 def test_ptrace_of_host_processes_fails(run, victim: int) -> None:
-    code = LIBC + """
+    code = (
+        LIBC
+        + """
 PTRACE_ATTACH, PTRACE_SEIZE = 16, 0x4206
 out = {}
 for pid in map(int, sys.argv[1:]):
@@ -90,13 +95,16 @@ for pid in map(int, sys.argv[1:]):
     out[str(pid)] = [attached, seized, mem]
 print(json.dumps(out))
 """
+    )
     out = report(run(code, str(victim), str(os.getpid()), str(os.getppid())))
     assert out == {str(pid): [False, False, False] for pid in (victim, os.getpid(), os.getppid())}
     assert "TracerPid:\t0" in Path(f"/proc/{victim}/status").read_text()
 
 
 def test_mount_fails(run) -> None:
-    code = LIBC + """
+    code = (
+        LIBC
+        + """
 os.mkdir("m")
 CLONE_NEWNS, MS_REMOUNT, MS_BIND = 0x20000, 32, 4096
 out = {
@@ -109,6 +117,7 @@ out = {
 }
 print(json.dumps(out))
 """
+    )
     out = report(run(code))
     assert out == {key: False for key in out}
 
@@ -149,11 +158,14 @@ print(json.dumps({k: status[k].strip() for k in ("Uid", "CapEff", "CapPrm", "Cap
 
 def test_hostname_change_fails(run) -> None:
     before = socket.gethostname()
-    code = LIBC + """
+    code = (
+        LIBC
+        + """
 name = b"escaped-" + sys.argv[1].encode()
 print(json.dumps({"set": libc.sethostname(name, len(name)) == 0,
                   "inside": __import__("socket").gethostname()}))
 """
+    )
     out = report(run(code, uuid.uuid4().hex[:8]))
     assert out == {"set": False, "inside": "sandbox"}
     assert socket.gethostname() == before
@@ -194,7 +206,9 @@ print(json.dumps({"local": sorted(os.listdir(".")), "planted": planted}))
 
 
 def test_nested_namespaces_and_kernel_facilities_blocked(run) -> None:
-    code = LIBC + """
+    code = (
+        LIBC
+        + """
 import subprocess
 CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
 nested = subprocess.run(["unshare", "-Ur", "id", "-u"], capture_output=True, text=True)
@@ -209,5 +223,6 @@ out = {
 }
 print(json.dumps(out))
 """
+    )
     out = report(run(code))
     assert out == {key: False for key in out}
