@@ -78,9 +78,11 @@ def _now() -> str:
 class AuditTrail:
     """Appends events of one run to the ledger's audit table, each chained to the last."""
 
-    def __init__(self, ledger: Ledger, run_id: str) -> None:
+    def __init__(self, ledger: Ledger, run_id: str, *, batch: int = 1) -> None:
         self.ledger = ledger
         self.run_id = run_id
+        self.batch = batch
+        self._pending: list[AuditEvent] = []
         with ledger.connect() as db:
             row = db.execute("SELECT seq, hash FROM audit_heads WHERE run_id = ?",
                              [run_id]).fetchone()
@@ -89,23 +91,33 @@ class AuditTrail:
     def append(self, kind: str, actor: str, decision: str, *, tool: str | None = None,
                args: Any = None, result: Any = None, policy: str | None = None,
                detail: str | None = None) -> AuditEvent:
-        """Write one event (immediately, in one transaction with the run's head)."""
+        """Chain one event; it is written at once, or with the next batch when `batch` > 1."""
         draft = AuditEvent(
             self.run_id, self.seq + 1, uuid.uuid4().hex[:12], _now(), kind, actor, tool,
             None if args is None else digest(args), None if result is None else digest(result),
             decision, policy, detail, self.head, "")
         event = AuditEvent(**{**asdict(draft), "hash": draft.expected_hash()})
+        self.seq, self.head = event.seq, event.hash
+        self._pending.append(event)
+        if len(self._pending) >= self.batch:
+            self.flush()
+        return event
+
+    def flush(self) -> int:
+        """Write pending events and the run's new head in one transaction; return how many."""
+        events, self._pending = self._pending, []
+        if not events:
+            return 0
         with self.ledger.connect() as db:
             db.execute("BEGIN TRANSACTION")
-            db.execute(f"INSERT INTO audit_events ({_COLUMNS}) VALUES "
-                       f"({', '.join('?' for _ in _COLUMNS.split(','))})",
-                       list(asdict(event).values()))
+            db.executemany(f"INSERT INTO audit_events ({_COLUMNS}) VALUES "
+                           f"({', '.join('?' for _ in _COLUMNS.split(','))})",
+                           [list(asdict(e).values()) for e in events])
             db.execute("DELETE FROM audit_heads WHERE run_id = ?", [self.run_id])
             db.execute("INSERT INTO audit_heads VALUES (?, ?, ?)",
-                       [self.run_id, event.seq, event.hash])
+                       [self.run_id, events[-1].seq, events[-1].hash])
             db.execute("COMMIT")
-        self.seq, self.head = event.seq, event.hash
-        return event
+        return len(events)
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,7 +72,7 @@ class GoalRun:
         self.toolset = toolset or create_toolset(self.tools_spec.toolset,
                                                  **self.tools_spec.options)
         self.permissions = Permissions(self.tools_spec.grants)
-        self.audit = AuditTrail(ledger, run_id)
+        self.audit = AuditTrail(ledger, run_id, batch=256)  # flushed after every goal
         self.executor = ToolExecutor(self.toolset, self.permissions,
                                      limits=self.tools_spec.limits, keys=self.toolset.keys,
                                      audit=self.audit, run_id=run_id)
@@ -156,6 +156,7 @@ async def arun_goals(crew: Crew, *, db: str | Path = DEFAULT_PATH, backend: str 
                               policy="plan", seed=spec.seed, config=spec.model_dump(mode="json"))
     result = AgentRunResult(run_id, spec.name, ledger.path)
     status = "failed"
+    wiring: GoalRun | None = None
     try:
         wiring = GoalRun(crew, agents, ledger, run_id, confirm=confirm, toolset=toolset)
         for goal in goals:
@@ -164,11 +165,14 @@ async def arun_goals(crew: Crew, *, db: str | Path = DEFAULT_PATH, backend: str 
             wiring.audit.append("goal", role, outcome.status, policy="monitor",
                                 detail=f"goal={goal.id}; {len(outcome.steps)} step(s); "
                                        f"{outcome.revisions} revision(s)")
+            wiring.audit.flush()
             result.goals.append(outcome)
             if on_goal:
                 on_goal(outcome)
         status = "finished"
     finally:
+        if wiring is not None:
+            wiring.audit.flush()
         ledger.finish_run(run_id, status)
         if isinstance(pool, str):
             agents.close()

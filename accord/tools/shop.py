@@ -53,6 +53,7 @@ def create_shop(path: str | Path, *, reset: bool = False) -> None:
 def shop_tools(db: str = ".accord/shop.duckdb", reset: bool = False) -> ToolSet:
     """The shop's tools over the database at `db` (created with seed orders when missing)."""
     create_shop(db, reset=reset)
+    shop = duckdb.connect(db)  # held for the toolset's life: one open, cheap cursors per call
     tools = ToolSet(keys=DuckDBKeys(db))
 
     def order_facts(con: duckdb.DuckDBPyConnection, order_id: str) -> dict[str, Any]:
@@ -71,13 +72,13 @@ def shop_tools(db: str = ".accord/shop.duckdb", reset: bool = False) -> ToolSet:
     @tools.tool(effect="read")
     def lookup_order(order_id: OrderId) -> dict[str, Any]:
         """Look up an order: customer, status, amount paid, amount already refunded."""
-        with duckdb.connect(db, read_only=False) as con:
+        with shop.cursor() as con:
             return order_facts(con, order_id)
 
     @tools.tool(effect="read", requires=("lookup_order",))
     def check_policy(order_id: OrderId) -> dict[str, Any]:
         """Check the refund policy: delivered within 30 days, and what is left to refund."""
-        with duckdb.connect(db) as con:
+        with shop.cursor() as con:
             facts = order_facts(con, order_id)
         in_window = facts["delivered_days_ago"] <= REFUND_WINDOW_DAYS
         eligible = facts["status"] == "delivered" and in_window
@@ -88,7 +89,7 @@ def shop_tools(db: str = ".accord/shop.duckdb", reset: bool = False) -> ToolSet:
                 "refundable": round(facts["paid"] - facts["refunded"], 2)}
 
     def pay_back(order_id: str, amount: float, method: str, reason: str) -> dict[str, Any]:
-        with duckdb.connect(db) as con:
+        with shop.cursor() as con:
             facts = order_facts(con, order_id)
             if amount > facts["paid"] - facts["refunded"] + 1e-9:
                 raise ToolFailure(f"{amount:g} exceeds what is left to refund on {order_id} "
@@ -119,7 +120,7 @@ def shop_tools(db: str = ".accord/shop.duckdb", reset: bool = False) -> ToolSet:
     @tools.tool(effect="write", requires=("lookup_order",))
     def adjust_payment(order_id: OrderId, delta: float, reason: str = "") -> dict[str, Any]:
         """Change the recorded payment of an order (finance only)."""
-        with duckdb.connect(db) as con:
+        with shop.cursor() as con:
             order_facts(con, order_id)
             con.execute("UPDATE payments SET amount = amount + ? WHERE order_id = ?",
                         [delta, order_id])

@@ -1,0 +1,108 @@
+"""The refund crew end to end on the scripted backend: the five behaviours, the shop database,
+the ledger and an intact audit trail; and `accord agent run` as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from accord.crews.crew import Crew
+from accord.ledger.audit import timeline, verify
+from accord.planning.run import run_goals
+from tests.conftest import ROOT
+
+CONFIG = ROOT / "configs" / "refund.yaml"
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("refund")
+
+
+@pytest.fixture(scope="module")
+def result(workdir: Path):  # type: ignore[no-untyped-def]
+    before = Path.cwd()
+    os.chdir(workdir)  # the crew file keeps its shop at .accord/shop.duckdb
+    try:
+        return run_goals(Crew.from_yaml(CONFIG), db=workdir / "ledger.duckdb")
+    finally:
+        os.chdir(before)
+
+
+def test_each_goal_ends_as_the_scenario_requires(result) -> None:  # type: ignore[no-untyped-def]
+    status = {g.goal_id: g.status for g in result.goals}
+    assert status == {"refund_ok": "completed", "overcharge": "completed",
+                      "damaged": "completed", "duplicate": "completed",
+                      "over_limit": "completed", "needs_human": "denied"}
+    by_id = {g.goal_id: g for g in result.goals}
+    assert by_id["damaged"].revisions == 1
+    assert by_id["duplicate"].steps[-1].status == "deduplicated"
+    assert "finance_approver review" in by_id["over_limit"].steps[-1].approval
+    assert by_id["overcharge"].plans[0].decision.attempts[0].verdict.ok is False
+
+
+def test_the_shop_database_holds_exactly_the_right_refunds(result, workdir: Path) -> None:  # type: ignore[no-untyped-def]
+    with duckdb.connect(str(workdir / ".accord" / "shop.duckdb"), read_only=True) as db:
+        rows = db.execute("SELECT order_id, amount, method FROM refunds "
+                          "ORDER BY order_id").fetchall()
+    assert rows == [("A100", 120.0, "card"), ("A102", 45.0, "store_credit"),
+                    ("A103", 800.0, "card"), ("A105", 20.0, "card")]
+
+
+def test_audit_trail_is_intact_and_records_refusals(result, workdir: Path) -> None:  # type: ignore[no-untyped-def]
+    db = workdir / "ledger.duckdb"
+    (report,) = verify(db, [result.run_id])
+    assert report.ok and report.events > 30
+    events = timeline(db, result.run_id)
+    refused = [e for e in events if e.kind == "tool_call" and e.decision == "refused"]
+    # the unauthorised call (refused at planning) and the refund whose approval was denied
+    assert [(e.tool, e.policy) for e in refused] == [("adjust_payment", "deny-by-default"),
+                                                    ("issue_refund", "approvals")]
+    assert {e.decision for e in events if e.kind == "approval"} == {"approved", "denied"}
+    assert [e.decision for e in events if e.kind == "review"] == ["approve"]
+    assert sum(e.decision == "deduplicated" for e in events) == 1
+    assert all(e.args_digest for e in events if e.kind == "tool_call")
+
+
+def test_planning_decisions_are_in_the_ledger(result, workdir: Path) -> None:  # type: ignore[no-untyped-def]
+    with duckdb.connect(str(workdir / "ledger.duckdb"), read_only=True) as db:
+        rows = db.execute("SELECT task_id, path, status, n_attempts FROM decisions "
+                          "WHERE run_id = ? ORDER BY task_id", [result.run_id]).fetchall()
+    ids = [r[0] for r in rows]
+    assert "overcharge.plan-retry-1" in ids and "damaged.revise-1" in ids
+    assert any(i.startswith("review-") for i in ids)
+    assert ("overcharge.plan-retry-1", "escalated", "accepted", 2) in rows
+
+
+def test_agent_run_cli(tmp_path: Path) -> None:
+    env = {**os.environ, "COLUMNS": "200"}
+    run = subprocess.run([sys.executable, "-m", "accord.cli", "agent", "run", str(CONFIG),
+                          "--db", str(tmp_path / "l.duckdb"), "--no-interactive"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    for line in ("goals: 6 · 5 completed, 1 denied",
+                 "unauthorised calls refused: 1 in plans",
+                 "failed or surprising steps replanned: 1",
+                 "duplicate writes prevented by idempotency: 1",
+                 "calls sent for approval: 2 (1 approved, 1 denied)"):
+        assert line in out, out
+    verified = subprocess.run([sys.executable, "-m", "accord.cli", "audit", "verify",
+                               "--db", str(tmp_path / "l.duckdb")], capture_output=True,
+                              text=True, env=env, cwd=tmp_path, timeout=120)
+    assert verified.returncode == 0 and "chain intact" in verified.stdout
+
+
+def test_crew_without_goals_is_a_config_error(tmp_path: Path) -> None:
+    from accord.errors import ConfigError
+
+    crew = tmp_path / "c.yaml"
+    crew.write_text("name: x\nroles: [{name: a}]\ntools: {toolset: shop, planners: [b]}\n"
+                    "goals: [{id: g, goal: do it}]\n")
+    with pytest.raises(ConfigError, match="unknown role 'b'"):
+        run_goals(Crew.from_yaml(crew), db=tmp_path / "l.duckdb")
