@@ -38,6 +38,12 @@ system-deps:
 demo: install
 	$(BIN)/accord run configs/demo.yaml
 
+# The refund crew (issue 7): planned tool calls under permissions, approvals and an audit trail.
+.PHONY: demo-refund
+demo-refund: install
+	$(BIN)/accord agent run configs/refund.yaml --no-interactive
+	$(BIN)/accord audit verify latest
+
 test: install
 	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
 
