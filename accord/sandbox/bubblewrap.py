@@ -72,6 +72,7 @@ HELPERS = ("/usr/bin/prlimit", "/usr/bin/setpriv")
 INIT = ("/bin/sh", "-c", '"$@"; exit $?', "sh")
 SECCOMP = build_filter()
 FIX = "install it with `make system-deps` (or `apt-get install bubblewrap`)"
+FIX_SETUP = "check the file names passed to the sandbox, and that bwrap works on this machine"
 
 
 @sandboxes.register("bubblewrap")
@@ -146,6 +147,10 @@ class BubblewrapSandbox:
         finally:
             for fd in [*fds, *extra, info_r]:
                 os.close(fd)
+        if outcome.returncode == 1 and outcome.stderr.startswith(b"bwrap: "):
+            # bwrap itself failed to build the sandbox: the program never ran
+            reason = outcome.stderr.decode(errors="replace").splitlines()[0]
+            raise SandboxRefused("bubblewrap", reason, hint=FIX_SETUP)
         sig = _signal_of(outcome.returncode)
         return SandboxResult(
             exit_code=-sig if sig else outcome.returncode,
@@ -165,8 +170,8 @@ class BubblewrapSandbox:
     def _layout(self, limits: Limits, content: dict[str, bytes], fds: list[int]) -> list[str]:
         """bwrap options: namespaces, read-only system, interpreter, tmpfs dirs, files, env."""
         args = [*NAMESPACES, *SESSION, *_userns(), *SYSTEM, *_interpreter_binds(self.interpreter)]
-        args += ["--perms", "1777", "--size", str(limits.workdir_bytes), "--tmpfs", "/tmp"]
-        args += ["--perms", "1777", "--size", str(limits.workdir_bytes), "--tmpfs", WORK]
+        for folder in ("/tmp", "/dev/shm", WORK):  # each a private tmpfs of workdir_bytes
+            args += ["--perms", "1777", "--size", str(limits.workdir_bytes), "--tmpfs", folder]
         for folder in _folders(content):
             args += ["--perms", "0777", "--dir", f"{WORK}/{folder}"]
         for (name, _), fd in zip(content.items(), fds, strict=True):

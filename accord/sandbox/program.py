@@ -43,7 +43,7 @@ def normalize_files(files: Files | None) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for name, content in (files or {}).items():
         path = PurePosixPath(name)
-        if not name or path.is_absolute() or ".." in path.parts or name.endswith("/"):
+        if path.is_absolute() or ".." in path.parts or str(path) == "." or name.endswith("/"):
             raise ConfigError(
                 f"sandbox file name {name!r} must be a relative path inside the work dir",
                 hint="use names like 'solution.py' or 'pkg/mod.py'",

@@ -125,3 +125,19 @@ def test_unsafe_local_still_applies_limits_and_timeout() -> None:
     assert sleep.timed_out and sleep.wall_seconds < 2
     memory = box.run(python_code="bytearray(1 << 30)", limits=SMALL)
     assert memory.limit_hit == "memory"
+
+
+def test_bwrap_setup_failure_is_a_refusal_not_a_program_exit(sandbox) -> None:
+    # a name bwrap cannot create (a folder and a file of the same name): the program never runs
+    with pytest.raises(SandboxRefused, match="bwrap: "):
+        sandbox.run(["true"], files={"pkg": b"x", "pkg/mod.py": b"y"}, limits=SMALL)
+
+
+def test_posix_shared_memory_works(sandbox) -> None:
+    code = (
+        "import multiprocessing as mp\n"
+        "q = mp.Queue()\np = mp.Process(target=q.put, args=(5,))\np.start()\n"
+        "print(q.get())\np.join()"
+    )
+    result = sandbox.run(python_code=code, limits=SMALL)
+    assert result.ok and result.text == "5\n", result.stderr

@@ -179,7 +179,9 @@ def test_dotdot_out_of_workdir(run) -> None:
     unreadable(run(PROBE, *paths))
 
 
-@pytest.mark.parametrize("name", ["../escape.py", "/etc/cron.d/evil", "a/../../b", "", "sub/"])
+@pytest.mark.parametrize(
+    "name", ["../escape.py", "/etc/cron.d/evil", "a/../../b", "", ".", "./", "sub/"]
+)
 def test_file_names_cannot_leave_workdir(sandbox, name: str) -> None:
     with pytest.raises(ConfigError):
         sandbox.run(["true"], files={name: b"x"})
