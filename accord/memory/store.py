@@ -43,10 +43,15 @@ def _memory(row: Sequence[Any], score: float | None = None) -> StoredMemory:
 
 
 class MemoryStore:
-    """Reads and writes long-term memories; opens the file only while it works, like Ledger."""
+    """Reads and writes long-term memories.
+
+    Like the Ledger it opens the file only while it works, so other processes can read it in
+    between; DuckDB then re-reads the vectors for every search. `keep_open=True` holds one
+    connection (and so a warm cache) until `close()`, at the price of locking the file.
+    """
 
     def __init__(self, path: str | Path = DEFAULT_PATH, *, embedder: str | Embedder = "llama",
-                 connect: Connect | None = None) -> None:
+                 connect: Connect | None = None, keep_open: bool = False) -> None:
         self.path = str(path)
         self._embedder = embedder
         self._db: duckdb.DuckDBPyConnection | None = None
@@ -55,6 +60,21 @@ class MemoryStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         with self.connect() as db:
             migrate(db)
+        if keep_open and connect is None and self._db is None:
+            self._db = self._new_connection()
+
+    def close(self) -> None:
+        """Release a kept-open connection (a no-op otherwise)."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _new_connection(self) -> duckdb.DuckDBPyConnection:
+        try:
+            return duckdb.connect(self.path)
+        except duckdb.Error as exc:
+            raise ConfigError(f"cannot open the memory store: {exc}", path=self.path,
+                              hint="pass another --db path or close the other writer") from None
 
     @classmethod
     def for_ledger(cls, ledger: Ledger, *, embedder: str | Embedder = "llama") -> MemoryStore:
@@ -63,16 +83,12 @@ class MemoryStore:
 
     @contextmanager
     def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        if self.path == ":memory:":
-            if self._db is None:
-                self._db = duckdb.connect(":memory:")
+        if self.path == ":memory:" and self._db is None:
+            self._db = duckdb.connect(":memory:")
+        if self._db is not None:
             yield self._db
             return
-        try:
-            db = duckdb.connect(self.path)
-        except duckdb.Error as exc:
-            raise ConfigError(f"cannot open the memory store: {exc}", path=self.path,
-                              hint="pass another --db path or close the other writer") from None
+        db = self._new_connection()
         try:
             yield db
         finally:
