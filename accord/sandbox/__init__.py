@@ -17,7 +17,7 @@ from accord.sandbox.local import UnsafeLocalSandbox
 def open_sandbox(name: str = "bubblewrap", *, unsafe_local: bool = False) -> Sandbox:
     """The sandbox registered as `name` (checked usable), or the unsafe-local one on request."""
     sandbox = sandboxes.create("unsafe-local" if unsafe_local else name)
-    sandbox.check()  # type: ignore[attr-defined]
+    sandbox.check()
     return sandbox
 
 

@@ -93,5 +93,9 @@ class Sandbox(Protocol):
         """Run `argv` (or `python_code` as main.py, `argv` then being its arguments)."""
         ...
 
+    def check(self) -> None:
+        """Raise SandboxRefused unless this backend can isolate a run on this machine."""
+        ...
+
 
 sandboxes: Registry[Sandbox] = Registry("sandbox")
