@@ -106,3 +106,27 @@ def test_crew_without_goals_is_a_config_error(tmp_path: Path) -> None:
                     "goals: [{id: g, goal: do it}]\n")
     with pytest.raises(ConfigError, match="unknown role 'b'"):
         run_goals(Crew.from_yaml(crew), db=tmp_path / "l.duckdb")
+
+
+def _cli(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "accord.cli", "agent", "run", str(CONFIG),
+                           "--db", str(tmp_path / "l.duckdb"), *args], input=stdin,
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+
+
+def test_interactive_confirmation_approves_the_call(tmp_path: Path) -> None:
+    yes = _cli(tmp_path, "--goal", "needs_human", "--interactive", stdin="y\n")
+    assert yes.returncode == 0, yes.stderr
+    assert "Approve?" in yes.stdout and "approved by operator" in yes.stdout
+    assert "goals: 1 · 1 completed" in yes.stdout
+
+
+def test_interactive_refusal_denies_the_call(tmp_path: Path) -> None:
+    no = _cli(tmp_path, "--goal", "needs_human", "--interactive", stdin="n\n")
+    assert no.returncode == 0 and "goals: 1 · 1 denied" in no.stdout
+
+
+def test_unknown_goal_exits_2(tmp_path: Path) -> None:
+    bad = _cli(tmp_path, "--goal", "nope")
+    assert bad.returncode == 2 and "known goals" in bad.stderr
