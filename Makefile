@@ -13,7 +13,7 @@ export CREWAI_TELEMETRY_OPT_OUT := true
 export OTEL_SDK_DISABLED := true
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: install system-deps demo test test-all test-fast lint format bench-overhead bench-sandbox bench-peers clean
+.PHONY: install system-deps demo test test-all test-fast lint format bench-overhead bench-sandbox bench-peers bench-memory clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -70,6 +70,10 @@ bench-sandbox: install
 # the same 100 tasks through CrewAI, AutoGen and accord on one scripted zero-latency LLM
 bench-peers: install
 	$(BIN)/python benchmarks/peers_overhead.py
+
+# memory retrieval latency at 10k/100k items (synthetic vectors) and recall@5 (real embeddings)
+bench-memory: install
+	$(BIN)/python benchmarks/memory_bench.py
 
 clean:
 	rm -rf $(VENV) .accord .pytest_cache
