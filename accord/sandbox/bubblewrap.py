@@ -17,6 +17,7 @@ import contextlib
 import functools
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -30,7 +31,9 @@ from accord.sandbox.program import Interpreter, build_command, host_interpreter
 from accord.sandbox.seccomp import build_filter
 
 WORK = "/work"
-NOBODY = 65534
+# As root, each run gets its own unprivileged host uid from a range no account uses, so the
+# process limit (counted per uid) is per run and concurrent runs cannot see or signal each other.
+RUN_UIDS = range(0x7F000000, 0x7FFF0000)
 NAMESPACES = (
     "--unshare-ipc",
     "--unshare-pid",
@@ -81,7 +84,7 @@ class BubblewrapSandbox:
 
     name = "bubblewrap"
 
-    def __init__(self, *, bwrap: str | None = None, uid: int = NOBODY) -> None:
+    def __init__(self, *, bwrap: str | None = None, uid: int | None = None) -> None:
         self.bwrap = (shutil.which("bwrap") or "") if bwrap is None else bwrap
         self.uid = uid
         self.interpreter = host_interpreter()
@@ -183,10 +186,11 @@ class BubblewrapSandbox:
         """As root: drop to an unprivileged host uid with no capabilities before the program."""
         if os.geteuid() != 0:
             return []
+        uid = self.uid if self.uid is not None else RUN_UIDS[secrets.randbelow(len(RUN_UIDS))]
         return [
             "/usr/bin/setpriv",
-            f"--reuid={self.uid}",
-            f"--regid={self.uid}",
+            f"--reuid={uid}",
+            f"--regid={uid}",
             "--clear-groups",
             "--inh-caps=-all",
             "--bounding-set=-all",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import uuid
 
 from tests.sandbox.conftest import SMALL, MiB, report, wait_gone
@@ -134,3 +135,29 @@ except OSError as exc:
 """
     out = report(run(code))
     assert out["errno"] == 24 and out["open"] < SMALL.open_files  # EMFILE
+
+
+def test_process_limit_is_per_run_and_runs_are_apart(run) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    code = """
+import json, os, time
+kids = []
+for _ in range(10):  # 11 processes with this one: two runs together exceed max_processes
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(1.5)
+        os._exit(0)
+    kids.append(pid)
+seen = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+for pid in kids:
+    os.waitpid(pid, 0)
+print(json.dumps({"uid": os.getuid(), "seen": len(seen)}))
+"""
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda _: run(code), range(2))
+    a, b = report(first), report(second)
+    assert first.ok and second.ok, (first.stderr, second.stderr)
+    assert a["seen"] <= 12 and b["seen"] <= 12  # each sees its own processes only
+    if os.geteuid() == 0:
+        assert a["uid"] != b["uid"]
