@@ -44,7 +44,8 @@ def goal_lines(goal: GoalResult) -> list[str]:
         d = plan.decision
         state = "[green]plan ok[/green]" if d.status == "accepted" else "[red]no valid plan[/red]"
         lines.append(f"  {d.task_id.split('.', 1)[-1]:<12} {state} ({escape(d.stop_reason)}; "
-                     f"path {d.path}; {len(d.attempts)} planner attempt(s))")
+                     f"path {d.path}; confidence {d.confidence:.2f}; "
+                     f"{len(d.attempts)} planner attempt(s))")
         for a in d.attempts:
             if not a.verdict.ok:
                 lines.append(f"  {'':<12} [red]rejected[/red]: {escape(a.verdict.reason)}")

@@ -38,19 +38,25 @@ def test_each_goal_ends_as_the_scenario_requires(result) -> None:  # type: ignor
     status = {g.goal_id: g.status for g in result.goals}
     assert status == {"refund_ok": "completed", "overcharge": "completed",
                       "damaged": "completed", "duplicate": "completed",
-                      "over_limit": "completed", "needs_human": "denied"}
+                      "over_limit": "completed", "escalate": "completed",
+                      "needs_human": "denied"}
     by_id = {g.goal_id: g for g in result.goals}
     assert by_id["damaged"].revisions == 1
     assert by_id["duplicate"].steps[-1].status == "deduplicated"
     assert "finance_approver review" in by_id["over_limit"].steps[-1].approval
     assert by_id["overcharge"].plans[0].decision.attempts[0].verdict.ok is False
+    vote = by_id["escalate"].plans[0].decision
+    assert (vote.task_id, vote.path, vote.stop_reason) == ("escalate.plan-vote", "escalated",
+                                                           "vote")
+    assert [a.kind for a in vote.attempts] == ["primary"] * 3 + ["voter"] * 3
 
 
 def test_the_shop_database_holds_exactly_the_right_refunds(result, workdir: Path) -> None:  # type: ignore[no-untyped-def]
     with duckdb.connect(str(workdir / ".accord" / "shop.duckdb"), read_only=True) as db:
         rows = db.execute("SELECT order_id, amount, method FROM refunds "
                           "ORDER BY order_id").fetchall()
-    assert rows == [("A100", 120.0, "card"), ("A102", 45.0, "store_credit"),
+    assert rows == [("A100", 120.0, "card"), ("A101", 30.0, "card"),
+                    ("A102", 45.0, "store_credit"),
                     ("A103", 800.0, "card"), ("A105", 20.0, "card")]
 
 
@@ -86,7 +92,8 @@ def test_agent_run_cli(tmp_path: Path) -> None:
                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stderr
     out = run.stdout
-    for line in ("goals: 6 · 5 completed, 1 denied",
+    for line in ("goals: 7 · 6 completed, 1 denied",
+                 "escalated to a planner vote: 1",
                  "unauthorised calls refused: 1 in plans",
                  "failed or surprising steps replanned: 1",
                  "duplicate writes prevented by idempotency: 1",
