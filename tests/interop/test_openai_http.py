@@ -87,6 +87,7 @@ MESSAGES = (
 )
 
 
+@pytest.mark.model
 def test_completion_reports_usage_and_logprobs(llama_server: str) -> None:
     backend = create_backend("openai", base_url=llama_server, model="smollm2", api_key="x")
     out = backend.complete(CompletionRequest(messages=MESSAGES, max_tokens=8))
@@ -98,12 +99,14 @@ def test_completion_reports_usage_and_logprobs(llama_server: str) -> None:
     assert all(lp <= 0.0 for lp in out.token_logprobs)
 
 
+@pytest.mark.model
 def test_greedy_completion_is_deterministic(llama_server: str) -> None:
     backend = create_backend("openai", base_url=llama_server, model="smollm2")
     request = CompletionRequest(messages=MESSAGES, max_tokens=6, temperature=0.0, seed=1)
     assert backend.complete(request).text == backend.complete(request).text
 
 
+@pytest.mark.model
 def test_option_scoring_prefers_the_obvious_option(llama_server: str) -> None:
     backend = create_backend("openai", base_url=llama_server, model="smollm2")
     messages = (Message("user", "Is the sky blue on a clear day? Answer yes or no."),)
@@ -114,6 +117,7 @@ def test_option_scoring_prefers_the_obvious_option(llama_server: str) -> None:
     assert scores.usage.prompt_tokens > 0
 
 
+@pytest.mark.model
 def test_role_agent_runs_on_the_http_backend(llama_server: str) -> None:
     from accord.consensus.records import Task
     from accord.roles.agent import RoleAgent
@@ -202,3 +206,47 @@ def test_connection_refused_is_a_backend_error() -> None:
     )
     with pytest.raises(BackendError, match="ConnectError"):
         backend.complete(CompletionRequest(messages=MESSAGES))
+
+
+class _Slow(http.server.BaseHTTPRequestHandler):
+    """Answers after 50 ms, counting how many requests are in flight at once."""
+
+    lock = threading.Lock()
+    in_flight = 0
+    peak = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        cls = type(self)
+        with cls.lock:
+            cls.in_flight += 1
+            cls.peak = max(cls.peak, cls.in_flight)
+        time.sleep(0.05)
+        with cls.lock:
+            cls.in_flight -= 1
+        body = json.dumps({"choices": [{"message": {"content": "ok"}}]}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_concurrency_limit_is_shared_by_backends_of_one_server() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        agents = [create_backend("openai", base_url=url, max_concurrency=2) for _ in range(3)]
+        request = CompletionRequest(messages=MESSAGES)
+        with ThreadPoolExecutor(max_workers=9) as pool:
+            texts = list(pool.map(lambda i: agents[i % 3].complete(request).text, range(9)))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert texts == ["ok"] * 9
+    assert _Slow.peak == 2
