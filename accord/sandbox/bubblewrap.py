@@ -1,13 +1,16 @@
 """The default sandbox: bubblewrap with every namespace unshared and a tmpfs work dir.
 
 Layout inside: read-only /usr (plus the /bin, /lib, ... symlinks), the dynamic loader cache, the
-real install of the running Python (read-only, at its own path), fresh /proc, /dev and /tmp, and
-/work: a size-capped tmpfs holding only the caller's files. Nothing else of the host is visible:
-not the project, not the home directory, not the ledger. The environment is rebuilt from scratch.
+real install of the running Python (read-only, at its own path; not the venv, not the project),
+fresh /proc and /dev, size-capped private tmpfs for /tmp, /dev/shm and /work, /work holding only
+the caller's files. Nothing else of the host is visible: not the project, not the home directory,
+not the ledger. The environment is rebuilt from scratch. Network, pid, ipc, uts and cgroup
+namespaces are always new.
 
-Identity: as root, the sandbox is entered without a user namespace and the program is dropped
-(setpriv) to an unprivileged host uid with no capabilities, so RLIMIT_NPROC binds and no root
+Identity: as root, no user namespace is needed: the program is dropped (setpriv) to a fresh
+unprivileged host uid per run with no capabilities, so RLIMIT_NPROC binds per run and no root
 process is reachable; as a normal user, a user namespace is unshared and nested ones disabled.
+Either way a seccomp filter (seccomp.py) blocks namespace, mount, module and tracing calls.
 Limits are set with prlimit right before the program starts, so they bind everything it spawns.
 """
 
@@ -43,31 +46,20 @@ NAMESPACES = (
 )
 SESSION = ("--die-with-parent", "--new-session", "--as-pid-1", "--hostname", "sandbox")
 SYSTEM = (
-    "--ro-bind",
-    "/usr",
-    "/usr",
-    "--symlink",
-    "usr/bin",
-    "/bin",
-    "--symlink",
-    "usr/lib",
-    "/lib",
-    "--symlink",
-    "usr/lib64",
-    "/lib64",
-    "--symlink",
-    "usr/sbin",
-    "/sbin",
-    "--ro-bind-try",
-    "/etc/ld.so.cache",
-    "/etc/ld.so.cache",
-    "--ro-bind-try",
-    "/etc/alternatives",
-    "/etc/alternatives",
-    "--proc",
-    "/proc",
-    "--dev",
-    "/dev",
+    *("--ro-bind", "/usr", "/usr"),
+    # /bin, /lib, ... as on the host: symlinks into /usr (merged /usr) or read-only binds
+    *(
+        item
+        for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+        for item in (
+            ("--symlink", os.readlink(top), top)
+            if os.path.islink(top)
+            else ("--ro-bind-try", top, top)
+        )
+    ),
+    *("--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"),
+    *("--ro-bind-try", "/etc/alternatives", "/etc/alternatives"),
+    *("--proc", "/proc", "--dev", "/dev"),
 )
 HELPERS = ("/usr/bin/prlimit", "/usr/bin/setpriv")
 # pid 1 of the sandbox: a shell that waits for the program, so the program is not a namespace
