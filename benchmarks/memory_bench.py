@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from accord.memory import MemoryStore, get_embedder
+from accord.memory.schema import ensure_vector_table
 
 DATA = Path(__file__).parent / "data" / "memory" / "recall.json"
 DIM = 832  # the `llama` embedder: 576 (SmolLM2 hidden size) + 256 (hashed trigrams)
@@ -57,10 +58,11 @@ def fill(store: MemoryStore, n: int) -> float:
                    i % 3 = 0, 'run' || (i // 100), 'task' || i,
                    TIMESTAMP '2026-01-01' + to_seconds(i * {31_536_000 // n})
             FROM range(1, {n} + 1) r(i)""")
+        table = ensure_vector_table(db, DIM)
         db.execute(f"""
-            INSERT INTO memory_embeddings
-            SELECT i, '{SyntheticEmbedder.name}', {DIM},
-                   list_transform(range({DIM}), lambda k: (random() - 0.5)::FLOAT)
+            INSERT INTO {table}
+            SELECT i, '{SyntheticEmbedder.name}',
+                   list_transform(range({DIM}), lambda k: (random() - 0.5)::FLOAT)::FLOAT[{DIM}]
             FROM range(1, {n} + 1) r(i)""")
     return time.perf_counter() - start
 

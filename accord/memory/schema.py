@@ -80,6 +80,42 @@ def m003_context_log(db: duckdb.DuckDBPyConnection) -> None:
         )""")
 
 
+def vector_table(dim: int) -> str:
+    """The table holding `dim`-sized vectors."""
+    return f"memory_vectors_{int(dim)}"
+
+
+def ensure_vector_table(db: duckdb.DuckDBPyConnection, dim: int) -> str:
+    """Create the FLOAT[dim] vector table if needed; return its name.
+
+    One table per vector size, because `array_cosine_similarity` wants FLOAT[n] columns and
+    casting a FLOAT[] list per row costs ~3x the search time.
+    """
+    name = vector_table(dim)
+    db.execute(f"""CREATE TABLE IF NOT EXISTS {name} (
+                     item_id BIGINT NOT NULL,
+                     embedder VARCHAR NOT NULL,
+                     embedding FLOAT[{int(dim)}] NOT NULL,
+                     PRIMARY KEY (item_id, embedder))""")
+    return name
+
+
+def vector_tables(db: duckdb.DuckDBPyConnection) -> list[str]:
+    """Names of the vector tables present."""
+    rows = db.execute("SELECT table_name FROM information_schema.tables WHERE table_name "
+                      "LIKE 'memory\\_vectors\\_%' ESCAPE '\\' ORDER BY 1").fetchall()
+    return [r[0] for r in rows]
+
+
+@migration
+def m004_fixed_size_vectors(db: duckdb.DuckDBPyConnection) -> None:
+    for (dim,) in db.execute("SELECT DISTINCT dim FROM memory_embeddings").fetchall():
+        name = ensure_vector_table(db, dim)
+        db.execute(f"INSERT INTO {name} SELECT item_id, embedder, embedding::FLOAT[{int(dim)}] "
+                   "FROM memory_embeddings WHERE dim = ?", [dim])
+    db.execute("DROP TABLE memory_embeddings")
+
+
 def migrate(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply the memory migrations not yet recorded in `db`; return the names applied."""
     db.execute("""CREATE TABLE IF NOT EXISTS memory_migrations (

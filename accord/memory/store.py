@@ -1,7 +1,8 @@
 """Long-term memory: facts and results with local embeddings, in the ledger's DuckDB file.
 
-Retrieval is `array_cosine_similarity` in DuckDB over the stored vectors (cast to FLOAT[n]
-for the embedder's n), filtered by crew, role, kind and time. No extension is loaded.
+Retrieval is `array_cosine_similarity` in DuckDB over FLOAT[n] vectors (one table per n, see
+`schema.ensure_vector_table`), filtered by crew, role, kind and time; a full scan, no index and
+no extension.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from accord.errors import ConfigError
 from accord.memory.embed import Embedder, get_embedder
 from accord.memory.packing import Packed
 from accord.memory.records import ForgetReport, StoredMemory
-from accord.memory.schema import migrate
+from accord.memory.schema import ensure_vector_table, migrate, vector_table, vector_tables
 
 if TYPE_CHECKING:
     from accord.ledger.writer import Ledger
@@ -132,8 +133,9 @@ class MemoryStore:
                 "task_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 [crew, role, kind, text, verified, source, run_id, task_id,
                  created_at or now()]).fetchone()
-            db.execute("INSERT INTO memory_embeddings VALUES (?, ?, ?, ?)",
-                       [item_id, self.embedder.name, len(vector), vector.tolist()])
+            table = ensure_vector_table(db, len(vector))
+            db.execute(f"INSERT INTO {table} VALUES (?, ?, ?)",
+                       [item_id, self.embedder.name, vector.tolist()])
             db.execute("COMMIT")
         return int(item_id)
 
@@ -150,13 +152,16 @@ class MemoryStore:
         dim = len(vector)
         where, params = self._filters(crew=crew, role=role, kinds=kinds, since=since,
                                       until=until, verified=verified, exclude_run=exclude_run)
+        table = vector_table(dim)
         sql = (f"SELECT * FROM (SELECT {_ITEM_COLUMNS}, array_cosine_similarity("
-               f"e.embedding::FLOAT[{dim}], ?::FLOAT[{dim}]) AS score FROM memory_items i "
-               f"JOIN memory_embeddings e ON e.item_id = i.id AND e.embedder = ? AND e.dim = ? "
+               f"e.embedding, ?::FLOAT[{dim}]) AS score FROM memory_items i "
+               f"JOIN {table} e ON e.item_id = i.id AND e.embedder = ? "
                f"WHERE {where}) WHERE score >= ? ORDER BY score DESC, id DESC LIMIT ?")
         floor = -1.0 if min_score is None else min_score
         with self.connect() as db:
-            rows = db.execute(sql, [vector.astype(np.float32).tolist(), self.embedder.name, dim,
+            if table not in vector_tables(db):
+                return []
+            rows = db.execute(sql, [vector.astype(np.float32).tolist(), self.embedder.name,
                                     *params, floor, k]).fetchall()
         return [_memory(r, float(r[10])) for r in rows]
 
@@ -197,8 +202,12 @@ class MemoryStore:
     def counts(self) -> dict[str, int]:
         """Row counts of the memory tables."""
         with self.connect() as db:
-            return {t: db.execute(f"SELECT count(*) FROM memory_{t}").fetchone()[0]  # type: ignore[index]
-                    for t in ("items", "embeddings", "triples")}
+            counts = {t: db.execute(f"SELECT count(*) FROM memory_{t}").fetchone()[0]  # type: ignore[index]
+                      for t in ("items", "triples")}
+            counts["embeddings"] = sum(
+                db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+                for t in vector_tables(db))
+        return counts
 
     def forget(self, ids: Sequence[int] = (), *, crew: str | None = None,
                run_id: str | None = None, before: datetime | None = None,
@@ -219,8 +228,10 @@ class MemoryStore:
                        params)
             triples = self._delete_triples(db, ids, crew=crew, run_id=run_id, before=before,
                                            everything=everything)
-            embeddings = db.execute("DELETE FROM memory_embeddings WHERE item_id IN "
-                                    "(SELECT id FROM _forget)").fetchone()[0]  # type: ignore[index]
+            embeddings = sum(
+                db.execute(f"DELETE FROM {t} WHERE item_id IN (SELECT id FROM _forget)")
+                .fetchone()[0]  # type: ignore[index]
+                for t in vector_tables(db))
             items = db.execute("DELETE FROM memory_items WHERE id IN "
                                "(SELECT id FROM _forget)").fetchone()[0]  # type: ignore[index]
             db.execute("COMMIT")

@@ -107,8 +107,27 @@ def test_memory_shares_the_ledger_database(tmp_path: Path) -> None:
     with duckdb.connect(str(path), read_only=True) as db:
         rows = db.execute("SELECT table_name FROM information_schema.tables").fetchall()
     tables = {r[0] for r in rows}
-    assert {"runs", "decisions", "memory_items", "memory_embeddings", "memory_triples",
+    assert {"runs", "decisions", "memory_items", "memory_vectors_256", "memory_triples",
             "memory_context", "memory_migrations"} <= tables
     mem = MemoryStore.for_ledger(Ledger(":memory:"), embedder="hash")
     mem.remember("in memory", crew="c")
     assert mem.counts()["items"] == 1
+
+
+def test_migration_moves_list_vectors_to_fixed_size_tables(tmp_path: Path) -> None:
+    from accord.memory import schema
+
+    with duckdb.connect(str(tmp_path / "old.duckdb")) as db:
+        db.execute("CREATE TABLE memory_migrations (version INTEGER PRIMARY KEY, "
+                   "name VARCHAR NOT NULL, applied_at TIMESTAMP DEFAULT current_timestamp)")
+        for version, (name, fn) in enumerate(schema.MIGRATIONS[:3], start=1):
+            fn(db)
+            db.execute("INSERT INTO memory_migrations (version, name) VALUES (?, ?)",
+                       [version, name])
+        db.execute("INSERT INTO memory_items (crew, kind, text, verified, created_at) "
+                   "VALUES ('c', 'fact', 'old fact', true, now())")
+        db.execute("INSERT INTO memory_embeddings VALUES (1, 'hash256', 3, [1.0, 0.0, 0.0])")
+        assert schema.migrate(db) == ["m004_fixed_size_vectors"]
+        assert schema.vector_tables(db) == ["memory_vectors_3"]
+        row = db.execute("SELECT item_id, embedding FROM memory_vectors_3").fetchone()
+    assert row == (1, (1.0, 0.0, 0.0)) or row == (1, [1.0, 0.0, 0.0])
