@@ -148,6 +148,26 @@ def accord_crew(tasks: list[tuple[str, int]]) -> Crew:
     )
 
 
+class NullLedger:
+    """Diagnostic only: a ledger that writes nothing, to show what the ledger costs."""
+
+    path = ":null:"
+
+    def start_run(self, crew: str, **_: object) -> str:
+        return "null-run"
+
+    def record(self, *_: object, **__: object) -> None:
+        pass
+
+    def finish_run(self, *_: object, **__: object) -> None:
+        pass
+
+
+def run_accord_without_ledger(backend: MeteredScripted, tasks: list[tuple[str, int]]) -> int:
+    result = accord_crew(tasks).run(backend="peers-scripted", pool="local", ledger=NullLedger())  # type: ignore[arg-type]
+    return sum(bool(c) for c in result.correct.values())
+
+
 def run_accord(pool: object) -> Callable[[MeteredScripted, list[tuple[str, int]]], int]:
     def run(backend: MeteredScripted, tasks: list[tuple[str, int]]) -> int:
         with tempfile.TemporaryDirectory() as tmp:
@@ -254,6 +274,16 @@ def main() -> None:
     ]
     if not args.no_ray:
         rows.append(measure_ray(backend, tasks, args.repeats, count))
+    rows.append(
+        measure(
+            "accord, no ledger (diag.)",
+            run_accord_without_ledger,
+            backend,
+            tasks,
+            args.repeats,
+            count,
+        )
+    )
     print(
         f"{args.n} tasks, one scripted zero-latency LLM, {args.repeats} timed runs each "
         f"(after a 5-task warm-up); tokens counted with SmolLM2's tokenizer\n"
@@ -265,6 +295,10 @@ def main() -> None:
     print(
         f"\naccord (in-process) vs CrewAI: overhead {ratio:.1f}x lower (target >= 10x), "
         f"prompt tokens {share:.2f} of CrewAI's (target <= 0.33)"
+    )
+    print(
+        "(the `no ledger` row writes nothing: a diagnostic of where accord's time goes, "
+        "not a configuration anyone should run)"
     )
     for row in rows[3:]:
         r = statistics.median(crewai.overhead_ms) / statistics.median(row.overhead_ms)
