@@ -242,3 +242,27 @@ def test_template_project_runs_end_to_end_on_the_embedded_model(tmp_path: Path) 
     assert all(d.answer for d in result.decisions)
     assert all(a.model == "smollm2-135m" for d in result.decisions for a in d.attempts)
     assert result.tokens > 0
+
+
+def test_cli_runs_a_json_project_with_input_defaults(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.duckdb"
+    out = _cli(
+        "run",
+        str(JSON / "crew.jsonc"),
+        "--backend",
+        "scripted",
+        "--local",
+        "--db",
+        str(db),
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("warning:") == 1
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT task_id FROM decisions ORDER BY task_id").fetchall()
+    assert rows == [("analysis_task",), ("research_task",)]
+
+
+def test_a_folder_that_is_no_project_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a directory"):
+        Crew.from_path(tmp_path)
