@@ -61,6 +61,11 @@ def show(
 
     run_id = _resolve(db, run_id)
     events = timeline(db, run_id)
+    if not events:
+        from accord.errors import ConfigError
+
+        raise ConfigError(f"no audit events for run {run_id!r}", path=db,
+                          hint="`accord audit verify` lists the audited runs")
     console.print(f"[bold]audit trail of run {run_id}[/bold] ({len(events)} events; "
                   "seq time kind actor tool decision \\[policy] detail #hash)")
     for e in events:

@@ -11,7 +11,6 @@ from typing import Any
 
 from accord.consensus.records import Decision, Task
 from accord.crews.crew import Crew, PoolKind
-from accord.crews.spec import CrewSpec
 from accord.errors import ConfigError
 from accord.ledger.audit import AuditTrail
 from accord.ledger.writer import DEFAULT_PATH, Ledger
@@ -38,26 +37,53 @@ class AgentRunResult:
     goals: list[GoalResult] = field(default_factory=list)
 
 
-def check_tools(spec: CrewSpec) -> ToolsSpec:
-    """The crew's tools section, its role names checked; ConfigError naming the place."""
+Loc = tuple[str | int, ...]
+
+
+def _where(crew: Crew, loc: Loc, message: str, hint: str) -> ConfigError:
+    """A ConfigError at `loc` in the crew file (with line:col when the crew came from YAML)."""
+    if crew.source and Path(crew.source).is_file():
+        from accord.crews.yamlsource import load_marked
+
+        return load_marked(crew.source).error(loc, message, hint)
+    dotted = ".".join(str(p) for p in loc)
+    return ConfigError(f"{dotted}: {message}", hint=hint)
+
+
+def check_tools(crew: Crew, toolset: ToolSet | None = None) -> ToolsSpec:
+    """The crew's tools section with its role (and, given the toolset, tool) names checked."""
+    spec = crew.spec
     tools = spec.tools
     if tools is None:
-        raise ConfigError("the crew has no `tools:` section", hint="see configs/refund.yaml")
+        raise ConfigError("the crew has no `tools:` section", path=crew.source,
+                          hint="see configs/refund.yaml")
     if not spec.goals:
-        raise ConfigError("the crew has no `goals:`", hint="add `goals: [{id, goal}]`")
-    roles = {r.name for r in spec.roles}
-    named: list[tuple[str, str | None]] = [(f"tools.grants.{r}", r) for r in tools.grants]
-    named += [(f"tools.planners[{i}]", p) for i, p in enumerate(tools.planners)]
-    named += [("tools.executor", tools.executor)]
-    named += [(f"tools.approvals[{i}].{k}", getattr(a, k)) for i, a in enumerate(tools.approvals)
-              for k in ("role", "reviewed_by")]
-    named += [(f"goals[{i}].role", g.role) for i, g in enumerate(spec.goals)]
-    for where, name in named:
-        if name is not None and name not in roles:
-            raise ConfigError(f"{where}: unknown role {name!r}",
-                              hint=f"known roles: {', '.join(sorted(roles))}")
+        raise ConfigError("the crew has no `goals:`", path=crew.source,
+                          hint="add `goals: [{id, goal}]`")
     if not tools.planners:
-        raise ConfigError("tools.planners: name at least one planner role")
+        raise _where(crew, ("tools",), "name at least one planner role",
+                     "add `planners: [ROLE]`")
+    roles = sorted(r.name for r in spec.roles)
+    named: list[tuple[Loc, str | None]] = [(("tools", "grants", r), r) for r in tools.grants]
+    named += [(("tools", "planners", i), p) for i, p in enumerate(tools.planners)]
+    named += [(("tools", "executor"), tools.executor)]
+    named += [(("tools", "approvals", i, k), getattr(a, k))
+              for i, a in enumerate(tools.approvals) for k in ("role", "reviewed_by")]
+    named += [(("goals", i, "role"), g.role) for i, g in enumerate(spec.goals)]
+    for loc, name in named:
+        if name is not None and name not in roles:
+            raise _where(crew, loc, f"unknown role {name!r}", f"known roles: {', '.join(roles)}")
+    if toolset is not None:
+        used: list[tuple[Loc, str]] = [
+            (("tools", "grants", r, i, "tool"), g.tool)
+            for r, grants in tools.grants.items() for i, g in enumerate(grants)]
+        used += [(("tools", "approvals", i, "tool"), a.tool) for i, a in enumerate(tools.approvals)]
+        used += [(("tools", "limits", i, "tool"), lim.tool) for i, lim in enumerate(tools.limits)
+                 if lim.tool != "*"]
+        for loc, name in used:
+            if name not in toolset:
+                raise _where(crew, loc, f"unknown tool {name!r}",
+                             f"tools of {tools.toolset!r}: {', '.join(toolset)}")
     return tools
 
 
@@ -67,10 +93,11 @@ class GoalRun:
     def __init__(self, crew: Crew, agents: AgentPool, ledger: Ledger, run_id: str, *,
                  confirm: Confirm | None = None, toolset: ToolSet | None = None) -> None:
         spec = crew.spec
-        self.spec, self.tools_spec = spec, check_tools(spec)
+        self.spec, self.tools_spec = spec, check_tools(crew)
         self.agents, self.ledger, self.run_id = agents, ledger, run_id
         self.toolset = toolset or create_toolset(self.tools_spec.toolset,
                                                  **self.tools_spec.options)
+        check_tools(crew, self.toolset)
         self.permissions = Permissions(self.tools_spec.grants)
         self.audit = AuditTrail(ledger, run_id, batch=256)  # flushed after every goal
         self.executor = ToolExecutor(self.toolset, self.permissions,
@@ -142,12 +169,13 @@ async def arun_goals(crew: Crew, *, db: str | Path = DEFAULT_PATH, backend: str 
                      ledger: Ledger | None = None) -> AgentRunResult:
     """Plan and run each goal of `crew` (or those in `only`), in order."""
     spec = crew.spec
-    tools_spec = check_tools(spec)
+    tools_spec = check_tools(crew)
     goals = [g for g in spec.goals if only is None or g.id in only]
     if only is not None and not goals:
         raise ConfigError(f"no goal named {', '.join(only)}",
                           hint=f"known goals: {', '.join(g.id for g in spec.goals)}")
     toolset = create_toolset(tools_spec.toolset, **tools_spec.options)
+    check_tools(crew, toolset)
     agents = crew.build_pool(pool, backend=backend, address=address) if isinstance(
         pool, str) else pool
     ledger = ledger or Ledger(db)

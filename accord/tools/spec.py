@@ -39,7 +39,10 @@ class GrantSpec(_Spec):
     over_limit: Literal["deny", "approval"] = "deny"
     requires_approval: bool | None = None
 
-    _limits = field_validator("limits")(classmethod(lambda cls, v: _check_constraints(v)))
+    @field_validator("limits")
+    @classmethod
+    def _limits(cls, value: list[str]) -> list[str]:
+        return _check_constraints(value)
 
 
 class PreApprovalSpec(_Spec):
@@ -51,7 +54,10 @@ class PreApprovalSpec(_Spec):
     reviewed_by: str | None = Field(
         default=None, description="a role that must also approve each call (an agent review)")
 
-    _when = field_validator("when")(classmethod(lambda cls, v: _check_constraints(v)))
+    @field_validator("when")
+    @classmethod
+    def _when(cls, value: list[str]) -> list[str]:
+        return _check_constraints(value)
 
 
 class LimitSpec(_Spec):

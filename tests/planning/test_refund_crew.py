@@ -4,6 +4,7 @@ the ledger and an intact audit trail; and `accord agent run` as a user runs it."
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,13 +106,24 @@ def test_agent_run_cli(tmp_path: Path) -> None:
     assert verified.returncode == 0 and "chain intact" in verified.stdout
 
 
-def test_crew_without_goals_is_a_config_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("tools", "message"), [
+    ("{toolset: shop, planners: [b]}", "c.yaml:2:"),  # placed in the file, then the message
+    ("{toolset: shop, planners: [b]}", "tools.planners[0]: unknown role 'b'"),
+    ("{toolset: shop, planners: [a], grants: {a: [refund_all]}}",
+     "tools.grants.a[0].tool: unknown tool 'refund_all'"),
+    ("{toolset: shop, planners: [a], limits: [{tool: nope, per_run: 1}]}", "unknown tool 'nope'"),
+    ("{toolset: shop}", "name at least one planner role"),
+    ("{toolset: mall, planners: [a]}", "unknown toolset 'mall'"),
+])
+def test_mistakes_in_the_tools_section_are_config_errors(
+        tmp_path: Path, tools: str, message: str) -> None:
     from accord.errors import ConfigError
 
     crew = tmp_path / "c.yaml"
-    crew.write_text("name: x\nroles: [{name: a}]\ntools: {toolset: shop, planners: [b]}\n"
-                    "goals: [{id: g, goal: do it}]\n")
-    with pytest.raises(ConfigError, match="unknown role 'b'"):
+    shop = f"shop, options: {{db: {tmp_path}/s.duckdb}},"
+    crew.write_text(f"name: x\ntools: {tools.replace('shop,', shop)}\n"
+                    "roles: [{name: a}]\ngoals: [{id: g, goal: do it}]\n")
+    with pytest.raises(ConfigError, match=re.escape(message)):
         run_goals(Crew.from_yaml(crew), db=tmp_path / "l.duckdb")
 
 
