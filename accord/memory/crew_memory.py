@@ -14,7 +14,7 @@ import numpy as np
 from accord.consensus.records import Decision, Task
 from accord.memory.embed import HashEmbedder
 from accord.memory.packing import Candidate, Packed, TokenCounter, approx_tokens, pack
-from accord.memory.records import verification, verifies
+from accord.memory.records import MemoryStoreError, verification, verifies
 from accord.memory.spec import MemorySpec
 from accord.memory.store import MemoryStore
 from accord.memory.working import WorkingMemory
@@ -43,6 +43,7 @@ class CrewMemory:
         self.count = count
         self.working = WorkingMemory(run_id, goals=spec.goals)
         self.questions: dict[str, str] = {}
+        self.errors: list[MemoryStoreError] = []
 
     def _working_candidates(self, prompt: str) -> list[Candidate]:
         items = self.working.items()
@@ -119,7 +120,10 @@ class MemoryCoordinator:
         packed = self.memory.context_for(task)
         asked = replace(task, prompt=f"{packed.text}\n\n{task.prompt}") if packed.text else task
         decision = await self.inner.decide(asked, policy)
-        self.memory.remember(task, decision)
+        try:
+            self.memory.remember(task, decision)
+        except MemoryStoreError as exc:  # the decision is paid for: keep it, note the failure
+            self.memory.errors.append(exc)
         return decision
 
 

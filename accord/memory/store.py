@@ -19,7 +19,7 @@ import numpy as np
 from accord.errors import ConfigError
 from accord.memory.embed import Embedder, get_embedder
 from accord.memory.packing import Packed
-from accord.memory.records import ForgetReport, StoredMemory
+from accord.memory.records import ForgetReport, MemoryStoreError, StoredMemory
 from accord.memory.schema import ensure_vector_table, migrate, vector_table, vector_tables
 
 if TYPE_CHECKING:
@@ -95,9 +95,14 @@ class MemoryStore:
         finally:
             db.close()
 
-    def connect(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
-        """A read-write connection to the database."""
-        return self._connect()
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection; DuckDB failures become MemoryStoreError."""
+        try:
+            with self._connect() as db:
+                yield db
+        except duckdb.Error as exc:
+            raise MemoryStoreError(self.path, str(exc).splitlines()[0]) from exc
 
     @property
     def embedder(self) -> Embedder:
