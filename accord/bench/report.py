@@ -1,0 +1,147 @@
+"""The bench report: a Markdown page and a Pareto plot, rendered from the stored run alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from accord.bench.stats import pareto_front
+from accord.bench.store import BenchStore, SummaryRow
+from accord.bench.strategies import BASELINE
+from accord.errors import ConfigError
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _label(run: dict[str, Any]) -> str:
+    if run["mode"] == "replay":
+        return f"replayed from {run['samples_k']} recorded samples ({run['replay_seeds']} seeds)"
+    return "live"
+
+
+def headline_table(run: dict[str, Any], rows: list[SummaryRow]) -> str:
+    """The per-strategy Markdown table."""
+    sim = "simulated, " if run["simulated"] else ""
+    head = ("| strategy | rows | items | accuracy % [95% CI] | Δ vs vote@5 [95% CI] | p (paired) | "
+            "prompt tok/item | completion tok/item | tokens vs vote@5 | wall ms/item | "
+            "overhead ms/item | escalation % | cost USD/item | GFLOPs/item |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    base = next((r for r in rows if r.strategy == BASELINE), None)
+    base_tokens = base.prompt_tokens + base.completion_tokens if base else None
+    for r in rows:
+        tokens = r.prompt_tokens + r.completion_tokens
+        ratio = f"{tokens / base_tokens:.0%}" if base_tokens else "-"
+        acc = f"{_pct(r.accuracy)} [{_pct(r.ci_low)}, {_pct(r.ci_high)}]"
+        if r.seed_low is not None:
+            acc += f" (seeds {_pct(r.seed_low)}–{_pct(r.seed_high)})"
+        delta = "-" if r.delta is None else (
+            f"{100 * r.delta:+.1f} [{100 * (r.delta_low or 0):+.1f}, "
+            f"{100 * (r.delta_high or 0):+.1f}]")
+        p = _p(r.p_value) + (f" ({r.test})" if r.test else "")
+        gflops = None if r.flops is None else r.flops / 1e9
+        lines.append(" | ".join([
+            f"| {r.strategy}", sim + _label(run), str(r.n_items), acc, delta, p,
+            _num(r.prompt_tokens), _num(r.completion_tokens), ratio, _num(r.wall_ms, 0),
+            _num(r.overhead_ms, 2), _num(100 * r.escalation), f"{r.cost_usd:.2g}",
+            _num(gflops, 1)]) + " |")
+    return "\n".join(lines)
+
+
+def plot_pareto(run: dict[str, Any], rows: list[SummaryRow], path: Path) -> Path:
+    """Accuracy vs tokens per item, one point per strategy, the frontier drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = [(r.prompt_tokens + r.completion_tokens, r.accuracy) for r in rows]
+    front = pareto_front(points)
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    for r, (x, y) in zip(rows, points, strict=True):
+        err = [[100 * (y - r.ci_low)], [100 * (r.ci_high - y)]]
+        ax.errorbar(x, 100 * y, yerr=err, fmt="o", capsize=3,
+                    color="tab:red" if r.strategy == BASELINE else "tab:blue")
+        ax.annotate(r.strategy, (x, 100 * y), textcoords="offset points", xytext=(5, 5),
+                    fontsize=8)
+    fx = [points[i][0] for i in front]
+    fy = [100 * points[i][1] for i in front]
+    ax.step(fx, fy, where="post", color="tab:green", label="Pareto frontier")
+    ax.set_xlabel("tokens per item (prompt + completion)")
+    ax.set_ylabel("accuracy % (95% bootstrap CI)")
+    title = f"{'SIMULATED · ' if run['simulated'] else ''}{run['backend']} · {_label(run)}"
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def markdown(run: dict[str, Any], rows: list[SummaryRow], sources: list[tuple[str, int]],
+             per_source: list[tuple[str, str, float, float]], plot_name: str) -> str:
+    """The whole report page."""
+    sim = run["simulated"]
+    title = "Bench report" + (" (SIMULATED)" if sim else "")
+    tasks = ", ".join(f"{name} ({n})" for name, n in sources)
+    out = [f"# {title}: run `{run['run_id']}`", ""]
+    if run.get("command"):
+        out += ["Produced by:", "", "```", run["command"], "```", ""]
+    out += [f"- backend: `{run['backend']}`{' — every figure here is simulated' if sim else ''}",
+            f"- mode: {_label(run)}; seed {run['seed']}",
+            f"- items: {run['n_items']} ({tasks})",
+            f"- started {run['started_at']:%Y-%m-%d %H:%M} UTC, status {run['status']}", "",
+            headline_table(run, rows), "", f"![Pareto plot]({plot_name})", "",
+            "## Per task (accuracy %, tokens per item)", ""]
+    names = [r.strategy for r in rows]
+    out.append("| task | " + " | ".join(names) + " |")
+    out.append("|---|" + "---|" * len(names))
+    table: dict[str, dict[str, tuple[float, float]]] = {}
+    for source, strategy, acc, tokens in per_source:
+        table.setdefault(source, {})[strategy] = (acc, tokens)
+    for source, cells in table.items():
+        values = [f"{100 * cells[n][0]:.1f} ({cells[n][1]:.0f})" if n in cells else "-"
+                  for n in names]
+        out.append(f"| {source} | " + " | ".join(values) + " |")
+    out += ["", "## How to read this", "",
+            "- Accuracy intervals: percentile bootstrap over items (2,000 resamples). Replayed "
+            "rows also show the 2.5–97.5% spread of accuracy over replay seeds.",
+            "- Δ and p compare each strategy with vote@5 on the same items: exact McNemar for "
+            "live rows, a sign-flip permutation test on per-item accuracy rates for replayed "
+            "rows.",
+            "- Overhead is wall time minus model time (the coordinator's own cost). Replayed "
+            "rows charge each drawn attempt its recorded model time.",
+            "- Escalation: share of decisions that needed more than the first answer.",
+            "- Cost: the ledger's price table (local models cost $0; FLOPs = 2 x params x "
+            "tokens).", ""]
+    return "\n".join(out)
+
+
+def write_report(db: str | Path, run_id: str, out: str | Path) -> tuple[Path, Path]:
+    """Render `run_id` from the database into `out`/report.md and `out`/pareto.png."""
+    store = BenchStore(db)
+    if run_id == "latest":
+        run_id = store.latest_run() or run_id
+    run = store.run(run_id)
+    if run is None:
+        raise ConfigError(f"no bench run {run_id!r} in {db}", hint="`accord bench` makes one")
+    rows = store.summary(run_id)
+    out = Path(out)
+    png = plot_pareto(run, rows, out / "pareto.png")
+    text = markdown(run, rows, store.sources(run_id), store.per_source(run_id), png.name)
+    md = out / "report.md"
+    md.write_text(text, encoding="utf-8")
+    return md, png

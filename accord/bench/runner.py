@@ -1,0 +1,194 @@
+"""Running a bench: every strategy on the same items, live or replayed, cached and resumable."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal, Protocol
+
+from accord.bench.deciders import Deciders, PoolKind
+from accord.bench.store import BenchStore, ResultRow
+from accord.bench.strategies import Strategy, parse_strategies
+from accord.bench.summary import summarise
+from accord.bench.tasks import BenchItem, load_bench_items
+from accord.consensus.records import Decision
+from accord.crews.scoring import is_correct
+from accord.ledger.pricing import PriceTable
+from accord.ledger.writer import DEFAULT_PATH, Ledger, new_run_id
+
+Mode = Literal["live", "replay"]
+_FLUSH_SECONDS = 5.0  # how much work an interrupted bench may lose
+
+
+class ProgressSink(Protocol):
+    """Where a bench reports progress (the CLI draws a rich bar; tests can ignore it)."""
+
+    def start(self, phase: str, total: int) -> None:
+        """A phase of `total` steps begins."""
+        ...
+
+    def advance(self, steps: int = 1, note: str = "") -> None:
+        """`steps` more steps are done."""
+        ...
+
+
+class _Silent:
+    def start(self, phase: str, total: int) -> None:
+        pass
+
+    def advance(self, steps: int = 1, note: str = "") -> None:
+        pass
+
+
+@dataclass
+class BenchConfig:
+    """What to bench: tasks, strategies, backend and where results go."""
+
+    tasks: str = "arithmetic__1_digit_addition"
+    strategies: str = "single,vote@3,vote@5,early-stop,adaptive"
+    limit: int | None = None
+    seed: int = 0
+    backend: str = "llama"
+    backend_options: dict[str, object] = field(default_factory=dict)
+    db: Path = DEFAULT_PATH
+    out: Path | None = None
+    replay: int = 0
+    replay_seeds: int = 20
+    pool: PoolKind = "local"
+    command: str = ""
+    ledger: bool | None = None  # ledger rows per decision; default: all but simulated runs
+
+    @property
+    def mode(self) -> Mode:
+        """`replay` when K samples per item are to be recorded and replayed, else `live`."""
+        return "replay" if self.replay > 0 else "live"
+
+
+def result_row(run_id: str, item: BenchItem, strategy: str, decision: Decision, *,
+               backend: str, seed: int, prices: PriceTable, ledger_run_id: str | None,
+               mode: Mode = "live") -> ResultRow:
+    """One item x strategy row from a live decision (scored here, and only here)."""
+    correct = is_correct(decision.answer, item.targets, item.task.answer_type)
+    flops = [prices.flops(a.model, a.tokens) for a in decision.attempts]
+    return ResultRow(
+        run_id=run_id, item_key=item.key, item_id=item.item.id, source=item.source,
+        strategy=strategy, backend=backend, seed=seed, mode=mode, draws=1,
+        answer=decision.answer, correct=float(bool(correct)), confidence=decision.confidence,
+        path=decision.path, stop_reason=decision.stop_reason,
+        escalated=float(decision.escalated), n_attempts=float(len(decision.attempts)),
+        prompt_tokens=float(decision.prompt_tokens),
+        completion_tokens=float(decision.completion_tokens), wall_ms=decision.wall_ms,
+        model_ms=decision.model_ms,
+        cost_usd=sum(prices.usd(a.model, a.prompt_tokens, a.completion_tokens)
+                     for a in decision.attempts),
+        flops=sum(f for f in flops if f is not None) if all(f is not None for f in flops)
+        else None,
+        cached=False, ledger_run_id=ledger_run_id,
+    )
+
+
+def backend_label(config: BenchConfig) -> str:
+    """The backend as the cache keys it: name plus options."""
+    from accord.bench.deciders import tier_label
+
+    return tier_label(config.backend, config.backend_options)
+
+
+async def _live_strategy(config: BenchConfig, run_id: str, strategy: Strategy,
+                         todo: list[BenchItem], deciders: Deciders, store: BenchStore,
+                         ledger: Ledger | None, progress: ProgressSink) -> list[ResultRow]:
+    decider = deciders.build(strategy)
+    prices = ledger.prices if ledger else PriceTable()
+    ledger_run = ledger.start_run(f"bench:{strategy.name}", source=f"bench {run_id}",
+                                  backend=config.backend, policy=strategy.name,
+                                  seed=config.seed, config={"bench_run": run_id}
+                                  ) if ledger else None
+    rows: list[ResultRow] = []
+    pending: list[ResultRow] = []
+    last = time.monotonic()
+    status = "failed"
+    try:
+        for item in todo:
+            decision = await decider.decide(item.task)
+            row = result_row(run_id, item, strategy.name, decision,
+                             backend=backend_label(config), seed=config.seed,
+                             prices=prices, ledger_run_id=ledger_run)
+            if ledger and ledger_run:
+                ledger.record(ledger_run, decision, expected=item.targets,
+                              correct=bool(row.correct))
+            rows.append(row)
+            pending.append(row)
+            if time.monotonic() - last > _FLUSH_SECONDS:
+                store.add_results(pending)
+                pending, last = [], time.monotonic()
+            progress.advance(1, f"{strategy.name} {item.item.id}")
+        status = "finished"
+    finally:
+        store.add_results(pending)
+        if ledger and ledger_run:
+            ledger.finish_run(ledger_run, status)
+    return rows
+
+
+async def run_live(config: BenchConfig, run_id: str, items: list[BenchItem],
+                   strategies: list[Strategy], store: BenchStore,
+                   progress: ProgressSink) -> list[ResultRow]:
+    """Run every strategy through the real coordinator; reuse cached item x strategy rows."""
+    label = backend_label(config)
+    cached = store.cached(label, config.seed, [s.name for s in strategies])
+    plan = [(s, [it for it in items if (it.key, s.name) not in cached]) for s in strategies]
+    reused = [replace(cached[(it.key, s.name)], run_id=run_id, cached=True)
+              for s in strategies for it in items if (it.key, s.name) in cached]
+    store.add_results(reused)
+    progress.start("live", sum(len(todo) for _, todo in plan))
+    rows = list(reused)
+    deciders = Deciders(config.backend, config.backend_options, seed=config.seed,
+                        pool=config.pool)
+    record = config.ledger if config.ledger is not None else config.backend != "simulated"
+    ledger = Ledger(config.db, batch_size=1000, flush_seconds=10.0) if record else None
+    try:
+        for strategy, todo in plan:
+            if todo:
+                rows += await _live_strategy(config, run_id, strategy, todo, deciders, store,
+                                             ledger, progress)
+    finally:
+        if ledger:
+            ledger.close()
+        deciders.close()
+    return rows
+
+
+def run_bench(config: BenchConfig, progress: ProgressSink | None = None) -> str:
+    """Run the bench described by `config`; store rows and the summary; return the run id."""
+    progress = progress or _Silent()
+    items = load_bench_items(config.tasks, config.limit)
+    strategies = parse_strategies(config.strategies)
+    store = BenchStore(config.db)
+    run_id = "bench-" + new_run_id()
+    store.start_run(run_id, command=config.command, backend=config.backend, seed=config.seed,
+                    mode=config.mode, samples_k=config.replay or None,
+                    replay_seeds=config.replay_seeds if config.replay else None,
+                    tasks=config.tasks, strategies=",".join(s.name for s in strategies),
+                    n_items=len(items), simulated=config.backend == "simulated",
+                    meta={"limit": config.limit, "backend_options": config.backend_options,
+                          "pool": config.pool})
+    status = "failed"
+    try:
+        if config.mode == "replay":
+            from accord.bench.replay import run_replay
+
+            rows, per_seed = run_replay(config, run_id, items, strategies, store, progress)
+        else:
+            rows = asyncio.run(run_live(config, run_id, items, strategies, store, progress))
+            per_seed = None
+        store.add_summary(summarise(run_id, strategies, rows, per_seed=per_seed,
+                                    seed=config.seed))
+        status = "finished"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        store.finish_run(run_id, status)
+    return run_id

@@ -1,0 +1,102 @@
+"""Bench items: BIG-bench task files (shipped sample names or paths), JSONL, or simulated."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from accord.consensus.records import Task
+from accord.crews.datasets import Item, load_items
+from accord.errors import ConfigError
+
+_NUMBER_TOKENS = 10  # "The answer is 12." fits; the model's rambling after it does not
+_TEXT_TOKENS = 24
+
+
+def samples_dir() -> Path | None:
+    """The shipped 40-example BIG-bench samples (a source checkout or the working directory)."""
+    for base in (Path(__file__).resolve().parents[2], Path.cwd()):
+        folder = base / "benchmarks" / "data" / "bigbench"
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def shipped_tasks() -> list[str]:
+    """Names of the shipped sample tasks."""
+    folder = samples_dir()
+    return sorted(p.stem for p in folder.glob("*.json")) if folder else []
+
+
+@dataclass(frozen=True, slots=True)
+class BenchItem:
+    """One labelled item as the bench runs it: its source task, the Task, and the labels."""
+
+    source: str
+    item: Item
+    task: Task
+    key: str
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """Accepted answers (only the scorer reads them)."""
+        return self.item.targets
+
+
+def _key(item: Item, task: Task) -> str:
+    """A content hash, so the cache survives renames and notices edited items."""
+    text = "\x1f".join([task.prompt, *task.choices, "\x1e", *item.targets, str(task.max_tokens),
+                        task.answer_type])
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def to_bench_item(source: str, item: Item) -> BenchItem:
+    """Wrap a loaded item; the Task carries no labels (the coordinator never sees them)."""
+    tokens = _NUMBER_TOKENS if item.answer_type == "number" else _TEXT_TOKENS
+    task = Task(id=item.id, prompt=item.prompt, answer_type=item.answer_type,
+                choices=item.choices, max_tokens=tokens)
+    return BenchItem(source, item, task, _key(item, task))
+
+
+def resolve_task(spec: str) -> Path:
+    """A task file path from a shipped sample name or a path."""
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path
+    folder = samples_dir()
+    if folder is not None and (folder / f"{spec}.json").is_file():
+        return folder / f"{spec}.json"
+    known = ", ".join(shipped_tasks()) or "(no shipped samples found)"
+    raise ConfigError(f"no task file or shipped task named {spec!r}",
+                      hint=f"give a path to a BIG-bench .json or .jsonl file, or one of: {known}")
+
+
+def load_task(spec: str, limit: int | None = None) -> list[BenchItem]:
+    """Items of one task spec: a name, a path, or `simulated[:N]`."""
+    if spec == "simulated" or spec.startswith("simulated:"):
+        from accord.models.simulated import simulated_items
+
+        n = int(spec.split(":", 1)[1]) if ":" in spec else 2000
+        items = simulated_items(n if limit is None else min(n, limit))
+        return [to_bench_item("simulated", it) for it in items]
+    path = resolve_task(spec)
+    items = load_items(path)
+    if limit is not None:
+        items = items[:limit]
+    source = path.stem
+    return [to_bench_item(source, it) for it in items]
+
+
+def load_bench_items(specs: str | list[str], limit: int | None = None) -> list[BenchItem]:
+    """Items of every task spec (comma-separated or a list), `limit` per task."""
+    names = [s.strip() for s in specs.split(",")] if isinstance(specs, str) else list(specs)
+    if names == ["all"]:
+        names = shipped_tasks()
+    out: list[BenchItem] = []
+    for name in names:
+        if name:
+            out.extend(load_task(name, limit))
+    if not out:
+        raise ConfigError("no items to run", hint="check --tasks and --limit")
+    return out

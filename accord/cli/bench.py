@@ -1,0 +1,109 @@
+"""`accord bench` and `accord report`: the cost/accuracy suite (merged into the main app)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+bench_app = typer.Typer()
+console = Console()
+DEFAULT_DB = Path(".accord/ledger.duckdb")
+DEFAULT_OUT = Path(".accord/bench")
+
+
+class RichProgress:
+    """A rich bar per phase, with elapsed time and ETA."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: int | None = None
+
+    def start(self, phase: str, total: int) -> None:
+        """Start a bar for `phase` (the previous one is marked done)."""
+        if self.task is not None:
+            self.progress.update(self.task, completed=self.progress.tasks[self.task].total)
+        self.task = self.progress.add_task(phase, total=max(total, 0), note="")
+
+    def advance(self, steps: int = 1, note: str = "") -> None:
+        """Move the bar on."""
+        if self.task is not None:
+            self.progress.update(self.task, advance=steps, note=note[:40])
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                    TextColumn("[dim]{task.fields[note]}"), console=console)
+
+
+@bench_app.command()
+def bench(
+    tasks: Annotated[str, typer.Option(help="Comma-separated shipped task names, paths to "
+                                            "BIG-bench .json / .jsonl files, 'all', or "
+                                            "'simulated:N'.")] = "arithmetic__1_digit_addition",
+    strategies: Annotated[str, typer.Option(help="Comma-separated: single, validated, vote@K, "
+                                                 "early-stop, adaptive, adaptive@T, "
+                                                 "adaptive-sweep, cascade, peer:NAME.")]
+    = "single,vote@3,vote@5,early-stop,adaptive",
+    limit: Annotated[int | None, typer.Option(help="Items per task.")] = None,
+    seed: Annotated[int, typer.Option(help="Base seed (the cache key includes it).")] = 0,
+    backend: Annotated[str, typer.Option(help="Backend: llama, simulated, openai, ...")]
+    = "llama",
+    out: Annotated[Path, typer.Option(help="Where report.md and pareto.png go.")] = DEFAULT_OUT,
+    db: Annotated[Path, typer.Option("--db", help="DuckDB ledger file.")] = DEFAULT_DB,
+    replay: Annotated[int, typer.Option(help="Record K samples per item once and replay every "
+                                             "strategy from them (0: run live).")] = 0,
+    replay_seeds: Annotated[int, typer.Option(help="Replay orders per strategy.")] = 20,
+    pool: Annotated[str, typer.Option(help="local (in-process) or ray.")] = "local",
+) -> None:
+    """Run strategies side by side on the same items; write report.md and pareto.png."""
+    from accord.bench.report import headline_table, write_report
+    from accord.bench.runner import BenchConfig, run_bench
+    from accord.bench.store import BenchStore
+    from accord.errors import ConfigError
+
+    if pool not in ("local", "ray"):
+        raise ConfigError(f"unknown pool {pool!r}", hint="use local or ray")
+    kind: Literal["local", "ray"] = "ray" if pool == "ray" else "local"
+    command = "accord " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    config = BenchConfig(tasks=tasks, strategies=strategies, limit=limit, seed=seed,
+                         backend=backend, db=db, out=out, replay=replay,
+                         replay_seeds=replay_seeds, pool=kind, command=command)
+    with _progress() as progress:
+        run_id = run_bench(config, RichProgress(progress))
+    store = BenchStore(db)
+    run = store.run(run_id)
+    assert run is not None
+    md, png = write_report(db, run_id, out)
+    if backend == "simulated":
+        console.print("[bold yellow]SIMULATED[/bold yellow] population: every figure below "
+                      "is simulated.")
+    console.print(headline_table(run, store.summary(run_id)), markup=False)
+    console.print(f"[dim]run {run_id} · report {md} · plot {png} · "
+                  f"`accord report {run_id}` re-renders it[/dim]")
+
+
+@bench_app.command()
+def report(
+    run: Annotated[str, typer.Argument(help="A bench run id, or 'latest'.")] = "latest",
+    db: Annotated[Path, typer.Option("--db", help="DuckDB ledger file.")] = DEFAULT_DB,
+    out: Annotated[Path, typer.Option(help="Where report.md and pareto.png go.")] = DEFAULT_OUT,
+) -> None:
+    """Re-render a bench run's report and plot from the database, without re-running."""
+    from accord.bench.report import write_report
+
+    md, png = write_report(db, run, out)
+    console.print(f"report {md} · plot {png}")

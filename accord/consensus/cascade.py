@@ -1,0 +1,56 @@
+"""A model cascade: decide on the cheapest tier, climb to the next only while unsure.
+
+FrugalGPT-style: each tier is a Coordinator over a pool of one model tier, run with the same
+policy. A decision is final when it is accepted with confidence >= `climb_below`, or on the last
+tier. The returned decision carries every attempt of every tier, so its cost is the whole climb.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from accord.consensus.coordinator import Coordinator
+from accord.consensus.policy import PolicySpec
+from accord.consensus.records import Decision, Task
+
+
+class Cascade:
+    """Ordered tiers of coordinators; climbs while the decision is unresolved or unsure."""
+
+    def __init__(self, tiers: Sequence[Coordinator], policy: PolicySpec, *,
+                 climb_below: float | None = None) -> None:
+        if not tiers:
+            raise ValueError("a cascade needs at least one tier")
+        self.tiers = tuple(tiers)
+        self.policy = policy
+        self.climb_below = policy.threshold if climb_below is None else climb_below
+
+    @property
+    def label(self) -> str:
+        """cascade[N]@threshold, for tables and the ledger."""
+        return f"cascade[{len(self.tiers)}]@{self.climb_below:g}"
+
+    def settled(self, decision: Decision) -> bool:
+        """Whether `decision` is good enough not to climb."""
+        return decision.status == "accepted" and decision.confidence >= self.climb_below
+
+    async def decide(self, task: Task) -> Decision:
+        """Decide `task`, climbing tiers while unsure; the cost is the sum over tiers."""
+        start = time.perf_counter()
+        attempts = []
+        decisions: list[Decision] = []
+        for tier in self.tiers:
+            decisions.append(await tier.decide(task, self.policy))
+            attempts.extend(decisions[-1].attempts)
+            if self.settled(decisions[-1]):
+                break
+        decision, level = decisions[-1], len(decisions)
+        climbed = level > 1
+        return replace(
+            decision, attempts=tuple(attempts), policy=self.label,
+            path="escalated" if climbed else decision.path,
+            stop_reason=f"tier{level}:{decision.stop_reason}",
+            wall_ms=(time.perf_counter() - start) * 1000.0,
+        )
