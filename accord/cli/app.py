@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from accord.errors import AccordError
 
+if TYPE_CHECKING:
+    from accord.crews.crew import Crew
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Run crews of role-based LLM agents cheaply and reliably.")
 console = Console()
@@ -21,12 +24,26 @@ err = Console(stderr=True)
 
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB ledger file.")]
 DEFAULT_DB = Path(".accord/ledger.duckdb")
+InputOption = Annotated[list[str] | None, typer.Option(
+    "--input", "-i", help="Fill a CrewAI {placeholder}: key=value (repeatable).")]
+
+
+def _load_crew(path: Path, inputs: list[str] | None) -> Crew:
+    """A crew file or a CrewAI project; what an import ignored goes to stderr, once."""
+    from accord.crews.crew import Crew
+    from accord.interop.crewai_import import parse_inputs
+
+    loaded = Crew.from_path(path, inputs=parse_inputs(inputs))
+    for warning in loaded.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
+    return loaded
 
 
 @app.command()
 def run(
-    crew: Annotated[Path, typer.Argument(help="Crew YAML file.")],
+    crew: Annotated[Path, typer.Argument(help="Crew YAML file or CrewAI project.")],
     db: DbOption = DEFAULT_DB,
+    inputs: InputOption = None,
     backend: Annotated[str | None, typer.Option(help="Backend for every role (llama, "
                                                      "scripted, ...).")] = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster address to join.")] = None,
@@ -35,9 +52,8 @@ def run(
 ) -> None:
     """Run a crew: every task decided, every attempt and decision in the ledger."""
     from accord.cli.render import result_table, summary_line
-    from accord.crews.crew import Crew
 
-    spec = Crew.from_yaml(crew)
+    spec = _load_crew(crew, inputs)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                         MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("{task.fields[last]}"), console=console, transient=True)
@@ -64,11 +80,10 @@ def run(
 
 
 @app.command()
-def validate(crew: Annotated[Path, typer.Argument(help="Crew YAML file.")]) -> None:
-    """Check a crew file without running it."""
-    from accord.crews.crew import Crew
-
-    loaded = Crew.from_yaml(crew)
+def validate(crew: Annotated[Path, typer.Argument(help="Crew YAML file or CrewAI project.")],
+             inputs: InputOption = None) -> None:
+    """Check a crew file (or a CrewAI project) without running it."""
+    loaded = _load_crew(crew, inputs)
     tasks = loaded.tasks()
     console.print(f"{crew}: ok ({len(loaded.spec.roles)} roles, {len(tasks)} tasks, "
                   f"policy {loaded.spec.policy.label})")
@@ -107,6 +122,9 @@ def ledger(
 app.add_typer(__import__("accord.cli.sandbox", fromlist=["app"]).app, name="sandbox")
 
 app.add_typer(__import__("accord.cli.bench", fromlist=["bench_app"]).bench_app)  # bench, report
+app.add_typer(__import__("accord.cli.audit", fromlist=["app"]).app, name="audit")
+app.add_typer(__import__("accord.cli.agent", fromlist=["app"]).app, name="agent")
+app.add_typer(__import__("accord.cli.memory", fromlist=["app"]).app, name="memory")
 
 
 def main() -> None:
