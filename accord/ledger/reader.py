@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 
 from accord.errors import ConfigError
+from accord.ledger.locking import connect
 
 
 @contextmanager
@@ -20,7 +21,7 @@ def open_readonly(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
         raise ConfigError("no ledger here", path=path,
                           hint="run a crew first (`accord run CREW.yaml`) or pass --db PATH")
     try:
-        db = duckdb.connect(str(path), read_only=True)
+        db = connect(path, read_only=True)
     except duckdb.Error as exc:
         raise ConfigError(f"cannot open the ledger: {exc}", path=path) from None
     try:
