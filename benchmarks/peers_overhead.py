@@ -12,7 +12,7 @@ CrewAI `BaseLLM` and AutoGen `ChatCompletionClient` adapters. Per framework it p
 
     python benchmarks/peers_overhead.py [--n 100] [--repeats 3]
 
-Wall time includes everything a user pays per run (CrewAI: crew copies and kickoff; accord:
+Wall time includes everything a user pays per run (CrewAI: kickoff and its events; accord:
 coordinator, ledger writes to a DuckDB file). Ray actor start-up is excluded (the pool is
 started once, before timing), as CrewAI and AutoGen start nothing comparable.
 """
