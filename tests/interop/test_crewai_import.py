@@ -266,3 +266,18 @@ def test_cli_runs_a_json_project_with_input_defaults(tmp_path: Path) -> None:
 def test_a_folder_that_is_no_project_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is a directory"):
         Crew.from_path(tmp_path)
+
+
+def test_llms_accord_cannot_reach_fall_back_to_the_default_tier(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "agents.yaml").write_text(
+        "writer:\n  role: Writer\n  goal: Write\n  backstory: Writes.\n"
+        "  llm: anthropic/claude-sonnet\n"
+    )
+    (config / "tasks.yaml").write_text(
+        "write:\n  description: Write a haiku.\n  expected_output: A haiku.\n  agent: writer\n"
+    )
+    imported = import_crewai(tmp_path)
+    assert imported.spec.roles[0].model == "default"
+    assert "agents.writer.llm ('anthropic/claude-sonnet'" in imported.warnings[0]

@@ -250,3 +250,19 @@ def test_concurrency_limit_is_shared_by_backends_of_one_server() -> None:
         server.server_close()
     assert texts == ["ok"] * 9
     assert _Slow.peak == 2
+
+
+def test_time_out_is_a_backend_error_after_retries() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        backend = create_backend(
+            "openai", base_url=url, timeout_s=0.01, max_retries=1, backoff_s=0.001
+        )
+        with pytest.raises(BackendError, match="ReadTimeout"):
+            backend.complete(CompletionRequest(messages=MESSAGES))
+        assert backend.retries == 1
+    finally:
+        server.shutdown()
+        server.server_close()
