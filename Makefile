@@ -75,5 +75,15 @@ bench-peers: install
 bench-memory: install
 	$(BIN)/python benchmarks/memory_bench.py
 
+# 10,000 decisions by 8 scripted Ray role actors: throughput, RSS at 1k and 10k, ledger counts
+.PHONY: bench-load reliability
+bench-load: install
+	$(BIN)/python benchmarks/load.py
+
+# the slow reliability checks (fault tests marked slow, then the load benchmark)
+reliability: install
+	$(BIN)/python -m pytest -q -m slow -p no:cacheprovider tests/reliability
+	$(BIN)/python benchmarks/load.py
+
 clean:
 	rm -rf $(VENV) .accord .pytest_cache
