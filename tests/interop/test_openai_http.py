@@ -266,3 +266,31 @@ def test_time_out_is_a_backend_error_after_retries() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.model
+def test_a_crew_runs_on_the_http_backend_and_records_server_usage(
+    llama_server: str, tmp_path
+) -> None:
+    from accord import Crew, ModelSpec, Policy, RoleSpec, TaskSpec
+
+    crew = Crew(
+        name="http-crew",
+        models={
+            "default": ModelSpec(
+                backend="openai", model="smollm2", options={"base_url": llama_server}
+            )
+        },
+        roles=[RoleSpec(name="solver")],
+        policy=Policy(kind="single"),
+        tasks=[
+            TaskSpec(
+                id="sky", question="What colour is a clear daytime sky?", choices=["blue", "green"]
+            ),
+            TaskSpec(id="sum", question="What is 2 plus 2?", answer_type="number", max_tokens=8),
+        ],
+    )
+    result = crew.run(db=tmp_path / "ledger.duckdb", pool="local")
+    assert result["sky"].answer in ("blue", "green") and result["sum"].answer
+    assert all(a.model == "smollm2" for d in result.decisions for a in d.attempts)
+    assert all(d.prompt_tokens > 0 for d in result.decisions)
