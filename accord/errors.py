@@ -95,6 +95,17 @@ class RunError(AccordError):
     """Something failed while a crew was running."""
 
 
+class RunInterrupted(RunError):
+    """A run was stopped by a signal; what it decided is in the ledger and it can resume."""
+
+    exit_code = 130
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"run {run_id!r} interrupted; its decisions so far are in the ledger "
+                         f"(hint: `accord run CREW --resume {run_id}` continues it)")
+
+
 class BackendError(RunError):
     """A model backend failed to answer."""
 

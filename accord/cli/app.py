@@ -49,6 +49,8 @@ def run(
     address: Annotated[str | None, typer.Option(help="Ray cluster address to join.")] = None,
     local: Annotated[bool, typer.Option("--local", help="Run agents in-process, "
                                                         "without Ray.")] = False,
+    resume: Annotated[str | None, typer.Option(
+        help="Continue this run id: its decisions in the ledger are reused.")] = None,
 ) -> None:
     """Run a crew: every task decided, every attempt and decision in the ledger."""
     from accord.cli.render import result_table, summary_line
@@ -70,7 +72,7 @@ def run(
     with progress:
         progress.console.print(f"[dim]starting {len(spec.spec.roles)} role(s) on "
                                f"{'in-process agents' if local else 'Ray actors'}…[/dim]")
-        result = spec.run(db=db, backend=backend, address=address,
+        result = spec.run(db=db, backend=backend, address=address, resume=resume,
                           pool="local" if local else "ray", on_start=on_start,
                           on_decision=on_decision)
     console.print(result_table(result))

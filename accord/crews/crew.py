@@ -13,10 +13,11 @@ from accord.consensus.policy import BudgetSpec, PolicySpec
 from accord.consensus.records import Decision
 from accord.crews.loader import check_references, load_crew, validate_spec
 from accord.crews.plan import agent_specs, expand_sources
+from accord.crews.resume import cancel_on_signals, stored_decisions
 from accord.crews.runner import GraphRunner
 from accord.crews.scoring import is_correct
 from accord.crews.spec import CrewSpec, ModelSpec, RoleSpec, TaskSpec
-from accord.errors import ConfigError
+from accord.errors import ConfigError, RunInterrupted
 from accord.ledger.writer import DEFAULT_PATH, Ledger
 from accord.memory.crew_memory import attach_memory
 from accord.roles.pool import AgentPool, LocalPool, RayPool
@@ -131,18 +132,28 @@ class Crew:
             backend_options: dict[str, object] | None = None, pool: PoolKind | AgentPool = "ray",
             address: str | None = None, on_decision: OnDecision | None = None,
             on_start: Callable[[str, list[TaskSpec]], None] | None = None,
-            ledger: Ledger | None = None) -> CrewResult:
-        """Run every task and return the result; the ledger gets every attempt and decision."""
-        return asyncio.run(self.arun(db=db, backend=backend, backend_options=backend_options,
-                                     pool=pool, address=address, on_decision=on_decision,
-                                     on_start=on_start, ledger=ledger))
+            ledger: Ledger | None = None, resume: str | None = None) -> CrewResult:
+        """Run every task and return the result; the ledger gets every attempt and decision.
+
+        `resume` continues the run with that id: its decisions in the ledger are reused.
+        SIGINT and SIGTERM stop the run cleanly (RunInterrupted) with the ledger flushed.
+        """
+        self.last_run_id: str | None = None
+        try:
+            return asyncio.run(self.arun(db=db, backend=backend, backend_options=backend_options,
+                                         pool=pool, address=address, on_decision=on_decision,
+                                         on_start=on_start, ledger=ledger, resume=resume))
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            if self.last_run_id is None:
+                raise
+            raise RunInterrupted(self.last_run_id) from None
 
     async def arun(self, *, db: str | Path = DEFAULT_PATH, backend: str | None = None,
                    backend_options: dict[str, object] | None = None,
                    pool: PoolKind | AgentPool = "ray", address: str | None = None,
                    on_decision: OnDecision | None = None,
                    on_start: Callable[[str, list[TaskSpec]], None] | None = None,
-                   ledger: Ledger | None = None) -> CrewResult:
+                   ledger: Ledger | None = None, resume: str | None = None) -> CrewResult:
         """Async form of `run`, for embedding in an event loop."""
         tasks = self.tasks()
         owns_pool = isinstance(pool, str)
@@ -151,9 +162,11 @@ class Crew:
         ledger = ledger or Ledger(db)
         spec = self.spec
         tiers = sorted({backend or spec.models[r.model].backend for r in spec.roles})
+        reused = stored_decisions(ledger, resume, spec.name) if resume else {}
         run_id = ledger.start_run(spec.name, source=self.source, backend=",".join(tiers),
                                   policy=spec.policy.label, seed=spec.seed,
-                                  config=spec.model_dump())
+                                  config=spec.model_dump(), run_id=resume)
+        self.last_run_id = run_id
         result = CrewResult(run_id, spec.name, [], ledger.path)
         if on_start:
             on_start(run_id, tasks)
@@ -175,7 +188,8 @@ class Crew:
                              on_decision=record)
         status = "failed"
         try:
-            decided = await runner.run(tasks)
+            with cancel_on_signals():
+                decided = await runner.run(tasks, reused=reused)
             status = "finished"
         except (KeyboardInterrupt, asyncio.CancelledError):
             status = "interrupted"
@@ -185,4 +199,7 @@ class Crew:
             if owns_pool:
                 agents.close()
         result.decisions = [decided[t.id] for t in tasks if t.id in decided]
+        for task in (t for t in tasks if t.id in reused):
+            result.correct[task.id] = is_correct(reused[task.id].answer, task.expected, task.kind)
+            result.expected[task.id] = tuple(task.expected)
         return result

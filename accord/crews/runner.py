@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from accord.consensus.coordinator import Coordinator
 from accord.consensus.policy import BudgetSpec
@@ -42,10 +42,12 @@ class GraphRunner:
             return "run time budget exhausted"
         return None
 
-    async def run(self, tasks: Sequence[TaskSpec]) -> dict[str, Decision]:
-        """Decide every task; returns decisions by task id."""
-        done: dict[str, Decision] = {}
-        waiting = {t.id: t for t in tasks}
+    async def run(self, tasks: Sequence[TaskSpec], *,
+                  reused: Mapping[str, Decision] | None = None) -> dict[str, Decision]:
+        """Decide every task not in `reused` (a resumed run's); returns all by task id."""
+        done: dict[str, Decision] = dict(reused or {})
+        self.tokens += sum(d.tokens for d in done.values())
+        waiting = {t.id: t for t in tasks if t.id not in done}
         running: dict[asyncio.Future[Decision], TaskSpec] = {}
         while waiting or running:
             for task in [t for t in waiting.values() if all(d in done for d in t.depends_on)]:
