@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 _NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
                  "fourteen fifteen sixteen seventeen eighteen nineteen twenty")
 _WORDS = {w: i for i, w in enumerate(_NUMBER_WORDS.split(" "))}
-_TENS = {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
-         "ninety": 90}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+         "eighty": 80, "ninety": 90}
 _NUMBER = re.compile(r"^[-+]?(\d+(?:,\d{3})*(?:\.\d+)?|\.\d+)(?:e[-+]?\d+)?$", re.I)
 _LETTER = re.compile(r"^\(?([a-z])[).:]?$", re.I)
 

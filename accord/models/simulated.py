@@ -136,7 +136,7 @@ class SimulatedBackend:
         signal = rng.gauss(half if right else -half, 1.0)
         log_odds = _logit(p) + pop.separation * signal
         if pop.confidence == "overconfident":
-            log_odds = 2.0 * log_odds + 2.0
+            log_odds += 2.5  # a fixed bias: "50%" feels like 92%
         return value, min(max(_sigmoid(log_odds), 1e-6), 1.0)
 
     def complete(self, request: CompletionRequest) -> Completion:
