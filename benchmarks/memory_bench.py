@@ -94,23 +94,25 @@ def latency(n: int, queries: int, *, keep_open: bool) -> dict[str, object]:
         return out
 
 
-def recall_at_5(embedder_name: str, data: dict, rng: np.random.Generator) -> dict[str, float]:
-    """Mean recall@5 over the labelled questions, with a 95% bootstrap interval."""
+def recall_at_5(embedder_name: str, data: dict, rng: np.random.Generator, *,
+                hard: bool | None = None) -> dict[str, float]:
+    """Mean recall@5 over the labelled questions (all, or only hard/easy ones), 95% bootstrap."""
     store = MemoryStore(":memory:", embedder=get_embedder(embedder_name))
     ids = {key: store.remember(text, crew="bench") for key, text in data["facts"].items()}
+    queries = [q for q in data["queries"] if hard is None or bool(q.get("hard")) == hard]
     start = time.perf_counter()
     per_query, hit1 = [], []
-    for q in data["queries"]:
+    for q in queries:
         found = [m.id for m in store.search(q["query"], k=5, crew="bench")]
         relevant = {ids[r] for r in q["relevant"]}
         per_query.append(len(relevant & set(found)) / len(relevant))
         hit1.append(float(bool(found) and found[0] in relevant))
-    ms = (time.perf_counter() - start) * 1000 / len(data["queries"])
+    ms = (time.perf_counter() - start) * 1000 / len(queries)
     scores = np.array(per_query)
     boots = [rng.choice(scores, len(scores)).mean() for _ in range(2000)]
     return {"recall@5": float(scores.mean()), "lo": float(np.percentile(boots, 2.5)),
             "hi": float(np.percentile(boots, 97.5)), "hit@1": float(np.mean(hit1)),
-            "ms_per_query": ms}
+            "ms_per_query": ms, "n": len(queries), "per_query": scores}  # type: ignore[dict-item]
 
 
 def main() -> None:
@@ -132,12 +134,22 @@ def main() -> None:
 
     data = json.loads(DATA.read_text())
     rng = np.random.default_rng(0)
-    print(f"\nrecall@5 on {len(data['queries'])} labelled questions over {len(data['facts'])} "
-          f"facts (REAL embeddings; 95% bootstrap CI)")
+    print(f"\nrecall@5 over {len(data['facts'])} facts (REAL embeddings; 95% bootstrap CI over "
+          f"questions; `hard` questions share few or no words with their fact)")
+    per_query: dict[tuple[str, str], np.ndarray] = {}
     for name in args.embedders:
-        r = recall_at_5(name, data, rng)
-        print(f"  {name:<11} recall@5 {r['recall@5']:.3f} [{r['lo']:.3f}, {r['hi']:.3f}]  "
-              f"hit@1 {r['hit@1']:.3f}  ({r['ms_per_query']:.0f} ms/query incl. embedding)")
+        for subset, hard in (("all", None), ("hard", True)):
+            r = recall_at_5(name, data, rng, hard=hard)
+            per_query[name, subset] = r["per_query"]  # type: ignore[assignment]
+            print(f"  {name:<11} {subset:<4} n={r['n']:<3} recall@5 {r['recall@5']:.3f} "
+                  f"[{r['lo']:.3f}, {r['hi']:.3f}]  hit@1 {r['hit@1']:.3f}  "
+                  f"({r['ms_per_query']:.0f} ms/query incl. embedding)")
+    if {"hash", "llama"} <= set(args.embedders):
+        for subset in ("all", "hard"):
+            diff = per_query["llama", subset] - per_query["hash", subset]
+            boots = [rng.choice(diff, len(diff)).mean() for _ in range(2000)]
+            print(f"  paired, same questions ({subset}): llama - hash = {diff.mean():+.3f} "
+                  f"[{np.percentile(boots, 2.5):+.3f}, {np.percentile(boots, 97.5):+.3f}]")
 
 
 if __name__ == "__main__":
