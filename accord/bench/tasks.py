@@ -10,7 +10,7 @@ from accord.consensus.records import Task
 from accord.crews.datasets import Item, load_items
 from accord.errors import ConfigError
 
-_NUMBER_TOKENS = 10  # "The answer is 12." fits; the model's rambling after it does not
+_NUMBER_TOKENS = 16  # "The answer is 12." and "3 + 4 = 7." fit; later rambling does not
 _TEXT_TOKENS = 24
 
 
