@@ -37,6 +37,17 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+@contextmanager
+def _transaction(db: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    db.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 def _memory(row: Sequence[Any], score: float | None = None) -> StoredMemory:
     return StoredMemory(id=row[0], crew=row[1], kind=row[2], text=row[3], verified=row[4],
                         created_at=row[5], role=row[6], source=row[7], run_id=row[8],
@@ -126,22 +137,23 @@ class MemoryStore:
             same = db.execute("SELECT id FROM memory_items WHERE crew = ? AND kind = ? AND "
                               "text = ? AND verified = ? LIMIT 1",
                               [crew, kind, text, verified]).fetchone()
-            if same is not None:
-                db.execute("UPDATE memory_items SET created_at = ? WHERE id = ?",
-                           [created_at or now(), same[0]])
-                return int(same[0])
         vector = self.embedder.embed([text])[0]
-        with self.connect() as db:
-            db.execute("BEGIN TRANSACTION")
-            (item_id,) = db.execute(
-                "INSERT INTO memory_items (crew, role, kind, text, verified, source, run_id, "
-                "task_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                [crew, role, kind, text, verified, source, run_id, task_id,
-                 created_at or now()]).fetchone()
+        with self.connect() as db, _transaction(db):
             table = ensure_vector_table(db, len(vector))
+            if same is not None:
+                item_id = same[0]
+                db.execute("UPDATE memory_items SET created_at = ? WHERE id = ?",
+                           [created_at or now(), item_id])
+                db.execute(f"DELETE FROM {table} WHERE item_id = ? AND embedder = ?",
+                           [item_id, self.embedder.name])
+            else:
+                (item_id,) = db.execute(
+                    "INSERT INTO memory_items (crew, role, kind, text, verified, source, run_id, "
+                    "task_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    [crew, role, kind, text, verified, source, run_id, task_id,
+                     created_at or now()]).fetchone()
             db.execute(f"INSERT INTO {table} VALUES (?, ?, ?)",
                        [item_id, self.embedder.name, vector.tolist()])
-            db.execute("COMMIT")
         return int(item_id)
 
     def search(self, query: str, *, k: int = 5, **filters: Any) -> list[StoredMemory]:
@@ -230,8 +242,7 @@ class MemoryStore:
         if ids:
             where += " AND list_contains(?, i.id)"
             params.append([int(i) for i in ids])
-        with self.connect() as db:
-            db.execute("BEGIN TRANSACTION")
+        with self.connect() as db, _transaction(db):
             db.execute("CREATE TEMP TABLE IF NOT EXISTS _forget (id BIGINT)")
             db.execute("DELETE FROM _forget")
             db.execute(f"INSERT INTO _forget SELECT i.id FROM memory_items i WHERE {where}",
@@ -244,7 +255,6 @@ class MemoryStore:
                 for t in vector_tables(db))
             items = db.execute("DELETE FROM memory_items WHERE id IN "
                                "(SELECT id FROM _forget)").fetchone()[0]  # type: ignore[index]
-            db.execute("COMMIT")
         return ForgetReport(int(items), int(embeddings), int(triples))
 
     @staticmethod

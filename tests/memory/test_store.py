@@ -131,3 +131,15 @@ def test_migration_moves_list_vectors_to_fixed_size_tables(tmp_path: Path) -> No
         assert schema.vector_tables(db) == ["memory_vectors_3"]
         row = db.execute("SELECT item_id, embedding FROM memory_vectors_3").fetchone()
     assert row == (1, (1.0, 0.0, 0.0)) or row == (1, [1.0, 0.0, 0.0])
+
+
+def test_remembering_again_refreshes_and_re_embeds(tmp_path: Path) -> None:
+    path = tmp_path / "l.duckdb"
+    first = MemoryStore(path, embedder="hash").remember("spiders have eight legs", crew="c")
+    store = MemoryStore(path, embedder="llama-only")
+    assert store.search("spider legs") == []  # nothing embedded with this embedder yet
+    assert store.remember("spiders have eight legs", crew="c") == first
+    assert [m.id for m in store.search("spider legs")] == [first]
+    assert store.counts() == {"items": 1, "triples": 0, "embeddings": 2}
+    assert store.remember("spiders have eight legs", crew="c") == first
+    assert store.counts()["embeddings"] == 2
