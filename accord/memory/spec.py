@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class MemorySpec(BaseModel):
@@ -20,3 +20,10 @@ class MemorySpec(BaseModel):
     max_items: int | None = Field(default=10_000, ge=0, description="kept per crew")
     max_age_days: float | None = Field(default=None, gt=0)
     goals: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _embedder_exists(self) -> MemorySpec:
+        from accord.memory.embed import embedders
+
+        embedders.get(self.embedder)
+        return self

@@ -66,3 +66,12 @@ def test_memory_off_means_no_hook(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "l.duckdb")
     assert attach_memory(None, ledger, crew="c", run_id="r") is None
     assert attach_memory(MemorySpec(enabled=False), ledger, crew="c", run_id="r") is None
+
+
+def test_unknown_embedder_is_a_config_error() -> None:
+    import pytest
+
+    from accord.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="did you mean 'llama'"):
+        MemorySpec(embedder="lama")
