@@ -87,3 +87,31 @@ reliability: install
 
 clean:
 	rm -rf $(VENV) .accord .pytest_cache
+
+# The cost/accuracy suite (issues 4 and 5). bench-quick: the embedded model on 6 items of three
+# shipped tasks, every strategy replayed from 5 recorded samples, then single and vote@3 live.
+.PHONY: bench-quick bench-consensus bench-consensus-embedded
+BENCH_QUICK_TASKS := arithmetic__1_digit_addition,hyperbaton,sports_understanding
+bench-quick: install
+	$(BIN)/accord bench --tasks $(BENCH_QUICK_TASKS) --limit 6 --replay 5 --replay-seeds 20 \
+	  --strategies single,validated,vote@3,vote@5,early-stop,adaptive,adaptive-sweep \
+	  --out .accord/bench-quick/replay --db .accord/bench-quick.duckdb
+	$(BIN)/accord bench --tasks $(BENCH_QUICK_TASKS) --limit 6 --strategies single,vote@3 \
+	  --out .accord/bench-quick/live --db .accord/bench-quick.duckdb
+
+# Adaptive vs vote@5 on the simulated population (2,000 items; every figure says SIMULATED).
+bench-consensus: install
+	$(BIN)/accord bench --backend simulated --tasks simulated:2000 \
+	  --strategies single,vote@3,vote@5,early-stop,adaptive,adaptive-sweep,cascade \
+	  --out .accord/bench-consensus --db .accord/bench-consensus.duckdb
+	$(BIN)/python benchmarks/consensus.py .accord/bench-consensus.duckdb
+
+# The same comparison on the embedded model, 310 multiple-choice items from the full BIG-bench
+# files (BIGBENCH points at them; a clone has only the 40-item samples in benchmarks/data).
+BIGBENCH ?= ../shared/data/bigbench
+bench-consensus-embedded: install
+	$(BIN)/accord bench --tasks $(BIGBENCH)/hyperbaton.json,$(BIGBENCH)/sports_understanding.json,$(BIGBENCH)/general_knowledge.json \
+	  --limit 120 --replay 5 --replay-seeds 20 \
+	  --strategies single,validated,vote@3,vote@5,early-stop,adaptive,adaptive-sweep \
+	  --out .accord/bench-consensus-embedded --db .accord/bench-embedded.duckdb
+	$(BIN)/python benchmarks/consensus.py .accord/bench-embedded.duckdb
