@@ -87,7 +87,7 @@ def bench(
     store = BenchStore(db)
     run = store.run(run_id)
     assert run is not None
-    md, png = write_report(db, run_id, out)
+    md, (png,) = write_report(db, run_id, out)
     if backend == "simulated":
         console.print("[bold yellow]SIMULATED[/bold yellow] population: every figure below "
                       "is simulated.")
@@ -98,12 +98,14 @@ def bench(
 
 @bench_app.command()
 def report(
-    run: Annotated[str, typer.Argument(help="A bench run id, or 'latest'.")] = "latest",
+    runs: Annotated[list[str] | None, typer.Argument(help="Bench run ids (default: latest); "
+                                                          "several make one page.")] = None,
     db: Annotated[Path, typer.Option("--db", help="DuckDB ledger file.")] = DEFAULT_DB,
-    out: Annotated[Path, typer.Option(help="Where report.md and pareto.png go.")] = DEFAULT_OUT,
+    out: Annotated[Path, typer.Option(help="Where the page and plots go.")] = DEFAULT_OUT,
+    page: Annotated[str, typer.Option(help="File name of the Markdown page.")] = "report.md",
 ) -> None:
-    """Re-render a bench run's report and plot from the database, without re-running."""
+    """Re-render bench runs' report and plots from the database, without re-running."""
     from accord.bench.report import write_report
 
-    md, png = write_report(db, run, out)
-    console.print(f"report {md} · plot {png}")
+    md, pngs = write_report(db, runs or ["latest"], out, page=page)
+    console.print(f"report {md} · plots {', '.join(str(p) for p in pngs)}")

@@ -52,10 +52,13 @@ def test_replay_run_labels_rows_and_carries_a_seed_spread(tmp_path: Path) -> Non
     adaptive = rows["adaptive@0.8"]
     assert adaptive.mode == "replay" and adaptive.test == "paired sign-flip"  # type: ignore[attr-defined]
     assert adaptive.seed_low <= adaptive.accuracy <= adaptive.seed_high  # type: ignore[attr-defined]
-    md, png = write_report(db, run_id, tmp_path / "out")
+    md, (png,) = write_report(db, run_id, tmp_path / "out")
     text = md.read_text()
     assert "SIMULATED" in text and "replayed from 6 recorded samples" in text
     assert png.stat().st_size > 10_000
+    page, pngs = write_report(db, [run_id, run_id], tmp_path / "docs", page="RESULTS.md")
+    assert page.name == "RESULTS.md" and len(pngs) == 2
+    assert page.read_text().startswith("# Bench results")
 
 
 def test_scripted_backend_on_a_bigbench_file_by_path(tmp_path: Path) -> None:
