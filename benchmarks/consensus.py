@@ -24,10 +24,12 @@ def _line(row: SummaryRow, base: SummaryRow) -> str:
     delta = 100 * (row.delta or 0.0)
     ok = abs(delta) <= TARGET_POINTS or delta > 0
     verdict = "MEETS" if ok and ratio <= TARGET_TOKENS else "MISSES"
-    return (f"{row.strategy:>14}: accuracy {100 * row.accuracy:5.1f}% "
-            f"[{100 * row.ci_low:.1f}, {100 * row.ci_high:.1f}]  vs vote@5 {delta:+.1f} pts "
-            f"[{100 * (row.delta_low or 0):+.1f}, {100 * (row.delta_high or 0):+.1f}], "
-            f"p={row.p_value:.3g} ({row.test}); tokens {ratio:.0%} of vote@5 -> {verdict}")
+    return (
+        f"{row.strategy:>14}: accuracy {100 * row.accuracy:5.1f}% "
+        f"[{100 * row.ci_low:.1f}, {100 * row.ci_high:.1f}]  vs vote@5 {delta:+.1f} pts "
+        f"[{100 * (row.delta_low or 0):+.1f}, {100 * (row.delta_high or 0):+.1f}], "
+        f"p={row.p_value:.3g} ({row.test}); tokens {ratio:.0%} of vote@5 -> {verdict}"
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -44,23 +46,29 @@ def main(argv: list[str]) -> int:
         print("the run has no vote@5 row to compare with")
         return 1
     label = "SIMULATED" if run["simulated"] else f"embedded model ({run['backend']})"
-    mode = ("live" if run["mode"] == "live" else
-            f"replayed from {run['samples_k']} recorded samples, {run['replay_seeds']} seeds")
+    mode = (
+        "live"
+        if run["mode"] == "live"
+        else f"replayed from {run['samples_k']} recorded samples, {run['replay_seeds']} seeds"
+    )
     print(f"[{label}] run {run['run_id']}: {run['n_items']} items, {mode}")
-    print(f"{'vote@5':>14}: accuracy {100 * base.accuracy:5.1f}% "
-          f"[{100 * base.ci_low:.1f}, {100 * base.ci_high:.1f}], {_tokens(base):.1f} tokens/item")
+    print(
+        f"{'vote@5':>14}: accuracy {100 * base.accuracy:5.1f}% "
+        f"[{100 * base.ci_low:.1f}, {100 * base.ci_high:.1f}], {_tokens(base):.1f} tokens/item"
+    )
     adaptive = [r for name, r in rows.items() if name.startswith("adaptive@")]
     for row in adaptive:
         print(_line(row, base))
     meeting = [r for r in adaptive if (100 * (r.delta or 0) >= -TARGET_POINTS)]
     if meeting:
         best = min(meeting, key=_tokens)
-        print(f"threshold chosen from the sweep (cheapest within {TARGET_POINTS:g} pt of "
-              f"vote@5, in-sample): {best.strategy} at {_tokens(best) / _tokens(base):.0%} "
-              "of vote@5's tokens")
+        print(
+            f"threshold chosen from the sweep (cheapest within {TARGET_POINTS:g} pt of "
+            f"vote@5, in-sample): {best.strategy} at {_tokens(best) / _tokens(base):.0%} "
+            "of vote@5's tokens"
+        )
     else:
-        print("no adaptive threshold in this run is within "
-              f"{TARGET_POINTS:g} point of vote@5")
+        print(f"no adaptive threshold in this run is within {TARGET_POINTS:g} point of vote@5")
     return 0
 
 

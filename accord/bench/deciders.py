@@ -30,8 +30,10 @@ def tier_options(backend: str, options: Mapping[str, object], tier: int) -> dict
     """Backend options of cascade tier `tier` (0-based)."""
     tiers = TIERS.get(backend, [{}])
     if tier >= len(tiers):
-        raise ConfigError(f"backend {backend!r} has no cascade tier {tier + 1}",
-                          hint=f"backends with tiers: {', '.join(sorted(TIERS))}")
+        raise ConfigError(
+            f"backend {backend!r} has no cascade tier {tier + 1}",
+            hint=f"backends with tiers: {', '.join(sorted(TIERS))}",
+        )
     return {**options, **tiers[tier]}
 
 
@@ -40,8 +42,9 @@ def tier_label(backend: str, options: Mapping[str, object]) -> str:
     return f"{backend}{json.dumps(dict(options), sort_keys=True, default=str)}"
 
 
-def build_pool(backend: str, options: Mapping[str, object], kind: PoolKind = "local",
-               replicas: int = 1) -> AgentPool:
+def build_pool(
+    backend: str, options: Mapping[str, object], kind: PoolKind = "local", replicas: int = 1
+) -> AgentPool:
     """A pool of solver agents on one backend, answers normalised before they are voted on."""
     spec = AgentSpec(SOLVER, backend, dict(options), replicas)
     if kind == "ray":
@@ -68,8 +71,15 @@ class PolicyDecider:
 class Deciders:
     """Makes deciders for strategies, sharing one pool per model tier."""
 
-    def __init__(self, backend: str, options: Mapping[str, object], *, seed: int = 0,
-                 pool: PoolKind = "local", pools: Mapping[int, AgentPool] | None = None) -> None:
+    def __init__(
+        self,
+        backend: str,
+        options: Mapping[str, object],
+        *,
+        seed: int = 0,
+        pool: PoolKind = "local",
+        pools: Mapping[int, AgentPool] | None = None,
+    ) -> None:
         self.backend = backend
         self.options = dict(options)
         self.seed = seed
@@ -92,8 +102,9 @@ class Deciders:
     def build(self, strategy: Strategy) -> Decider:
         """The decider for `strategy`."""
         if strategy.peer is not None:
-            return peers.create(strategy.peer, backend=self.backend,
-                                backend_options=self.options, seed=self.seed)
+            return peers.create(
+                strategy.peer, backend=self.backend, backend_options=self.options, seed=self.seed
+            )
         assert strategy.policy is not None
         if strategy.tiers > 1:
             tiers = [self.coordinator(t) for t in range(strategy.tiers)]

@@ -33,9 +33,11 @@ if TYPE_CHECKING:
     from accord.bench.runner import BenchConfig, ProgressSink
 
 VOTER_TEMPERATURE = 0.8
-_SAMPLE_COLUMNS = ("item_key, backend, model, seed, kind, idx, temperature, answer, raw, "
-                   "option_prob, mean_logprob, min_logprob, prompt_tokens, completion_tokens, "
-                   "model_ms")
+_SAMPLE_COLUMNS = (
+    "item_key, backend, model, seed, kind, idx, temperature, answer, raw, "
+    "option_prob, mean_logprob, min_logprob, prompt_tokens, completion_tokens, "
+    "model_ms"
+)
 
 
 class MemoScores:
@@ -71,34 +73,74 @@ class SamplePool:
 
 
 def _attempt_row(key: str, label: str, seed: int, index: int, a: Attempt) -> tuple[object, ...]:
-    return (key, label, a.model, seed, a.kind, index, a.temperature, a.answer, a.raw,
-            a.option_prob, a.mean_logprob, a.min_logprob, a.prompt_tokens, a.completion_tokens,
-            a.model_ms)
+    return (
+        key,
+        label,
+        a.model,
+        seed,
+        a.kind,
+        index,
+        a.temperature,
+        a.answer,
+        a.raw,
+        a.option_prob,
+        a.mean_logprob,
+        a.min_logprob,
+        a.prompt_tokens,
+        a.completion_tokens,
+        a.model_ms,
+    )
 
 
 def _load_pools(store: BenchStore, label: str, seed: int) -> dict[str, list[Attempt]]:
     found: dict[str, list[Attempt]] = {}
     with store.connect() as db:
-        rows = db.execute(f"SELECT {_SAMPLE_COLUMNS} FROM bench_samples WHERE backend = ? "
-                          "AND seed = ? ORDER BY item_key, kind, idx", [label, seed]).fetchall()
-    for (key, _, model, s, kind, _idx, temp, answer, raw, op, mean_lp, min_lp, pt, ct,
-         ms) in rows:
-        found.setdefault(key, []).append(Attempt(
-            task_id="", role=SOLVER.name, model=model, answer=answer, raw=raw,
-            prompt_tokens=pt, completion_tokens=ct, model_ms=ms, seed=s, temperature=temp,
-            kind=kind, option_prob=op, mean_logprob=mean_lp, min_logprob=min_lp))
+        rows = db.execute(
+            f"SELECT {_SAMPLE_COLUMNS} FROM bench_samples WHERE backend = ? "
+            "AND seed = ? ORDER BY item_key, kind, idx",
+            [label, seed],
+        ).fetchall()
+    for key, _, model, s, kind, _idx, temp, answer, raw, op, mean_lp, min_lp, pt, ct, ms in rows:
+        found.setdefault(key, []).append(
+            Attempt(
+                task_id="",
+                role=SOLVER.name,
+                model=model,
+                answer=answer,
+                raw=raw,
+                prompt_tokens=pt,
+                completion_tokens=ct,
+                model_ms=ms,
+                seed=s,
+                temperature=temp,
+                kind=kind,
+                option_prob=op,
+                mean_logprob=mean_lp,
+                min_logprob=min_lp,
+            )
+        )
     return found
 
 
-def record_samples(items: list[BenchItem], store: BenchStore, backend: str,
-                   options: dict[str, object], *, seed: int, k: int,
-                   progress: ProgressSink) -> dict[str, SamplePool]:
+def record_samples(
+    items: list[BenchItem],
+    store: BenchStore,
+    backend: str,
+    options: dict[str, object],
+    *,
+    seed: int,
+    k: int,
+    progress: ProgressSink,
+) -> dict[str, SamplePool]:
     """The sample pool of every item, drawing from the model only what is not stored yet."""
     label = tier_label(backend, options)
     stored = _load_pools(store, label, seed)
-    todo = [it for it in items
-            if sum(a.kind == "voter" for a in stored.get(it.key, [])) < k
-            or not any(a.kind == "primary" for a in stored.get(it.key, []))]
+    todo = [
+        it
+        for it in items
+        if sum(a.kind == "voter" for a in stored.get(it.key, [])) < k
+        or not any(a.kind == "primary" for a in stored.get(it.key, []))
+    ]
     progress.start(f"sampling {label}", len(todo) * (k + 1))
     agent = RoleAgent(SOLVER, MemoScores(create_backend(backend, **options))) if todo else None
     unsaved: list[tuple[object, ...]] = []
@@ -108,16 +150,29 @@ def record_samples(items: list[BenchItem], store: BenchStore, backend: str,
         base = task_seed(seed, item.task.id)
         new: list[tuple[object, ...]] = []
         if not any(a.kind == "primary" for a in have):
-            a = normalised(agent.attempt(item.task, kind="primary", temperature=0.0,  # type: ignore[union-attr]
-                                         seed=base), item.task)
+            a = normalised(
+                agent.attempt(
+                    item.task,
+                    kind="primary",
+                    temperature=0.0,  # type: ignore[union-attr]
+                    seed=base,
+                ),
+                item.task,
+            )
             have.append(a)
             new.append(_attempt_row(item.key, label, seed, 0, a))
             progress.advance(1, f"{item.item.id} primary")
         voters = sum(a.kind == "voter" for a in have)
         for index in range(voters, k):
-            a = normalised(agent.attempt(item.task, kind="voter",  # type: ignore[union-attr]
-                                         temperature=VOTER_TEMPERATURE, seed=base + index),
-                           item.task)
+            a = normalised(
+                agent.attempt(
+                    item.task,
+                    kind="voter",  # type: ignore[union-attr]
+                    temperature=VOTER_TEMPERATURE,
+                    seed=base + index,
+                ),
+                item.task,
+            )
             have.append(a)
             new.append(_attempt_row(item.key, label, seed, index, a))
             progress.advance(1, f"{item.item.id} sample {index + 1}/{k}")
@@ -140,8 +195,14 @@ def record_samples(items: list[BenchItem], store: BenchStore, backend: str,
 class ReplayPool:
     """An AgentPool that answers from recorded samples instead of a model."""
 
-    def __init__(self, pools: dict[str, SamplePool], keys: dict[str, str], *,
-                 coordinator_seed: int, replay_seed: int) -> None:
+    def __init__(
+        self,
+        pools: dict[str, SamplePool],
+        keys: dict[str, str],
+        *,
+        coordinator_seed: int,
+        replay_seed: int,
+    ) -> None:
         self.pools = pools
         self.keys = keys
         self.coordinator_seed = coordinator_seed
@@ -155,8 +216,9 @@ class ReplayPool:
         """Replays are instant; one at a time keeps them in order."""
         return 1
 
-    async def attempt(self, role: str, task: Task, *, kind: str, temperature: float,
-                      seed: int) -> Attempt:
+    async def attempt(
+        self, role: str, task: Task, *, kind: str, temperature: float, seed: int
+    ) -> Attempt:
         """The recorded greedy answer at temperature 0, else the next voter in this order."""
         pool = self.pools[self.keys[task.id]]
         if temperature <= 0:
@@ -196,33 +258,55 @@ def _mode(values: list[str]) -> str:
     return max(sorted(set(values)), key=values.count) if values else ""
 
 
-def _row(run_id: str, item: BenchItem, strategy: str, acc: _Acc, label: str, seed: int,
-         draws: int) -> ResultRow:
+def _row(
+    run_id: str, item: BenchItem, strategy: str, acc: _Acc, label: str, seed: int, draws: int
+) -> ResultRow:
     return ResultRow(
-        run_id=run_id, item_key=item.key, item_id=item.item.id, source=item.source,
-        strategy=strategy, backend=label, seed=seed, mode="replay", draws=draws,
-        answer=_mode(acc.answers), correct=acc.mean("correct"),
-        confidence=acc.mean("confidence"), path=_mode(acc.paths), stop_reason=_mode(acc.stops),
-        escalated=acc.mean("escalated"), n_attempts=acc.mean("n_attempts"),
-        prompt_tokens=acc.mean("prompt_tokens"), completion_tokens=acc.mean("completion_tokens"),
-        wall_ms=acc.mean("wall_ms"), model_ms=acc.mean("model_ms"), cost_usd=acc.mean("cost"),
-        flops=None if np.isnan(acc.mean("flops")) else acc.mean("flops"), cached=False,
-        ledger_run_id=None)
+        run_id=run_id,
+        item_key=item.key,
+        item_id=item.item.id,
+        source=item.source,
+        strategy=strategy,
+        backend=label,
+        seed=seed,
+        mode="replay",
+        draws=draws,
+        answer=_mode(acc.answers),
+        correct=acc.mean("correct"),
+        confidence=acc.mean("confidence"),
+        path=_mode(acc.paths),
+        stop_reason=_mode(acc.stops),
+        escalated=acc.mean("escalated"),
+        n_attempts=acc.mean("n_attempts"),
+        prompt_tokens=acc.mean("prompt_tokens"),
+        completion_tokens=acc.mean("completion_tokens"),
+        wall_ms=acc.mean("wall_ms"),
+        model_ms=acc.mean("model_ms"),
+        cost_usd=acc.mean("cost"),
+        flops=None if np.isnan(acc.mean("flops")) else acc.mean("flops"),
+        cached=False,
+        ledger_run_id=None,
+    )
 
 
-async def _replay_all(config: BenchConfig, items: list[BenchItem], strategies: list[Strategy],
-                      tier_pools: dict[int, dict[str, SamplePool]],
-                      progress: ProgressSink) -> dict[tuple[str, str], _Acc]:
+async def _replay_all(
+    config: BenchConfig,
+    items: list[BenchItem],
+    strategies: list[Strategy],
+    tier_pools: dict[int, dict[str, SamplePool]],
+    progress: ProgressSink,
+) -> dict[tuple[str, str], _Acc]:
     from accord.crews.scoring import is_correct
 
     prices = PriceTable()
     keys = {it.task.id: it.key for it in items}
     accs: dict[tuple[str, str], _Acc] = {}
     for r in range(config.replay_seeds):
-        replays = {t: ReplayPool(p, keys, coordinator_seed=config.seed, replay_seed=r)
-                   for t, p in tier_pools.items()}
-        deciders = Deciders(config.backend, config.backend_options, seed=config.seed,
-                            pools=replays)
+        replays = {
+            t: ReplayPool(p, keys, coordinator_seed=config.seed, replay_seed=r)
+            for t, p in tier_pools.items()
+        }
+        deciders = Deciders(config.backend, config.backend_options, seed=config.seed, pools=replays)
         for strategy in strategies:
             decider = deciders.build(strategy)
             for item in items:
@@ -232,21 +316,33 @@ async def _replay_all(config: BenchConfig, items: list[BenchItem], strategies: l
                 acc.answers.append(d.answer)
                 acc.paths.append(d.path)
                 acc.stops.append(d.stop_reason)
-                acc.add(correct=float(bool(ok)), confidence=d.confidence,
-                        escalated=float(d.escalated), n_attempts=float(len(d.attempts)),
-                        prompt_tokens=float(d.prompt_tokens),
-                        completion_tokens=float(d.completion_tokens),
-                        wall_ms=d.model_ms + d.wall_ms, model_ms=d.model_ms,
-                        cost=sum(prices.usd(a.model, a.prompt_tokens, a.completion_tokens)
-                                 for a in d.attempts),
-                        flops=_flops(prices, d.attempts))
+                acc.add(
+                    correct=float(bool(ok)),
+                    confidence=d.confidence,
+                    escalated=float(d.escalated),
+                    n_attempts=float(len(d.attempts)),
+                    prompt_tokens=float(d.prompt_tokens),
+                    completion_tokens=float(d.completion_tokens),
+                    wall_ms=d.model_ms + d.wall_ms,
+                    model_ms=d.model_ms,
+                    cost=sum(
+                        prices.usd(a.model, a.prompt_tokens, a.completion_tokens)
+                        for a in d.attempts
+                    ),
+                    flops=_flops(prices, d.attempts),
+                )
             progress.advance(len(items), f"replay seed {r + 1}: {strategy.name}")
     return accs
 
 
-def run_replay(config: BenchConfig, run_id: str, items: list[BenchItem],
-               strategies: list[Strategy], store: BenchStore,
-               progress: ProgressSink) -> tuple[list[ResultRow], dict[str, np.ndarray]]:
+def run_replay(
+    config: BenchConfig,
+    run_id: str,
+    items: list[BenchItem],
+    strategies: list[Strategy],
+    store: BenchStore,
+    progress: ProgressSink,
+) -> tuple[list[ResultRow], dict[str, np.ndarray]]:
     """Record K samples per item per needed tier (once), then replay every strategy."""
     from accord.errors import ConfigError
 
@@ -256,14 +352,28 @@ def run_replay(config: BenchConfig, run_id: str, items: list[BenchItem],
     tier_pools = {}
     for tier in range(tiers):
         options = tier_options(config.backend, config.backend_options, tier)
-        tier_pools[tier] = record_samples(items, store, config.backend, options,
-                                          seed=config.seed, k=config.replay, progress=progress)
+        tier_pools[tier] = record_samples(
+            items,
+            store,
+            config.backend,
+            options,
+            seed=config.seed,
+            k=config.replay,
+            progress=progress,
+        )
     progress.start("replay", config.replay_seeds * len(strategies) * len(items))
     accs = asyncio.run(_replay_all(config, items, strategies, tier_pools, progress))
     label = tier_label(config.backend, config.backend_options)
-    rows = [_row(run_id, item, s.name, accs[(s.name, item.key)], label, config.seed,
-                 config.replay_seeds) for s in strategies for item in items]
+    rows = [
+        _row(
+            run_id, item, s.name, accs[(s.name, item.key)], label, config.seed, config.replay_seeds
+        )
+        for s in strategies
+        for item in items
+    ]
     store.add_results(rows)
-    per_seed = {s.name: np.array([accs[(s.name, it.key)].values["correct"] for it in items]).T
-                for s in strategies}
+    per_seed = {
+        s.name: np.array([accs[(s.name, it.key)].values["correct"] for it in items]).T
+        for s in strategies
+    }
     return rows, per_seed

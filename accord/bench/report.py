@@ -34,9 +34,11 @@ def _label(run: dict[str, Any]) -> str:
 def headline_table(run: dict[str, Any], rows: list[SummaryRow]) -> str:
     """The per-strategy Markdown table."""
     sim = "simulated, " if run["simulated"] else ""
-    head = ("| strategy | rows | items | accuracy % [95% CI] | Δ vs vote@5 [95% CI] | p (paired) | "
-            "prompt tok/item | completion tok/item | tokens vs vote@5 | wall ms/item | "
-            "overhead ms/item | escalation % | cost USD/item | GFLOPs/item |")
+    head = (
+        "| strategy | rows | items | accuracy % [95% CI] | Δ vs vote@5 [95% CI] | p (paired) | "
+        "prompt tok/item | completion tok/item | tokens vs vote@5 | wall ms/item | "
+        "overhead ms/item | escalation % | cost USD/item | GFLOPs/item |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     base = next((r for r in rows if r.strategy == BASELINE), None)
     base_tokens = base.prompt_tokens + base.completion_tokens if base else None
@@ -46,16 +48,37 @@ def headline_table(run: dict[str, Any], rows: list[SummaryRow]) -> str:
         acc = f"{_pct(r.accuracy)} [{_pct(r.ci_low)}, {_pct(r.ci_high)}]"
         if r.seed_low is not None:
             acc += f" (seeds {_pct(r.seed_low)}–{_pct(r.seed_high)})"
-        delta = "-" if r.delta is None else (
-            f"{100 * r.delta:+.1f} [{100 * (r.delta_low or 0):+.1f}, "
-            f"{100 * (r.delta_high or 0):+.1f}]")
+        delta = (
+            "-"
+            if r.delta is None
+            else (
+                f"{100 * r.delta:+.1f} [{100 * (r.delta_low or 0):+.1f}, "
+                f"{100 * (r.delta_high or 0):+.1f}]"
+            )
+        )
         p = _p(r.p_value) + (f" ({r.test})" if r.test else "")
         gflops = None if r.flops is None else r.flops / 1e9
-        lines.append(" | ".join([
-            f"| {r.strategy}", sim + _label(run), str(r.n_items), acc, delta, p,
-            _num(r.prompt_tokens), _num(r.completion_tokens), ratio, _num(r.wall_ms, 0),
-            _num(r.overhead_ms, 2), _num(100 * r.escalation), f"{r.cost_usd:.2g}",
-            _num(gflops, 1)]) + " |")
+        lines.append(
+            " | ".join(
+                [
+                    f"| {r.strategy}",
+                    sim + _label(run),
+                    str(r.n_items),
+                    acc,
+                    delta,
+                    p,
+                    _num(r.prompt_tokens),
+                    _num(r.completion_tokens),
+                    ratio,
+                    _num(r.wall_ms, 0),
+                    _num(r.overhead_ms, 2),
+                    _num(100 * r.escalation),
+                    f"{r.cost_usd:.2g}",
+                    _num(gflops, 1),
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -71,10 +94,15 @@ def plot_pareto(run: dict[str, Any], rows: list[SummaryRow], path: Path) -> Path
     fig, ax = plt.subplots(figsize=(7.5, 5))
     for r, (x, y) in zip(rows, points, strict=True):
         err = [[100 * (y - r.ci_low)], [100 * (r.ci_high - y)]]
-        ax.errorbar(x, 100 * y, yerr=err, fmt="o", capsize=3,
-                    color="tab:red" if r.strategy == BASELINE else "tab:blue")
-        ax.annotate(r.strategy, (x, 100 * y), textcoords="offset points", xytext=(5, 5),
-                    fontsize=8)
+        ax.errorbar(
+            x,
+            100 * y,
+            yerr=err,
+            fmt="o",
+            capsize=3,
+            color="tab:red" if r.strategy == BASELINE else "tab:blue",
+        )
+        ax.annotate(r.strategy, (x, 100 * y), textcoords="offset points", xytext=(5, 5), fontsize=8)
     fx = [points[i][0] for i in front]
     fy = [100 * points[i][1] for i in front]
     ax.step(fx, fy, where="post", color="tab:green", label="Pareto frontier")
@@ -91,8 +119,13 @@ def plot_pareto(run: dict[str, Any], rows: list[SummaryRow], path: Path) -> Path
     return path
 
 
-def markdown(run: dict[str, Any], rows: list[SummaryRow], sources: list[tuple[str, int]],
-             per_source: list[tuple[str, str, float, float]], plot_name: str) -> str:
+def markdown(
+    run: dict[str, Any],
+    rows: list[SummaryRow],
+    sources: list[tuple[str, int]],
+    per_source: list[tuple[str, str, float, float]],
+    plot_name: str,
+) -> str:
     """The whole report page."""
     sim = run["simulated"]
     title = "Bench report" + (" (SIMULATED)" if sim else "")
@@ -100,12 +133,19 @@ def markdown(run: dict[str, Any], rows: list[SummaryRow], sources: list[tuple[st
     out = [f"# {title}: run `{run['run_id']}`", ""]
     if run.get("command"):
         out += ["Produced by:", "", "```", run["command"], "```", ""]
-    out += [f"- backend: `{run['backend']}`{' — every figure here is simulated' if sim else ''}",
-            f"- mode: {_label(run)}; seed {run['seed']}",
-            f"- items: {run['n_items']} ({tasks})",
-            f"- started {run['started_at']:%Y-%m-%d %H:%M} UTC, status {run['status']}", "",
-            headline_table(run, rows), "", f"![Pareto plot]({plot_name})", "",
-            "## Per task (accuracy %, tokens per item)", ""]
+    out += [
+        f"- backend: `{run['backend']}`{' — every figure here is simulated' if sim else ''}",
+        f"- mode: {_label(run)}; seed {run['seed']}",
+        f"- items: {run['n_items']} ({tasks})",
+        f"- started {run['started_at']:%Y-%m-%d %H:%M} UTC, status {run['status']}",
+        "",
+        headline_table(run, rows),
+        "",
+        f"![Pareto plot]({plot_name})",
+        "",
+        "## Per task (accuracy %, tokens per item)",
+        "",
+    ]
     names = [r.strategy for r in rows]
     out.append("| task | " + " | ".join(names) + " |")
     out.append("|---|" + "---|" * len(names))
@@ -113,20 +153,25 @@ def markdown(run: dict[str, Any], rows: list[SummaryRow], sources: list[tuple[st
     for source, strategy, acc, tokens in per_source:
         table.setdefault(source, {})[strategy] = (acc, tokens)
     for source, cells in table.items():
-        values = [f"{100 * cells[n][0]:.1f} ({cells[n][1]:.0f})" if n in cells else "-"
-                  for n in names]
+        values = [
+            f"{100 * cells[n][0]:.1f} ({cells[n][1]:.0f})" if n in cells else "-" for n in names
+        ]
         out.append(f"| {source} | " + " | ".join(values) + " |")
-    out += ["", "## How to read this", "",
-            "- Accuracy intervals: percentile bootstrap over items (2,000 resamples). Replayed "
-            "rows also show the 2.5–97.5% spread of accuracy over replay seeds.",
-            "- Δ and p compare each strategy with vote@5 on the same items: exact McNemar for "
-            "live rows, a sign-flip permutation test on per-item accuracy rates for replayed "
-            "rows.",
-            "- Overhead is wall time minus model time (the coordinator's own cost). Replayed "
-            "rows charge each drawn attempt its recorded model time.",
-            "- Escalation: share of decisions that needed more than the first answer.",
-            "- Cost: the ledger's price table (local models cost $0; FLOPs = 2 x params x "
-            "tokens).", ""]
+    out += [
+        "",
+        "## How to read this",
+        "",
+        "- Accuracy intervals: percentile bootstrap over items (2,000 resamples). Replayed "
+        "rows also show the 2.5–97.5% spread of accuracy over replay seeds.",
+        "- Δ and p compare each strategy with vote@5 on the same items: exact McNemar for "
+        "live rows, a sign-flip permutation test on per-item accuracy rates for replayed "
+        "rows.",
+        "- Overhead is wall time minus model time (the coordinator's own cost). Replayed "
+        "rows charge each drawn attempt its recorded model time.",
+        "- Escalation: share of decisions that needed more than the first answer.",
+        "- Cost: the ledger's price table (local models cost $0; FLOPs = 2 x params x tokens).",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -139,8 +184,9 @@ def _resolve(store: BenchStore, run_id: str, db: str | Path) -> dict[str, Any]:
     return run
 
 
-def write_report(db: str | Path, run_ids: str | list[str], out: str | Path, *,
-                 page: str = "report.md") -> tuple[Path, list[Path]]:
+def write_report(
+    db: str | Path, run_ids: str | list[str], out: str | Path, *, page: str = "report.md"
+) -> tuple[Path, list[Path]]:
     """Render bench runs from the database into `out`/`page` with one Pareto PNG per run.
 
     Several runs make one page with a section per run (how docs/RESULTS.md is made).
@@ -153,19 +199,25 @@ def write_report(db: str | Path, run_ids: str | list[str], out: str | Path, *,
     sections, pngs = [], []
     for n, run in enumerate(runs, start=1):
         rows = store.summary(run["run_id"])
-        name = "pareto.png" if page == "report.md" and len(runs) == 1 else (
-            f"{stem}-pareto-{n}.png" if len(runs) > 1 else f"{stem}-pareto.png")
+        name = (
+            "pareto.png"
+            if page == "report.md" and len(runs) == 1
+            else (f"{stem}-pareto-{n}.png" if len(runs) > 1 else f"{stem}-pareto.png")
+        )
         pngs.append(plot_pareto(run, rows, out / name))
-        text = markdown(run, rows, store.sources(run["run_id"]), store.per_source(run["run_id"]),
-                        name)
+        text = markdown(
+            run, rows, store.sources(run["run_id"]), store.per_source(run["run_id"]), name
+        )
         if len(runs) > 1:
             text = text.replace("\n## ", "\n### ").replace("# Bench report", "## Bench report", 1)
         sections.append(text)
     header = ""
     if len(runs) > 1:
         names = " ".join(r["run_id"] for r in runs)
-        header = (f"# Bench results\n\nThis page is generated by `accord report {names} --db {db} "
-                  f"--out {out} --page {page}`; each section gives the command that ran it.\n\n")
+        header = (
+            f"# Bench results\n\nThis page is generated by `accord report {names} --db {db} "
+            f"--out {out} --page {page}`; each section gives the command that ran it.\n\n"
+        )
     md = out / page
     md.write_text(header + "\n\n".join(sections), encoding="utf-8")
     return md, pngs

@@ -66,26 +66,48 @@ class BenchConfig:
         return "replay" if self.replay > 0 else "live"
 
 
-def result_row(run_id: str, item: BenchItem, strategy: str, decision: Decision, *,
-               backend: str, seed: int, prices: PriceTable, ledger_run_id: str | None,
-               mode: Mode = "live") -> ResultRow:
+def result_row(
+    run_id: str,
+    item: BenchItem,
+    strategy: str,
+    decision: Decision,
+    *,
+    backend: str,
+    seed: int,
+    prices: PriceTable,
+    ledger_run_id: str | None,
+    mode: Mode = "live",
+) -> ResultRow:
     """One item x strategy row from a live decision (scored here, and only here)."""
     correct = is_correct(decision.answer, item.targets, item.task.answer_type)
     flops = [prices.flops(a.model, a.tokens) for a in decision.attempts]
     return ResultRow(
-        run_id=run_id, item_key=item.key, item_id=item.item.id, source=item.source,
-        strategy=strategy, backend=backend, seed=seed, mode=mode, draws=1,
-        answer=decision.answer, correct=float(bool(correct)), confidence=decision.confidence,
-        path=decision.path, stop_reason=decision.stop_reason,
-        escalated=float(decision.escalated), n_attempts=float(len(decision.attempts)),
+        run_id=run_id,
+        item_key=item.key,
+        item_id=item.item.id,
+        source=item.source,
+        strategy=strategy,
+        backend=backend,
+        seed=seed,
+        mode=mode,
+        draws=1,
+        answer=decision.answer,
+        correct=float(bool(correct)),
+        confidence=decision.confidence,
+        path=decision.path,
+        stop_reason=decision.stop_reason,
+        escalated=float(decision.escalated),
+        n_attempts=float(len(decision.attempts)),
         prompt_tokens=float(decision.prompt_tokens),
-        completion_tokens=float(decision.completion_tokens), wall_ms=decision.wall_ms,
+        completion_tokens=float(decision.completion_tokens),
+        wall_ms=decision.wall_ms,
         model_ms=decision.model_ms,
-        cost_usd=sum(prices.usd(a.model, a.prompt_tokens, a.completion_tokens)
-                     for a in decision.attempts),
-        flops=sum(f for f in flops if f is not None) if all(f is not None for f in flops)
-        else None,
-        cached=False, ledger_run_id=ledger_run_id,
+        cost_usd=sum(
+            prices.usd(a.model, a.prompt_tokens, a.completion_tokens) for a in decision.attempts
+        ),
+        flops=sum(f for f in flops if f is not None) if all(f is not None for f in flops) else None,
+        cached=False,
+        ledger_run_id=ledger_run_id,
     )
 
 
@@ -96,15 +118,30 @@ def backend_label(config: BenchConfig) -> str:
     return tier_label(config.backend, config.backend_options)
 
 
-async def _live_strategy(config: BenchConfig, run_id: str, strategy: Strategy,
-                         todo: list[BenchItem], deciders: Deciders, store: BenchStore,
-                         ledger: Ledger | None, progress: ProgressSink) -> list[ResultRow]:
+async def _live_strategy(
+    config: BenchConfig,
+    run_id: str,
+    strategy: Strategy,
+    todo: list[BenchItem],
+    deciders: Deciders,
+    store: BenchStore,
+    ledger: Ledger | None,
+    progress: ProgressSink,
+) -> list[ResultRow]:
     decider = deciders.build(strategy)
     prices = ledger.prices if ledger else PriceTable()
-    ledger_run = ledger.start_run(f"bench:{strategy.name}", source=f"bench {run_id}",
-                                  backend=config.backend, policy=strategy.name,
-                                  seed=config.seed, config={"bench_run": run_id}
-                                  ) if ledger else None
+    ledger_run = (
+        ledger.start_run(
+            f"bench:{strategy.name}",
+            source=f"bench {run_id}",
+            backend=config.backend,
+            policy=strategy.name,
+            seed=config.seed,
+            config={"bench_run": run_id},
+        )
+        if ledger
+        else None
+    )
     rows: list[ResultRow] = []
     pending: list[ResultRow] = []
     last = time.monotonic()
@@ -112,12 +149,20 @@ async def _live_strategy(config: BenchConfig, run_id: str, strategy: Strategy,
     try:
         for item in todo:
             decision = await decider.decide(item.task)
-            row = result_row(run_id, item, strategy.name, decision,
-                             backend=backend_label(config), seed=config.seed,
-                             prices=prices, ledger_run_id=ledger_run)
+            row = result_row(
+                run_id,
+                item,
+                strategy.name,
+                decision,
+                backend=backend_label(config),
+                seed=config.seed,
+                prices=prices,
+                ledger_run_id=ledger_run,
+            )
             if ledger and ledger_run:
-                ledger.record(ledger_run, decision, expected=item.targets,
-                              correct=bool(row.correct))
+                ledger.record(
+                    ledger_run, decision, expected=item.targets, correct=bool(row.correct)
+                )
             rows.append(row)
             pending.append(row)
             if time.monotonic() - last > _FLUSH_SECONDS:
@@ -132,27 +177,36 @@ async def _live_strategy(config: BenchConfig, run_id: str, strategy: Strategy,
     return rows
 
 
-async def run_live(config: BenchConfig, run_id: str, items: list[BenchItem],
-                   strategies: list[Strategy], store: BenchStore,
-                   progress: ProgressSink) -> list[ResultRow]:
+async def run_live(
+    config: BenchConfig,
+    run_id: str,
+    items: list[BenchItem],
+    strategies: list[Strategy],
+    store: BenchStore,
+    progress: ProgressSink,
+) -> list[ResultRow]:
     """Run every strategy through the real coordinator; reuse cached item x strategy rows."""
     label = backend_label(config)
     cached = store.cached(label, config.seed, [s.name for s in strategies])
     plan = [(s, [it for it in items if (it.key, s.name) not in cached]) for s in strategies]
-    reused = [replace(cached[(it.key, s.name)], run_id=run_id, cached=True)
-              for s in strategies for it in items if (it.key, s.name) in cached]
+    reused = [
+        replace(cached[(it.key, s.name)], run_id=run_id, cached=True)
+        for s in strategies
+        for it in items
+        if (it.key, s.name) in cached
+    ]
     store.add_results(reused)
     progress.start("live", sum(len(todo) for _, todo in plan))
     rows = list(reused)
-    deciders = Deciders(config.backend, config.backend_options, seed=config.seed,
-                        pool=config.pool)
+    deciders = Deciders(config.backend, config.backend_options, seed=config.seed, pool=config.pool)
     record = config.ledger if config.ledger is not None else config.backend != "simulated"
     ledger = Ledger(config.db, batch_size=1000, flush_seconds=10.0) if record else None
     try:
         for strategy, todo in plan:
             if todo:
-                rows += await _live_strategy(config, run_id, strategy, todo, deciders, store,
-                                             ledger, progress)
+                rows += await _live_strategy(
+                    config, run_id, strategy, todo, deciders, store, ledger, progress
+                )
     finally:
         if ledger:
             ledger.close()
@@ -167,13 +221,24 @@ def run_bench(config: BenchConfig, progress: ProgressSink | None = None) -> str:
     strategies = parse_strategies(config.strategies)
     store = BenchStore(config.db)
     run_id = "bench-" + new_run_id()
-    store.start_run(run_id, command=config.command, backend=config.backend, seed=config.seed,
-                    mode=config.mode, samples_k=config.replay or None,
-                    replay_seeds=config.replay_seeds if config.replay else None,
-                    tasks=config.tasks, strategies=",".join(s.name for s in strategies),
-                    n_items=len(items), simulated=config.backend == "simulated",
-                    meta={"limit": config.limit, "backend_options": config.backend_options,
-                          "pool": config.pool})
+    store.start_run(
+        run_id,
+        command=config.command,
+        backend=config.backend,
+        seed=config.seed,
+        mode=config.mode,
+        samples_k=config.replay or None,
+        replay_seeds=config.replay_seeds if config.replay else None,
+        tasks=config.tasks,
+        strategies=",".join(s.name for s in strategies),
+        n_items=len(items),
+        simulated=config.backend == "simulated",
+        meta={
+            "limit": config.limit,
+            "backend_options": config.backend_options,
+            "pool": config.pool,
+        },
+    )
     status = "failed"
     try:
         if config.mode == "replay":
@@ -183,8 +248,7 @@ def run_bench(config: BenchConfig, progress: ProgressSink | None = None) -> str:
         else:
             rows = asyncio.run(run_live(config, run_id, items, strategies, store, progress))
             per_seed = None
-        store.add_summary(summarise(run_id, strategies, rows, per_seed=per_seed,
-                                    seed=config.seed))
+        store.add_summary(summarise(run_id, strategies, rows, per_seed=per_seed, seed=config.seed))
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"

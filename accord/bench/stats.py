@@ -8,8 +8,9 @@ from math import comb
 import numpy as np
 
 
-def bootstrap_ci(values: Sequence[float], *, n: int = 2000, seed: int = 0,
-                 level: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(
+    values: Sequence[float], *, n: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of `values` (resampling items)."""
     data = np.asarray(values, dtype=float)
     if data.size == 0:
@@ -34,8 +35,9 @@ def mcnemar(a: Sequence[bool], b: Sequence[bool]) -> tuple[int, int, float]:
     return only_a, only_b, min(1.0, 2 * tail)
 
 
-def paired_permutation(a: Sequence[float], b: Sequence[float], *, n: int = 5000,
-                       seed: int = 0) -> float:
+def paired_permutation(
+    a: Sequence[float], b: Sequence[float], *, n: int = 5000, seed: int = 0
+) -> float:
     """Two-sided sign-flip test of mean(a - b) = 0 for paired per-item rates."""
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     diff = diff[diff != 0]
@@ -48,8 +50,9 @@ def paired_permutation(a: Sequence[float], b: Sequence[float], *, n: int = 5000,
     return float((extreme + 1) / (n + 1))
 
 
-def paired_diff_ci(a: Sequence[float], b: Sequence[float], *, n: int = 2000,
-                   seed: int = 0) -> tuple[float, float]:
+def paired_diff_ci(
+    a: Sequence[float], b: Sequence[float], *, n: int = 2000, seed: int = 0
+) -> tuple[float, float]:
     """Bootstrap interval of mean(a - b) over paired items."""
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     return bootstrap_ci(diff.tolist(), n=n, seed=seed)

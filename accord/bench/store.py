@@ -105,8 +105,9 @@ def _columns(cls: type) -> list[str]:
     return [f.name for f in fields(cls)]
 
 
-def insert_columns(store: BenchStore, table: str, names: Sequence[str],
-                   data: Sequence[Sequence[Any]]) -> None:
+def insert_columns(
+    store: BenchStore, table: str, names: Sequence[str], data: Sequence[Sequence[Any]]
+) -> None:
     """INSERT OR REPLACE many rows in one statement (column lists unnested).
 
     DuckDB's executemany costs milliseconds per row; passing each column as one list
@@ -115,8 +116,10 @@ def insert_columns(store: BenchStore, table: str, names: Sequence[str],
     columns = [list(col) for col in zip(*data, strict=True)]
     selects = ", ".join(f"unnest(${i + 1}) AS {name}" for i, name in enumerate(names))
     with store.connect() as db:
-        db.execute(f"INSERT OR REPLACE INTO {table} ({', '.join(names)}) SELECT * FROM "
-                   f"(SELECT {selects})", columns)
+        db.execute(
+            f"INSERT OR REPLACE INTO {table} ({', '.join(names)}) SELECT * FROM (SELECT {selects})",
+            columns,
+        )
 
 
 def now() -> datetime:
@@ -162,16 +165,30 @@ class BenchStore:
                 "INSERT INTO bench_runs (run_id, started_at, status, command, backend, seed, "
                 "mode, samples_k, replay_seeds, tasks, strategies, n_items, simulated, meta) "
                 "VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [run_id, now(), meta["command"], meta["backend"], meta["seed"], meta["mode"],
-                 meta.get("samples_k"), meta.get("replay_seeds"), meta["tasks"],
-                 meta["strategies"], meta["n_items"], meta["simulated"],
-                 json.dumps(extra, default=str)])
+                [
+                    run_id,
+                    now(),
+                    meta["command"],
+                    meta["backend"],
+                    meta["seed"],
+                    meta["mode"],
+                    meta.get("samples_k"),
+                    meta.get("replay_seeds"),
+                    meta["tasks"],
+                    meta["strategies"],
+                    meta["n_items"],
+                    meta["simulated"],
+                    json.dumps(extra, default=str),
+                ],
+            )
 
     def finish_run(self, run_id: str, status: str = "finished") -> None:
         """Mark a bench run finished (or failed, interrupted)."""
         with self.connect() as db:
-            db.execute("UPDATE bench_runs SET status = ?, finished_at = ? WHERE run_id = ?",
-                       [status, now(), run_id])
+            db.execute(
+                "UPDATE bench_runs SET status = ?, finished_at = ? WHERE run_id = ?",
+                [status, now(), run_id],
+            )
 
     def add_results(self, rows: Sequence[ResultRow]) -> None:
         """Store item x strategy rows."""
@@ -181,8 +198,9 @@ class BenchStore:
         """Store the per-strategy summary of a run."""
         self._insert("bench_summary", SummaryRow, rows)
 
-    def cached(self, backend: str, seed: int, strategies: Sequence[str],
-               mode: str = "live") -> dict[tuple[str, str], ResultRow]:
+    def cached(
+        self, backend: str, seed: int, strategies: Sequence[str], mode: str = "live"
+    ) -> dict[tuple[str, str], ResultRow]:
         """Earlier results by (item_key, strategy) for this backend, seed and mode."""
         if not strategies:
             return {}
@@ -192,7 +210,8 @@ class BenchStore:
             found = db.execute(
                 f"SELECT {', '.join(names)} FROM bench_results WHERE backend = ? AND seed = ? "
                 f"AND mode = ? AND strategy IN ({marks}) ORDER BY run_id",
-                [backend, seed, mode, *strategies]).fetchall()
+                [backend, seed, mode, *strategies],
+            ).fetchall()
         out: dict[tuple[str, str], ResultRow] = {}
         for values in found:
             row = ResultRow(**dict(zip(names, values, strict=True)))
@@ -211,15 +230,18 @@ class BenchStore:
         """The newest bench run id."""
         with self.connect() as db:
             row = db.execute(
-                "SELECT run_id FROM bench_runs ORDER BY started_at DESC LIMIT 1").fetchone()
+                "SELECT run_id FROM bench_runs ORDER BY started_at DESC LIMIT 1"
+            ).fetchone()
         return row[0] if row else None
 
     def summary(self, run_id: str) -> list[SummaryRow]:
         """A run's per-strategy summary, in the order it ran."""
         names = _columns(SummaryRow)
         with self.connect() as db:
-            found = db.execute(f"SELECT {', '.join(names)} FROM bench_summary WHERE run_id = ? "
-                               "ORDER BY position", [run_id]).fetchall()
+            found = db.execute(
+                f"SELECT {', '.join(names)} FROM bench_summary WHERE run_id = ? ORDER BY position",
+                [run_id],
+            ).fetchall()
         return [SummaryRow(**dict(zip(names, v, strict=True))) for v in found]
 
     def sources(self, run_id: str) -> list[tuple[str, int]]:
@@ -227,7 +249,9 @@ class BenchStore:
         with self.connect() as db:
             return db.execute(
                 "SELECT source, count(DISTINCT item_key) FROM bench_results WHERE run_id = ? "
-                "GROUP BY source ORDER BY source", [run_id]).fetchall()
+                "GROUP BY source ORDER BY source",
+                [run_id],
+            ).fetchall()
 
     def per_source(self, run_id: str) -> list[tuple[str, str, float, float]]:
         """(task, strategy, accuracy, tokens per item) of a run."""
@@ -235,4 +259,6 @@ class BenchStore:
             return db.execute(
                 "SELECT source, strategy, avg(correct), avg(prompt_tokens + completion_tokens) "
                 "FROM bench_results WHERE run_id = ? GROUP BY source, strategy "
-                "ORDER BY source, strategy", [run_id]).fetchall()
+                "ORDER BY source, strategy",
+                [run_id],
+            ).fetchall()

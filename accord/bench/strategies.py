@@ -52,20 +52,37 @@ def _adaptive(threshold: float) -> PolicySpec:
 
 def _fixed(name: str) -> list[Strategy]:
     if name == "adaptive-sweep":
-        return [Strategy(f"adaptive@{t:g}", _adaptive(t),
-                         description=f"adaptive, threshold {t:g} (sweep)") for t in SWEEP]
+        return [
+            Strategy(
+                f"adaptive@{t:g}", _adaptive(t), description=f"adaptive, threshold {t:g} (sweep)"
+            )
+            for t in SWEEP
+        ]
     table = {
-        "single": Strategy("single", PolicySpec(kind="single"),
-                           description="one greedy answer from the primary"),
-        "validated": Strategy("validated", PolicySpec(kind="adaptive", threshold=0.0, k=5,
-                                                      stopping="beta@0.95"),
-                              description="single; a vote only when validation fails"),
-        "early-stop": Strategy("early-stop", PolicySpec(kind="vote", k=5, stopping="window@3"),
-                               description="vote of up to 5, stops on 3 unanimous (ESC)"),
-        "adaptive": Strategy(f"adaptive@{DEFAULT_THRESHOLD:g}", _adaptive(DEFAULT_THRESHOLD),
-                             description="single; Beta-rule vote (c=0.95, k<=5) when unsure"),
-        "cascade": Strategy("cascade", _adaptive(DEFAULT_THRESHOLD), tiers=2,
-                            description="adaptive on tier 1, climb to tier 2 while unsure"),
+        "single": Strategy(
+            "single", PolicySpec(kind="single"), description="one greedy answer from the primary"
+        ),
+        "validated": Strategy(
+            "validated",
+            PolicySpec(kind="adaptive", threshold=0.0, k=5, stopping="beta@0.95"),
+            description="single; a vote only when validation fails",
+        ),
+        "early-stop": Strategy(
+            "early-stop",
+            PolicySpec(kind="vote", k=5, stopping="window@3"),
+            description="vote of up to 5, stops on 3 unanimous (ESC)",
+        ),
+        "adaptive": Strategy(
+            f"adaptive@{DEFAULT_THRESHOLD:g}",
+            _adaptive(DEFAULT_THRESHOLD),
+            description="single; Beta-rule vote (c=0.95, k<=5) when unsure",
+        ),
+        "cascade": Strategy(
+            "cascade",
+            _adaptive(DEFAULT_THRESHOLD),
+            tiers=2,
+            description="adaptive on tier 1, climb to tier 2 while unsure",
+        ),
     }
     return [table[name]]
 
@@ -75,8 +92,13 @@ def parse_strategy(name: str) -> list[Strategy]:
     name = name.strip()
     if name.startswith("vote@"):
         k = _number(name, name[5:], int)
-        return [Strategy(f"vote@{k}", PolicySpec(kind="vote", k=k, stopping="fixed"),
-                         description=f"majority of {k} sampled answers")]
+        return [
+            Strategy(
+                f"vote@{k}",
+                PolicySpec(kind="vote", k=k, stopping="fixed"),
+                description=f"majority of {k} sampled answers",
+            )
+        ]
     if name.startswith("adaptive@"):
         t = _number(name, name[9:], float)
         return [Strategy(f"adaptive@{t:g}", _adaptive(t), description=f"adaptive, threshold {t:g}")]

@@ -15,9 +15,14 @@ def _mean(values: Sequence[float]) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
 
 
-def summarise(run_id: str, strategies: Sequence[Strategy], rows: Sequence[ResultRow], *,
-              per_seed: Mapping[str, np.ndarray] | None = None,
-              seed: int = 0) -> list[SummaryRow]:
+def summarise(
+    run_id: str,
+    strategies: Sequence[Strategy],
+    rows: Sequence[ResultRow],
+    *,
+    per_seed: Mapping[str, np.ndarray] | None = None,
+    seed: int = 0,
+) -> list[SummaryRow]:
     """Per-strategy measures; paired tests against vote@5 on the items both ran.
 
     Live rows hold 0/1 outcomes and get an exact McNemar test; replayed rows hold per-item rates
@@ -37,30 +42,45 @@ def summarise(run_id: str, strategies: Sequence[Strategy], rows: Sequence[Result
         correct = [r.correct for r in items]
         low, high = bootstrap_ci(correct, seed=seed)
         summary = SummaryRow(
-            run_id=run_id, strategy=strategy.name, position=position,
-            description=strategy.description, mode=items[0].mode, n_items=len(items),
-            accuracy=_mean(correct), ci_low=low, ci_high=high, seed_low=None, seed_high=None,
-            delta=None, delta_low=None, delta_high=None, p_value=None, test="",
+            run_id=run_id,
+            strategy=strategy.name,
+            position=position,
+            description=strategy.description,
+            mode=items[0].mode,
+            n_items=len(items),
+            accuracy=_mean(correct),
+            ci_low=low,
+            ci_high=high,
+            seed_low=None,
+            seed_high=None,
+            delta=None,
+            delta_low=None,
+            delta_high=None,
+            p_value=None,
+            test="",
             prompt_tokens=_mean([r.prompt_tokens for r in items]),
             completion_tokens=_mean([r.completion_tokens for r in items]),
             wall_ms=_mean([r.wall_ms for r in items]),
             overhead_ms=_mean([r.wall_ms - r.model_ms for r in items]),
             escalation=_mean([r.escalated for r in items]),
             cost_usd=_mean([r.cost_usd for r in items]),
-            flops=_mean([r.flops for r in items]) if all(r.flops is not None for r in items)
+            flops=_mean([r.flops for r in items])
+            if all(r.flops is not None for r in items)
             else None,
         )
         if per_seed is not None and strategy.name in per_seed:
             accs = per_seed[strategy.name].mean(axis=1)
-            summary.seed_low, summary.seed_high = (float(v) for v in
-                                                   np.percentile(accs, [2.5, 97.5]))
+            summary.seed_low, summary.seed_high = (
+                float(v) for v in np.percentile(accs, [2.5, 97.5])
+            )
         _pair(summary, mine, base, seed)
         out.append(summary)
     return out
 
 
-def _pair(summary: SummaryRow, mine: Mapping[str, ResultRow], base: Mapping[str, ResultRow],
-          seed: int) -> None:
+def _pair(
+    summary: SummaryRow, mine: Mapping[str, ResultRow], base: Mapping[str, ResultRow], seed: int
+) -> None:
     shared = [k for k in mine if k in base]
     if not shared or summary.strategy == BASELINE:
         return

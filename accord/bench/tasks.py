@@ -46,16 +46,22 @@ class BenchItem:
 
 def _key(item: Item, task: Task) -> str:
     """A content hash, so the cache survives renames and notices edited items."""
-    text = "\x1f".join([task.prompt, *task.choices, "\x1e", *item.targets, str(task.max_tokens),
-                        task.answer_type])
+    text = "\x1f".join(
+        [task.prompt, *task.choices, "\x1e", *item.targets, str(task.max_tokens), task.answer_type]
+    )
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def to_bench_item(source: str, item: Item) -> BenchItem:
     """Wrap a loaded item; the Task carries no labels (the coordinator never sees them)."""
     tokens = _NUMBER_TOKENS if item.answer_type == "number" else _TEXT_TOKENS
-    task = Task(id=item.id, prompt=item.prompt, answer_type=item.answer_type,
-                choices=item.choices, max_tokens=tokens)
+    task = Task(
+        id=item.id,
+        prompt=item.prompt,
+        answer_type=item.answer_type,
+        choices=item.choices,
+        max_tokens=tokens,
+    )
     return BenchItem(source, item, task, _key(item, task))
 
 
@@ -68,8 +74,10 @@ def resolve_task(spec: str) -> Path:
     if folder is not None and (folder / f"{spec}.json").is_file():
         return folder / f"{spec}.json"
     known = ", ".join(shipped_tasks()) or "(no shipped samples found)"
-    raise ConfigError(f"no task file or shipped task named {spec!r}",
-                      hint=f"give a path to a BIG-bench .json or .jsonl file, or one of: {known}")
+    raise ConfigError(
+        f"no task file or shipped task named {spec!r}",
+        hint=f"give a path to a BIG-bench .json or .jsonl file, or one of: {known}",
+    )
 
 
 def load_task(spec: str, limit: int | None = None) -> list[BenchItem]:

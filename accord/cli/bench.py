@@ -44,28 +44,47 @@ class RichProgress:
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                    TextColumn("[dim]{task.fields[note]}"), console=console)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("[dim]{task.fields[note]}"),
+        console=console,
+    )
 
 
 @bench_app.command()
 def bench(
-    tasks: Annotated[str, typer.Option(help="Comma-separated shipped task names, paths to "
-                                            "BIG-bench .json / .jsonl files, 'all', or "
-                                            "'simulated:N'.")] = "arithmetic__1_digit_addition",
-    strategies: Annotated[str, typer.Option(help="Comma-separated: single, validated, vote@K, "
-                                                 "early-stop, adaptive, adaptive@T, "
-                                                 "adaptive-sweep, cascade, peer:NAME.")]
-    = "single,vote@3,vote@5,early-stop,adaptive",
+    tasks: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated shipped task names, paths to "
+            "BIG-bench .json / .jsonl files, 'all', or "
+            "'simulated:N'."
+        ),
+    ] = "arithmetic__1_digit_addition",
+    strategies: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: single, validated, vote@K, "
+            "early-stop, adaptive, adaptive@T, "
+            "adaptive-sweep, cascade, peer:NAME."
+        ),
+    ] = "single,vote@3,vote@5,early-stop,adaptive",
     limit: Annotated[int | None, typer.Option(help="Items per task.")] = None,
     seed: Annotated[int, typer.Option(help="Base seed (the cache key includes it).")] = 0,
-    backend: Annotated[str, typer.Option(help="Backend: llama, simulated, openai, ...")]
-    = "llama",
+    backend: Annotated[str, typer.Option(help="Backend: llama, simulated, openai, ...")] = "llama",
     out: Annotated[Path, typer.Option(help="Where report.md and pareto.png go.")] = DEFAULT_OUT,
     db: Annotated[Path, typer.Option("--db", help="DuckDB ledger file.")] = DEFAULT_DB,
-    replay: Annotated[int, typer.Option(help="Record K samples per item once and replay every "
-                                             "strategy from them (0: run live).")] = 0,
+    replay: Annotated[
+        int,
+        typer.Option(
+            help="Record K samples per item once and replay every strategy from them (0: run live)."
+        ),
+    ] = 0,
     replay_seeds: Annotated[int, typer.Option(help="Replay orders per strategy.")] = 20,
     pool: Annotated[str, typer.Option(help="local (in-process) or ray.")] = "local",
 ) -> None:
@@ -79,9 +98,19 @@ def bench(
         raise ConfigError(f"unknown pool {pool!r}", hint="use local or ray")
     kind: Literal["local", "ray"] = "ray" if pool == "ray" else "local"
     command = "accord " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    config = BenchConfig(tasks=tasks, strategies=strategies, limit=limit, seed=seed,
-                         backend=backend, db=db, out=out, replay=replay,
-                         replay_seeds=replay_seeds, pool=kind, command=command)
+    config = BenchConfig(
+        tasks=tasks,
+        strategies=strategies,
+        limit=limit,
+        seed=seed,
+        backend=backend,
+        db=db,
+        out=out,
+        replay=replay,
+        replay_seeds=replay_seeds,
+        pool=kind,
+        command=command,
+    )
     with _progress() as progress:
         run_id = run_bench(config, RichProgress(progress))
     store = BenchStore(db)
@@ -89,17 +118,22 @@ def bench(
     assert run is not None
     md, (png,) = write_report(db, run_id, out)
     if backend == "simulated":
-        console.print("[bold yellow]SIMULATED[/bold yellow] population: every figure below "
-                      "is simulated.")
+        console.print(
+            "[bold yellow]SIMULATED[/bold yellow] population: every figure below is simulated."
+        )
     console.print(headline_table(run, store.summary(run_id)), markup=False)
-    console.print(f"[dim]run {run_id} · report {md} · plot {png} · "
-                  f"`accord report {run_id}` re-renders it[/dim]")
+    console.print(
+        f"[dim]run {run_id} · report {md} · plot {png} · "
+        f"`accord report {run_id}` re-renders it[/dim]"
+    )
 
 
 @bench_app.command()
 def report(
-    runs: Annotated[list[str] | None, typer.Argument(help="Bench run ids (default: latest); "
-                                                          "several make one page.")] = None,
+    runs: Annotated[
+        list[str] | None,
+        typer.Argument(help="Bench run ids (default: latest); several make one page."),
+    ] = None,
     db: Annotated[Path, typer.Option("--db", help="DuckDB ledger file.")] = DEFAULT_DB,
     out: Annotated[Path, typer.Option(help="Where the page and plots go.")] = DEFAULT_OUT,
     page: Annotated[str, typer.Option(help="File name of the Markdown page.")] = "report.md",

@@ -19,8 +19,9 @@ from accord.consensus.records import Decision, Task
 class Cascade:
     """Ordered tiers of coordinators; climbs while the decision is unresolved or unsure."""
 
-    def __init__(self, tiers: Sequence[Coordinator], policy: PolicySpec, *,
-                 climb_below: float | None = None) -> None:
+    def __init__(
+        self, tiers: Sequence[Coordinator], policy: PolicySpec, *, climb_below: float | None = None
+    ) -> None:
         if not tiers:
             raise ValueError("a cascade needs at least one tier")
         self.tiers = tuple(tiers)
@@ -49,7 +50,9 @@ class Cascade:
         decision, level = decisions[-1], len(decisions)
         climbed = level > 1
         return replace(
-            decision, attempts=tuple(attempts), policy=self.label,
+            decision,
+            attempts=tuple(attempts),
+            policy=self.label,
             path="escalated" if climbed else decision.path,
             stop_reason=f"tier{level}:{decision.stop_reason}",
             wall_ms=(time.perf_counter() - start) * 1000.0,

@@ -17,11 +17,21 @@ from accord.consensus.records import Attempt, Task
 if TYPE_CHECKING:
     from accord.roles.pool import AgentPool, Kind
 
-_NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-                 "fourteen fifteen sixteen seventeen eighteen nineteen twenty")
+_NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+    "fourteen fifteen sixteen seventeen eighteen nineteen twenty"
+)
 _WORDS = {w: i for i, w in enumerate(_NUMBER_WORDS.split(" "))}
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-         "eighty": 80, "ninety": 90}
+_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
 _NUMBER = re.compile(r"^[-+]?(\d+(?:,\d{3})*(?:\.\d+)?|\.\d+)(?:e[-+]?\d+)?$", re.I)
 _LETTER = re.compile(r"^\(?([a-z])[).:]?$", re.I)
 
@@ -110,8 +120,9 @@ class NormalisingPool:
         """The wrapped pool's capacity for `role`."""
         return self.inner.capacity(role)
 
-    async def attempt(self, role: str, task: Task, *, kind: Kind, temperature: float,
-                      seed: int) -> Attempt:
+    async def attempt(
+        self, role: str, task: Task, *, kind: Kind, temperature: float, seed: int
+    ) -> Attempt:
         """One attempt from the wrapped pool, its answer normalised."""
         raw = await self.inner.attempt(role, task, kind=kind, temperature=temperature, seed=seed)
         return normalised(raw, task)

@@ -45,10 +45,12 @@ class Population:
 
     def describe(self) -> str:
         """One line for reports (always says simulated)."""
-        return (f"simulated population: {self.easy_share:.0%} easy items (per-sample accuracy "
-                f"U{self.easy}), {1 - self.easy_share:.0%} hard (U{self.hard}); wrong answers "
-                f"on a shared distractor with prob {self.correlation:g}; confidence "
-                f"{self.confidence}, signal separation d'={self.separation:g}")
+        return (
+            f"simulated population: {self.easy_share:.0%} easy items (per-sample accuracy "
+            f"U{self.easy}), {1 - self.easy_share:.0%} hard (U{self.hard}); wrong answers "
+            f"on a shared distractor with prob {self.correlation:g}; confidence "
+            f"{self.confidence}, signal separation d'={self.separation:g}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +82,15 @@ def simulated_items(n: int, population: Population | None = None) -> list[Item]:
     for i in range(n):
         key = f"s{population.seed}-{i}"
         truth = latent(key, population).truth
-        items.append(Item(f"simulated-{i}", f"simulated item {key}: what is the code?",
-                          "number", (), (str(truth),)))
+        items.append(
+            Item(
+                f"simulated-{i}",
+                f"simulated item {key}: what is the code?",
+                "number",
+                (),
+                (str(truth),),
+            )
+        )
     return items
 
 
@@ -97,10 +106,17 @@ def _sigmoid(x: float) -> float:
 class SimulatedBackend:
     """A simulated agent: set per-item accuracy, correlated errors and a confidence model."""
 
-    def __init__(self, *, population: Population | None = None, skill: float = 0.0,
-                 model: str = "sim-agent", name: str = SIMULATED,
-                 confidence: ConfidenceModel | None = None, seed: int = 0,
-                 **_ignored: object) -> None:
+    def __init__(
+        self,
+        *,
+        population: Population | None = None,
+        skill: float = 0.0,
+        model: str = "sim-agent",
+        name: str = SIMULATED,
+        confidence: ConfidenceModel | None = None,
+        seed: int = 0,
+        **_ignored: object,
+    ) -> None:
         base = population or Population()
         if confidence is not None and confidence != base.confidence:
             base = Population(**{**_fields(base), "confidence": confidence})
@@ -113,8 +129,10 @@ class SimulatedBackend:
     def _latent(self, text: str) -> Latent:
         found = _KEY.search(text)
         if not found:
-            raise BackendError(self.name, "not a simulated item (use accord.models.simulated."
-                                          "simulated_items to make them)")
+            raise BackendError(
+                self.name,
+                "not a simulated item (use accord.models.simulated.simulated_items to make them)",
+            )
         key = found.group(1)
         if key not in self._latents:
             self._latents[key] = latent(key, self.population)
@@ -151,8 +169,9 @@ class SimulatedBackend:
         """Simulated items are free-text; options get equal scores."""
         prompt = sum(len(m.content) for m in messages) // 4
         flat = (math.log(1 / max(1, len(options))),) * len(options)
-        return OptionScores(flat, Usage(prompt * len(options), 0, 0.0, self.model),
-                            (1,) * len(options))
+        return OptionScores(
+            flat, Usage(prompt * len(options), 0, 0.0, self.model), (1,) * len(options)
+        )
 
 
 def _fields(population: Population) -> dict[str, object]:

@@ -22,8 +22,13 @@ def _summary(db: Path, run_id: str) -> dict[str, object]:
 
 def test_live_run_stores_rows_summary_and_ledger_and_reruns_from_cache(tmp_path: Path) -> None:
     db = tmp_path / "l.duckdb"
-    config = BenchConfig(tasks="simulated:100", strategies="single,vote@5,adaptive",
-                         backend="simulated", db=db, ledger=True)
+    config = BenchConfig(
+        tasks="simulated:100",
+        strategies="single,vote@5,adaptive",
+        backend="simulated",
+        db=db,
+        ledger=True,
+    )
     first = run_bench(config)
     rows = _summary(db, first)
     assert set(rows) == {"single", "vote@5", "adaptive@0.8"}
@@ -35,19 +40,30 @@ def test_live_run_stores_rows_summary_and_ledger_and_reruns_from_cache(tmp_path:
         n = con.execute("SELECT count(*) FROM bench_results WHERE run_id = ?", [first]).fetchone()
         ledger = con.execute("SELECT count(*) FROM decisions").fetchone()
     assert n == (300,) and ledger == (300,)
-    second = run_bench(BenchConfig(tasks="simulated:100", strategies="single,vote@3",
-                                   backend="simulated", db=db))
+    second = run_bench(
+        BenchConfig(tasks="simulated:100", strategies="single,vote@3", backend="simulated", db=db)
+    )
     with duckdb.connect(str(db), read_only=True) as con:
-        cached = con.execute("SELECT strategy, bool_and(cached) FROM bench_results "
-                             "WHERE run_id = ? GROUP BY strategy ORDER BY strategy",
-                             [second]).fetchall()
+        cached = con.execute(
+            "SELECT strategy, bool_and(cached) FROM bench_results "
+            "WHERE run_id = ? GROUP BY strategy ORDER BY strategy",
+            [second],
+        ).fetchall()
     assert cached == [("single", True), ("vote@3", False)]
 
 
 def test_replay_run_labels_rows_and_carries_a_seed_spread(tmp_path: Path) -> None:
     db = tmp_path / "l.duckdb"
-    run_id = run_bench(BenchConfig(tasks="simulated:80", strategies="single,vote@5,adaptive",
-                                   backend="simulated", db=db, replay=6, replay_seeds=5))
+    run_id = run_bench(
+        BenchConfig(
+            tasks="simulated:80",
+            strategies="single,vote@5,adaptive",
+            backend="simulated",
+            db=db,
+            replay=6,
+            replay_seeds=5,
+        )
+    )
     rows = _summary(db, run_id)
     adaptive = rows["adaptive@0.8"]
     assert adaptive.mode == "replay" and adaptive.test == "paired sign-flip"  # type: ignore[attr-defined]
@@ -62,14 +78,19 @@ def test_replay_run_labels_rows_and_carries_a_seed_spread(tmp_path: Path) -> Non
 
 
 def test_scripted_backend_on_a_bigbench_file_by_path(tmp_path: Path) -> None:
-    task = {"examples": [{"input": f"What is {i} plus 1?", "target": str(i + 1)}
-                         for i in range(6)]}
+    task = {"examples": [{"input": f"What is {i} plus 1?", "target": str(i + 1)} for i in range(6)]}
     path = tmp_path / "plus.json"
     path.write_text(json.dumps(task))
     script = {f"What is {i} plus 1?": [str(i + 1), f"{i + 1}.0", f" {i + 1} "] for i in range(6)}
-    run_id = run_bench(BenchConfig(tasks=str(path), strategies="single,vote@3",
-                                   backend="scripted", backend_options={"script": script},
-                                   db=tmp_path / "l.duckdb"))
+    run_id = run_bench(
+        BenchConfig(
+            tasks=str(path),
+            strategies="single,vote@3",
+            backend="scripted",
+            backend_options={"script": script},
+            db=tmp_path / "l.duckdb",
+        )
+    )
     rows = _summary(tmp_path / "l.duckdb", run_id)
     assert rows["single"].accuracy == 1.0  # type: ignore[attr-defined]
     assert rows["vote@3"].accuracy == 1.0  # type: ignore[attr-defined]
@@ -78,8 +99,20 @@ def test_scripted_backend_on_a_bigbench_file_by_path(tmp_path: Path) -> None:
 def test_cli_bench_and_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
-    result = runner.invoke(app, ["bench", "--backend", "simulated", "--tasks", "simulated:100",
-                                 "--strategies", "single,vote@5", "--out", "out"])
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "--backend",
+            "simulated",
+            "--tasks",
+            "simulated:100",
+            "--strategies",
+            "single,vote@5",
+            "--out",
+            "out",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "SIMULATED" in result.output
     assert (tmp_path / "out" / "report.md").is_file()

@@ -41,9 +41,13 @@ def test_shipped_tasks_load_by_name_with_limit() -> None:
 
 
 def test_any_bigbench_file_by_path_and_jsonl(tmp_path: Path) -> None:
-    task = {"task_prefix": "Q: ", "examples": [
-        {"input": "2+2?", "target": ["4", "four"]},
-        {"input": "Sky?", "target_scores": {"blue": 1, "green": 0}}]}
+    task = {
+        "task_prefix": "Q: ",
+        "examples": [
+            {"input": "2+2?", "target": ["4", "four"]},
+            {"input": "Sky?", "target_scores": {"blue": 1, "green": 0}},
+        ],
+    }
     path = tmp_path / "mine.json"
     path.write_text(json.dumps(task))
     items = load_bench_items(str(path))

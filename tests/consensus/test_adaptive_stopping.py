@@ -71,8 +71,12 @@ def test_rules_are_invariant_to_arrival_order(answers, rnd, name, k_max) -> None
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.sampled_from(["1", "2", "3"]), min_size=1, max_size=8),
-       st.sampled_from(RULES), st.integers(1, 9), st.sampled_from(["vote", "adaptive"]))
+@given(
+    st.lists(st.sampled_from(["1", "2", "3"]), min_size=1, max_size=8),
+    st.sampled_from(RULES),
+    st.integers(1, 9),
+    st.sampled_from(["vote", "adaptive"]),
+)
 def test_a_vote_never_exceeds_k_max(script, name, k, kind) -> None:  # type: ignore[no-untyped-def]
     pool = scripted_pool({"solver": {"question": script}})
     policy = PolicySpec(kind=kind, k=k, stopping=name, threshold=1.0)

@@ -22,8 +22,10 @@ def test_numbers_written_differently_are_one_answer(raw: str) -> None:
     assert normalise_answer(raw, NUMBER) == "4"
 
 
-@pytest.mark.parametrize(("raw", "value"), [("twenty-one", 21), ("minus three", -3),
-                                            ("1,000", 1000), ("0.5", 0.5), ("seventy", 70)])
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("twenty-one", 21), ("minus three", -3), ("1,000", 1000), ("0.5", 0.5), ("seventy", 70)],
+)
 def test_number_words_and_separators(raw: str, value: float) -> None:
     assert number_value(raw) == value
 

@@ -73,14 +73,21 @@ def test_two_thousand_decisions_in_well_under_a_second_each() -> None:
     policy = PolicySpec(kind="adaptive", threshold=0.8, stopping="beta")
 
     async def run() -> list:
-        return list(await asyncio.gather(*[
-            coordinator.decide(Task(it.id, it.prompt, "number"), policy) for it in items]))
+        return list(
+            await asyncio.gather(
+                *[coordinator.decide(Task(it.id, it.prompt, "number"), policy) for it in items]
+            )
+        )
 
     start = time.perf_counter()
     decisions = asyncio.run(run())
     elapsed = time.perf_counter() - start
-    accuracy = np.mean([bool(is_correct(d.answer, it.targets, "number"))
-                        for d, it in zip(decisions, items, strict=True)])
+    accuracy = np.mean(
+        [
+            bool(is_correct(d.answer, it.targets, "number"))
+            for d, it in zip(decisions, items, strict=True)
+        ]
+    )
     assert elapsed < 10  # ~0.4 s on a free core: 10,000 decisions fit in seconds
     assert 0.85 < accuracy < 1.0
     assert not math.isnan(accuracy)
