@@ -107,6 +107,7 @@ def test_retry_rejects_nan_and_missing_option_scores() -> None:
 
 def test_registered_by_name_with_options_passed_through() -> None:
     backend = create_backend("retry", inner="faulty", attempts=6, seed=3, default="7",
+                             base_delay_s=0.0,
                              inner_options={"inner": "scripted", "rates": {"error": 0.5}})
     assert isinstance(backend, RetryingBackend) and isinstance(backend.inner, FaultyBackend)
     assert [backend.complete(_request(f"q{i}")).text for i in range(20)] == ["7"] * 20
