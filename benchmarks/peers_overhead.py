@@ -13,8 +13,9 @@ CrewAI `BaseLLM` and AutoGen `ChatCompletionClient` adapters. Per framework it p
     python benchmarks/peers_overhead.py [--n 100] [--repeats 3]
 
 Wall time includes everything a user pays per run (CrewAI: kickoff and its events; accord:
-coordinator, ledger writes to a DuckDB file). Ray actor start-up is excluded (the pool is
-started once, before timing), as CrewAI and AutoGen start nothing comparable.
+coordinator, ledger writes to one DuckDB file that persists across runs, as `.accord/` does).
+Ray actor start-up is excluded (the pool is started once, before timing), as CrewAI and
+AutoGen start nothing comparable.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ from accord.crews.spec import RoleSpec, TaskSpec
 from accord.models.base import Completion, CompletionRequest, backends
 from accord.models.scripted import Scripted, ScriptedBackend
 
+# One ledger file for every accord run of this process, as in a project (`.accord/`): the
+# warm-up run creates it, so timed runs pay for their writes, not for creating the schema.
+LEDGER = Path(tempfile.mkdtemp(prefix="peers-")) / "ledger.duckdb"
 QUESTION = re.compile(r"What is (\d+) plus (\d+)\?")
 
 
@@ -172,10 +176,7 @@ def run_accord_without_ledger(backend: MeteredScripted, tasks: list[tuple[str, i
 
 def run_accord(pool: object) -> Callable[[MeteredScripted, list[tuple[str, int]]], int]:
     def run(backend: MeteredScripted, tasks: list[tuple[str, int]]) -> int:
-        with tempfile.TemporaryDirectory() as tmp:
-            result = accord_crew(tasks).run(
-                db=Path(tmp) / "ledger.duckdb", backend="peers-scripted", pool=pool
-            )  # type: ignore[arg-type]
+        result = accord_crew(tasks).run(db=LEDGER, backend="peers-scripted", pool=pool)  # type: ignore[arg-type]
         return sum(bool(c) for c in result.correct.values())
 
     return run
@@ -329,8 +330,7 @@ def measure_ray(
     try:
 
         def run(_: MeteredScripted, items: list[tuple[str, int]]) -> int:
-            with tempfile.TemporaryDirectory() as tmp:
-                result = accord_crew(items).run(db=Path(tmp) / "ledger.duckdb", pool=pool)
+            result = accord_crew(items).run(db=LEDGER, pool=pool)
             return sum(bool(c) for c in result.correct.values())
 
         local = measure("accord (Ray actors)", run, backend, tasks, repeats, count)
