@@ -374,6 +374,7 @@ def import_crewai(
     previous: str | None = None
     for task_id, data, err in tasks:
         task_specs.append(importer.task(task_id, data, previous, by_agent, err))
+        _check_context(task_id, task_specs[-1]["depends_on"], task_specs[:-1], err)
         previous = task_specs[-1]["id"]
     data = {
         "name": _project_name(project, crew.get("name")),
@@ -397,6 +398,21 @@ def import_crewai(
             + ", ".join(importer.unsupported),
         )
     return ImportedCrew(spec, warnings, str(project.tasks or project.agents), project.root)
+
+
+def _check_context(
+    task_id: str, depends: list[str], earlier: list[dict[str, Any]], error_at: ErrorAt
+) -> None:
+    """CrewAI's context names tasks defined before this one."""
+    known = [t["id"] for t in earlier]
+    for j, name in enumerate(depends):
+        if name not in known:
+            hint = f"earlier tasks: {', '.join(known)}" if known else "it is the first task"
+            raise error_at(
+                (task_id, "context", j),
+                f"context names {name!r}, which is not a task defined before this one",
+                hint,
+            )
 
 
 def parse_inputs(pairs: list[str] | tuple[str, ...] | None) -> dict[str, str]:

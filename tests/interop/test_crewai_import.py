@@ -281,3 +281,14 @@ def test_llms_accord_cannot_reach_fall_back_to_the_default_tier(tmp_path: Path) 
     imported = import_crewai(tmp_path)
     assert imported.spec.roles[0].model == "default"
     assert "agents.writer.llm ('anthropic/claude-sonnet'" in imported.warnings[0]
+
+
+def test_context_naming_an_unknown_task_is_an_error_at_its_line(tmp_path: Path) -> None:
+    project = tmp_path / "crew" / "config"
+    shutil.copytree(TRIP / "config", project)
+    tasks = project / "tasks.yaml"
+    tasks.write_text(tasks.read_text().replace("    - gather_task", "    - gathr_task"))
+    with pytest.raises(ConfigError) as info:
+        import_crewai(project.parent, inputs=TRIP_INPUTS)
+    assert info.value.path == str(tasks) and info.value.line == 35
+    assert "'gathr_task'" in info.value.message and "gather_task" in info.value.hint
