@@ -1,6 +1,6 @@
 """Memory: working memory for each run and long-term memory across runs, in DuckDB."""
 
-from accord.memory.crew_memory import CrewMemory, MemoryCoordinator, attach_memory
+from accord.memory.crew_memory import CrewMemory, MemoryCoordinator, attach_memory, working_memory
 from accord.memory.embed import Embedder, HashEmbedder, LlamaEmbedder, embedders, get_embedder
 from accord.memory.graph import KnowledgeGraph
 from accord.memory.packing import Candidate, Packed, PackEntry, approx_tokens, pack
@@ -40,4 +40,5 @@ __all__ = [
     "get_embedder",
     "pack",
     "verifies",
+    "working_memory",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+from weakref import WeakValueDictionary
 
 import numpy as np
 
@@ -35,13 +36,16 @@ class CrewMemory:
     """Working memory of one run plus the crew's long-term store."""
 
     def __init__(self, spec: MemorySpec, store: MemoryStore | None, *, crew: str, run_id: str,
-                 count: TokenCounter = approx_tokens) -> None:
+                 count: TokenCounter = approx_tokens,
+                 working: WorkingMemory | None = None) -> None:
         self.spec = spec
         self.store = store if spec.long_term else None
         self.crew = crew
         self.run_id = run_id
         self.count = count
-        self.working = WorkingMemory(run_id, goals=spec.goals)
+        self.working = working or WorkingMemory(run_id)
+        for goal in spec.goals:
+            self.working.add_goal(goal)
         self.questions: dict[str, str] = {}
         self.errors: list[MemoryStoreError] = []
 
@@ -127,10 +131,29 @@ class MemoryCoordinator:
         return decision
 
 
+_ACTIVE: WeakValueDictionary[str, CrewMemory] = WeakValueDictionary()
+_PENDING: dict[str, WorkingMemory] = {}
+
+
 def attach_memory(spec: MemorySpec | None, ledger: Ledger, *, crew: str,
                   run_id: str) -> CrewMemory | None:
     """The run's memory when the crew has it on (None otherwise), in the ledger's database."""
+    working = _PENDING.pop(run_id, None)
     if spec is None or not spec.enabled:
         return None
     store = MemoryStore.for_ledger(ledger, embedder=spec.embedder) if spec.long_term else None
-    return CrewMemory(spec, store, crew=crew, run_id=run_id)
+    memory = CrewMemory(spec, store, crew=crew, run_id=run_id, working=working)
+    _ACTIVE[run_id] = memory
+    return memory
+
+
+def working_memory(run_id: str) -> WorkingMemory:
+    """The working memory of a run, from its `on_start` callback on.
+
+    Read and write it while the run goes on: goals and notes added there reach the prompts of
+    the decisions that follow (when the crew has memory on).
+    """
+    active = _ACTIVE.get(run_id)
+    if active is not None:
+        return active.working
+    return _PENDING.setdefault(run_id, WorkingMemory(run_id))

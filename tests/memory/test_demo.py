@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from accord.crews.crew import Crew
+from accord.memory import WorkingMemory
 from tests.conftest import ROOT
 
 DEMO = ROOT / "configs" / "memory_demo.yaml"
@@ -50,3 +51,23 @@ def test_without_memory_the_second_run_costs_the_same(tmp_path: Path) -> None:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables")
                   .fetchall()}
     assert "memory_items" not in tables
+
+
+def test_working_memory_is_writable_during_a_run(tmp_path: Path) -> None:
+    from accord.memory import working_memory
+
+    seen: list[WorkingMemory] = []
+
+    def on_start(run_id: str, tasks: list[object]) -> None:
+        working = working_memory(run_id)
+        working.add_goal("double-check arithmetic")
+        seen.append(working)
+
+    result = Crew.from_yaml(DEMO).run(db=tmp_path / "l.duckdb", pool="local", on_start=on_start)
+    working = seen[0]
+    assert working.status("add") == "accepted"
+    assert len(working.facts(verified=True)) == len(result.decisions)
+    with duckdb.connect(str(tmp_path / "l.duckdb"), read_only=True) as con:
+        goals = con.execute("SELECT count(DISTINCT task_id) FROM memory_context WHERE "
+                            "kind = 'goal' AND action = 'included'").fetchone()
+    assert goals == (len(result.decisions),)
