@@ -56,6 +56,22 @@ def _progress() -> Progress:
     )
 
 
+def _options(pairs: list[str]) -> dict[str, object]:
+    """KEY=VALUE pairs; numbers become numbers."""
+    from accord.errors import ConfigError
+
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"bad --option {pair!r}", hint="write KEY=VALUE")
+        try:
+            out[key] = float(value) if "." in value else int(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
 @bench_app.command()
 def bench(
     tasks: Annotated[
@@ -87,6 +103,10 @@ def bench(
     ] = 0,
     replay_seeds: Annotated[int, typer.Option(help="Replay orders per strategy.")] = 20,
     pool: Annotated[str, typer.Option(help="local (in-process) or ray.")] = "local",
+    option: Annotated[
+        list[str] | None,
+        typer.Option(help="Backend option KEY=VALUE (repeatable), e.g. confidence=overconfident."),
+    ] = None,
 ) -> None:
     """Run strategies side by side on the same items; write report.md and pareto.png."""
     from accord.bench.report import headline_table, write_report
@@ -110,6 +130,7 @@ def bench(
         replay_seeds=replay_seeds,
         pool=kind,
         command=command,
+        backend_options=_options(option or []),
     )
     with _progress() as progress:
         run_id = run_bench(config, RichProgress(progress))
