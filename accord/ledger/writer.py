@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 
 from accord.consensus.records import Attempt, Decision
 from accord.errors import ConfigError
@@ -36,13 +37,29 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _placeholders(columns: str) -> str:
-    return ", ".join("?" for _ in columns.split(","))
-
-
 def new_run_id() -> str:
     """A sortable, unique run id: UTC time plus random suffix."""
     return _now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def _insert(db: duckdb.DuckDBPyConnection, table: str, columns: str,
+            rows: list[tuple[Any, ...]]) -> None:
+    """Insert `rows` in one statement, read from column arrays.
+
+    DuckDB's executemany runs one statement per row (~1 ms each): at 10k decisions that
+    was most of a run's wall time. A scan of numpy columns is ~25x faster.
+    """
+    if not rows:
+        return
+    names = [c.strip() for c in columns.split(",")]
+    batch = {name: np.array([row[i] for row in rows], dtype=object)
+             for i, name in enumerate(names)}
+    view = f"_accord_{table}_batch"
+    db.register(view, batch)
+    try:
+        db.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {view}")
+    finally:
+        db.unregister(view)
 
 
 def _unrecorded(db: duckdb.DuckDBPyConnection, decisions: list[tuple[Any, ...]],
@@ -162,14 +179,9 @@ class Ledger:
             try:
                 # Replays (a resumed run, a retried flush) add nothing: keys already written
                 # are skipped with their attempts, so each decision is recorded exactly once.
-                # (Filtered here because INSERT OR IGNORE is ~25x slower with executemany.)
                 decisions, attempts = _unrecorded(db, decisions, attempts)
-                if decisions:
-                    db.executemany(f"INSERT INTO decisions ({_DECISION_COLUMNS}) "
-                                   f"VALUES ({_placeholders(_DECISION_COLUMNS)})", decisions)
-                if attempts:
-                    db.executemany(f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) "
-                                   f"VALUES ({_placeholders(_ATTEMPT_COLUMNS)})", attempts)
+                _insert(db, "decisions", _DECISION_COLUMNS, decisions)
+                _insert(db, "attempts", _ATTEMPT_COLUMNS, attempts)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
