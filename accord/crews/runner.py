@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
+from itertools import islice
 
 from accord.consensus.coordinator import Coordinator
 from accord.consensus.policy import BudgetSpec
@@ -50,17 +51,7 @@ class GraphRunner:
         waiting = {t.id: t for t in tasks if t.id not in done}
         running: dict[asyncio.Future[Decision], TaskSpec] = {}
         while waiting or running:
-            for task in [t for t in waiting.values() if all(d in done for d in t.depends_on)]:
-                if len(running) >= self.concurrency:
-                    break
-                del waiting[task.id]
-                reason = self._out_of_budget()
-                if reason:
-                    self._finish(done, task, _skipped(task, reason))
-                    continue
-                context = {d: done[d].answer for d in task.depends_on}
-                future = asyncio.ensure_future(self._decide(task, context))
-                running[future] = task
+            self._start(waiting, running, done)
             if not running:
                 break
             finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -68,6 +59,29 @@ class GraphRunner:
                 task = running.pop(future)
                 self._finish(done, task, future.result())
         return done
+
+    def _start(self, waiting: dict[str, TaskSpec],
+               running: dict[asyncio.Future[Decision], TaskSpec],
+               done: dict[str, Decision]) -> None:
+        """Start ready tasks while slots are free; tasks over budget are skipped at once.
+
+        Only as many ready tasks as there are free slots are looked for (a full scan per
+        completion made 10k-task runs quadratic), and the search repeats after skips, so the
+        dependants of a skipped task get their (skipped) decision too.
+        """
+        while len(running) < self.concurrency:
+            ready = (t for t in waiting.values() if all(d in done for d in t.depends_on))
+            batch = list(islice(ready, self.concurrency - len(running)))
+            if not batch:
+                return
+            for task in batch:
+                del waiting[task.id]
+                reason = self._out_of_budget()
+                if reason:
+                    self._finish(done, task, _skipped(task, reason))
+                    continue
+                context = {d: done[d].answer for d in task.depends_on}
+                running[asyncio.ensure_future(self._decide(task, context))] = task
 
     async def _decide(self, task: TaskSpec, context: dict[str, str]) -> Decision:
         try:
