@@ -91,6 +91,9 @@ clean:
 # The cost/accuracy suite (issues 4 and 5). bench-quick: the embedded model on 6 items of three
 # shipped tasks, every strategy replayed from 5 recorded samples, then single and vote@3 live.
 .PHONY: bench-quick bench-consensus bench-consensus-embedded
+# One llama.cpp thread per process: with 2 threads on busy shared cores the threads' spin-waits
+# made generation ~10x slower here; override with ACCORD_LLAMA_THREADS=2 on an idle machine.
+bench-quick bench-consensus-embedded: export ACCORD_LLAMA_THREADS ?= 1
 BENCH_QUICK_TASKS := arithmetic__1_digit_addition,hyperbaton,sports_understanding
 bench-quick: install
 	$(BIN)/accord bench --tasks $(BENCH_QUICK_TASKS) --limit 6 --replay 5 --replay-seeds 20 \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ bench_app = typer.Typer()
 console = Console()
 DEFAULT_DB = Path(".accord/ledger.duckdb")
 DEFAULT_OUT = Path(".accord/bench")
+_ENV = ("ACCORD_LLAMA_THREADS",)  # settings that change a run's timings, kept with its command
 
 
 class RichProgress:
@@ -117,7 +119,10 @@ def bench(
     if pool not in ("local", "ray"):
         raise ConfigError(f"unknown pool {pool!r}", hint="use local or ray")
     kind: Literal["local", "ray"] = "ray" if pool == "ray" else "local"
-    command = "accord " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    env = " ".join(f"{k}={os.environ[k]}" for k in _ENV if k in os.environ)
+    command = (
+        (env + " " if env else "") + "accord " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    )
     config = BenchConfig(
         tasks=tasks,
         strategies=strategies,
