@@ -119,3 +119,18 @@ def test_cli_bench_and_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     again = runner.invoke(app, ["report", "latest", "--out", "again"])
     assert again.exit_code == 0, again.output
     assert (tmp_path / "again" / "pareto.png").is_file()
+
+
+def test_live_and_replayed_single_agree_exactly(tmp_path: Path) -> None:
+    from accord.bench.agreement import agreement
+
+    db = tmp_path / "l.duckdb"
+    common = {"tasks": "simulated:60", "backend": "simulated", "db": db}
+    replayed = run_bench(
+        BenchConfig(strategies="single,vote@3", replay=5, replay_seeds=4, **common)
+    )
+    live = run_bench(BenchConfig(strategies="single,vote@3", **common))
+    store = BenchStore(db)
+    rows = {r[0]: r for r in agreement(store, [store.run(live), store.run(replayed)])}
+    assert rows["single"][2] == rows["single"][4]
+    assert rows["vote@3"][6]  # intervals overlap
