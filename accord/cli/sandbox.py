@@ -38,6 +38,11 @@ def run(
     cpu: Annotated[int, typer.Option(help="CPU seconds.")] = 10,
     memory_mb: Annotated[int, typer.Option(help="Address space, MiB.")] = 512,
     output_kb: Annotated[int, typer.Option(help="Cap on captured stdout/stderr, KiB.")] = 1024,
+    db: Annotated[
+        Path, typer.Option("--db", help="Ledger that audits --unsafe-local runs.")
+    ] = Path(
+        ".accord/ledger.duckdb"
+    ),
 ) -> None:
     """Run FILE in the sandbox; arguments after FILE go to the program."""
     from accord.sandbox import Limits, open_sandbox
@@ -49,8 +54,13 @@ def run(
         output_bytes=output_kb << 10,
     )
     sandbox = open_sandbox(unsafe_local=unsafe_local)
-    if unsafe_local:
-        err.print("[yellow]warning:[/yellow] --unsafe-local: running without isolation")
+    if unsafe_local:  # every unsafe run is on record: a run and an audit event in the ledger
+        from accord.ledger.writer import Ledger
+        from accord.sandbox.recorded import RecordedSandbox
+
+        sandbox = RecordedSandbox(sandbox, Ledger(db))
+        err.print("[yellow]warning:[/yellow] --unsafe-local: running without isolation "
+                  f"(recorded in {db}, run {sandbox.run_id})")
     name = file.name
     argv = ["python", name] if file.suffix == ".py" else [f"./{name}"]
     result = sandbox.run([*argv, *(args or [])], files={name: file.read_bytes()}, limits=limits)
@@ -59,6 +69,8 @@ def run(
     sys.stderr.buffer.write(result.stderr)
     sys.stderr.flush()
     err.print(summary(result))
+    if hasattr(sandbox, "close"):
+        sandbox.close()
     code = result.exit_code
     if code:  # SystemExit, not typer.Exit: main() runs click with standalone_mode=False
         raise SystemExit(code if code > 0 else 128 - code)

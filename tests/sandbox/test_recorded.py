@@ -1,0 +1,38 @@
+"""Every --unsafe-local run is on record in the ledger's audit trail."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from accord.ledger import Ledger, list_runs
+from accord.ledger.audit import timeline, verify
+from accord.sandbox import open_sandbox
+from accord.sandbox.recorded import RecordedSandbox
+from tests.conftest import ROOT
+
+
+def test_recorded_sandbox_appends_one_chained_event_per_run(ledger_path) -> None:
+    sandbox = RecordedSandbox(open_sandbox(unsafe_local=True), Ledger(ledger_path))
+    first = sandbox.run(python_code="print('a')")
+    sandbox.run(python_code="raise SystemExit(3)")
+    sandbox.close()
+    events = timeline(ledger_path, sandbox.run_id)
+    assert first.stdout.strip() == b"a"
+    assert [e.decision for e in events] == ["unsafe-local", "unsafe-local"]
+    assert events[1].prev_hash == events[0].hash
+    assert all(report.ok for report in verify(ledger_path))
+
+
+def test_cli_unsafe_local_run_is_audited(tmp_path) -> None:
+    db = tmp_path / "ledger.duckdb"
+    done = subprocess.run(
+        [sys.executable, "-m", "accord.cli", "sandbox", "run", "--unsafe-local", "--db", str(db),
+         str(ROOT / "examples" / "hello.py"), "Ada"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "recorded in" in done.stderr
+    run = list_runs(db)[0]
+    assert run["crew"] == "sandbox" and run["status"] == "finished"
+    (event,) = timeline(db, run["run_id"])
+    assert event.decision == "unsafe-local" and "hello.py Ada" in (event.detail or "")
