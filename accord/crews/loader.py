@@ -71,8 +71,13 @@ def _inner_model(annotation: Any) -> type[BaseModel] | None:
 
 def explain(error: Any, root: type[BaseModel]) -> tuple[Loc, str, str | None]:
     """A pydantic error as (location, message, hint)."""
-    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
     kind = error["type"]
+    # Drop pydantic's validator tags (`function-after[...]`), but never the user's own key,
+    # which an unknown or missing key error always ends with (it may contain `[` too).
+    keep_last = kind in ("extra_forbidden", "missing")
+    inner = error["loc"][:-1] if keep_last else error["loc"]
+    loc = tuple(p for p in inner if not (isinstance(p, str) and "[" in p))
+    loc += tuple(error["loc"][-1:]) if keep_last else ()
     if kind == "extra_forbidden":
         owner = _model_at(root, loc)
         known = sorted(owner.model_fields) if owner else []
