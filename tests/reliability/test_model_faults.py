@@ -182,3 +182,10 @@ def test_accord_errors_survive_pickling_as_ray_sends_them() -> None:
         copy = pickle.loads(pickle.dumps(error))
         assert type(copy) is type(error) and str(copy) == str(error)
         assert copy.__dict__ == error.__dict__
+
+
+def test_the_flaky_example_config_runs(ledger_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    result = Crew.from_yaml(root / "configs" / "flaky.yaml").run(db=ledger_path, pool="local")
+    assert result.answers["capital"] == "Paris" and result.answers["sum"] == "42"
+    assert len(result.decisions) == 3
