@@ -56,10 +56,12 @@ def cancel_on_signals(signals: tuple[int, ...] = (signal.SIGTERM,)) -> Iterator[
         yield
         return
     loop = asyncio.get_running_loop()
+    previous = {number: signal.getsignal(number) for number in signals}
     for number in signals:
         loop.add_signal_handler(number, task.cancel)
     try:
         yield
     finally:
-        for number in signals:
+        for number, handler in previous.items():
             loop.remove_signal_handler(number)
+            signal.signal(number, handler)  # the embedding program's own handler, if any

@@ -148,3 +148,15 @@ def test_a_killed_process_loses_at_most_its_buffer_and_resumes(tmp_path: Path) -
     assert list_runs(db)[0]["status"] == "running"
     assert 10 <= len(_stored(db, run_id)) < N
     _resume_and_check(crew, db, run_id)
+
+
+def test_a_run_restores_the_programs_own_sigterm_handler(tmp_path: Path) -> None:
+    def mine(signum: int, frame: object) -> None:
+        return None
+
+    before = signal.signal(signal.SIGTERM, mine)
+    try:
+        Crew.from_yaml(_crew_file(tmp_path)).run(db=tmp_path / "l.duckdb", pool="local")
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, before)
