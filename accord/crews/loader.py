@@ -162,6 +162,12 @@ def _backends(spec: CrewSpec) -> list[tuple[Loc, str, str | None]]:
     out: list[tuple[Loc, str, str | None]] = []
     for tier, model in spec.models.items():
         out += _known(model.backend, backends.names(), ("models", tier, "backend"), "backend")
+        # Wrapping backends (retry, faulty) name the backend they wrap as `inner`, nested.
+        loc: Loc = ("models", tier, "options")
+        options: Any = model.options
+        while isinstance(options, dict) and isinstance(options.get("inner"), str):
+            out += _known(options["inner"], backends.names(), (*loc, "inner"), "backend")
+            options, loc = options.get("inner_options"), (*loc, "inner_options")
     return out
 
 

@@ -59,6 +59,7 @@ EXPECTED = {
     "unknown_dependency.yaml": "unknown task 'aa'",
     "unknown_model_tier.yaml": "unknown model tier 'large'",
     "unknown_key_with_bracket.yaml": "unknown key 'go[al' (hint: did you mean 'goal'?)",
+    "unknown_inner_backend.yaml": "options.inner_options.inner: unknown backend 'scriptd'",
     "unknown_policy_key.yaml": "unknown key 'treshold' (hint: did you mean 'threshold'?)",
     "unknown_policy_kind.yaml": "policy.kind: input should be 'single', 'vote' or 'adaptive'",
     "unknown_role_key.yaml": "unknown key 'goall' (hint: did you mean 'goal'?)",
