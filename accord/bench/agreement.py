@@ -18,7 +18,8 @@ def _rows(store: BenchStore, run_id: str) -> dict[tuple[str, str], float]:
 
 
 def agreement(store: BenchStore, runs: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """(strategy, items, live acc, live CI, replay acc, replay CI, overlap) per shared strategy."""
+    """(strategy, items, live acc, live CI, replay acc, replay CI, overlap, live run, replay run)
+    per strategy present in a live run and a replay run."""
     live = [r for r in runs if r["mode"] == "live"]
     replay = [r for r in runs if r["mode"] == "replay"]
     out = []
@@ -34,7 +35,9 @@ def agreement(store: BenchStore, runs: Sequence[dict[str, Any]]) -> list[tuple[A
                 b = [rrows[(strategy, k)] for k in keys]
                 ca, cb = bootstrap_ci(a), bootstrap_ci(b)
                 overlap = ca[0] <= cb[1] and cb[0] <= ca[1]
-                out.append((strategy, len(keys), sum(a) / len(a), ca, sum(b) / len(b), cb, overlap))
+                mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
+                row = (strategy, len(keys), mean_a, ca, mean_b, cb, overlap)
+                out.append((*row, lr["run_id"], rr["run_id"]))
     return out
 
 
@@ -46,12 +49,14 @@ def agreement_markdown(store: BenchStore, runs: Sequence[dict[str, Any]]) -> str
     lines = [
         "## Live vs replayed accuracy on the same items",
         "",
-        "| strategy | items | live % [95% CI] | replayed % [95% CI] | intervals overlap |",
-        "|---|---|---|---|---|",
+        "| live run | replay run | strategy | items | live % [95% CI] | replayed % [95% CI] "
+        "| intervals overlap |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for strategy, n, la, lc, ra, rc, overlap in rows:
+    for strategy, n, la, lc, ra, rc, overlap, live_run, replay_run in rows:
         lines.append(
-            f"| {strategy} | {n} | {100 * la:.1f} [{100 * lc[0]:.1f}, {100 * lc[1]:.1f}] | "
+            f"| `{live_run}` | `{replay_run}` | {strategy} | {n} | "
+            f"{100 * la:.1f} [{100 * lc[0]:.1f}, {100 * lc[1]:.1f}] | "
             f"{100 * ra:.1f} [{100 * rc[0]:.1f}, {100 * rc[1]:.1f}] | "
             f"{'yes' if overlap else 'NO'} |"
         )
