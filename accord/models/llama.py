@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
+import weakref
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,13 @@ class LlamaBackend:
         self._stop_ids = {self._llm.token_eos()}
         self._stop_text = [s for s in ("<|im_end|>", "<end_of_turn>", eos) if s]
         self._n_vocab = self._llm.n_vocab()
+        # Free the model before interpreter teardown (llama.cpp's __del__ fails once the
+        # module globals it needs are gone), and when this backend is collected.
+        weakref.finalize(self, self._llm.close)
+
+    def close(self) -> None:
+        """Free the model now."""
+        self._llm.close()
 
     def _prompt_tokens(self, messages: tuple[Message, ...]) -> list[int]:
         formatted = self._format(messages=[{"role": m.role, "content": m.content}
