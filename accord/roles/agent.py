@@ -45,6 +45,12 @@ class RoleAgent:
         """Liveness check: the role's name."""
         return self.role.name
 
+    def node(self) -> str:
+        """The Ray node this agent runs on ('local' outside Ray)."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else "local"
+
     def attempt(
         self,
         task: Task,

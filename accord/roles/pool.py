@@ -124,7 +124,8 @@ class RayPool:
         for spec in specs:
             handles = [
                 cls.options(num_cpus=num_cpus, max_restarts=max_restarts,
-                            max_task_retries=max_restarts).remote(
+                            max_task_retries=max_restarts,
+                            scheduling_strategy="SPREAD").remote(
                     spec.role, backend_name=spec.backend,
                     backend_options=dict(spec.backend_options))
                 for _ in range(spec.replicas)
