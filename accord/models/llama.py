@@ -22,6 +22,19 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum())
 
 
+# For GGUFs without a chat template (base models such as Gemma-3-270M): a plain Q/A prompt.
+_PLAIN_TEMPLATE = (
+    "{% for m in messages %}{% if m['role'] == 'system' %}{{ m['content'] }}\n\n"
+    "{% elif m['role'] == 'assistant' %}Answer: {{ m['content'] }}\n\n"
+    "{% else %}Question: {{ m['content'] }}\n{% endif %}{% endfor %}Answer:"
+)
+
+
+def _fallback_template(model: str) -> str:
+    """The plain question/answer template, used when a GGUF ships no chat template."""
+    return _PLAIN_TEMPLATE
+
+
 class LlamaBackend:
     """Runs a local GGUF model with llama-cpp-python; deterministic for a given seed.
 
@@ -31,7 +44,7 @@ class LlamaBackend:
 
     def __init__(self, *, model: str | None = None, n_ctx: int = 2048,
                  n_threads: int | None = None, seed: int = 0, name: str = "llama",
-                 **_ignored: object) -> None:
+                 reuse_prefix: bool = False, **_ignored: object) -> None:
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -42,14 +55,15 @@ class LlamaBackend:
         self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads,
                           n_threads_batch=threads, seed=seed, verbose=False)
         meta: dict[str, Any] = self._llm.metadata
-        template = meta.get("tokenizer.chat_template")
-        if not template:
-            raise BackendError(self.name, f"{path.name} has no chat template")
+        template = meta.get("tokenizer.chat_template") or _fallback_template(self.model)
+        self.reuse_prefix = reuse_prefix
         eos = self._llm.detokenize([self._llm.token_eos()]).decode(errors="ignore")
         bos = self._llm.detokenize([self._llm.token_bos()]).decode(errors="ignore")
         self._format = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         self._stop_ids = {self._llm.token_eos()}
         self._stop_text = [s for s in ("<|im_end|>", "<end_of_turn>", eos) if s]
+        if template == _PLAIN_TEMPLATE:
+            self._stop_text += ["\nQuestion:", "\n\n"]
         self._n_vocab = self._llm.n_vocab()
         # Free the model before interpreter teardown (llama.cpp's __del__ fails once the
         # module globals it needs are gone), and when this backend is collected.
@@ -77,7 +91,10 @@ class LlamaBackend:
             if a != b:
                 break
             common += 1
-        common = min(common, len(tokens) - 1)
+        # Reusing the cache is faster but changes the arithmetic slightly (a prefix evaluated
+        # in another batch), so by default every call evaluates its prompt afresh: the same
+        # seed then gives the same answer whatever ran before.
+        common = min(common, len(tokens) - 1) if self.reuse_prefix else 0
         if len(tokens) >= llm.n_ctx():
             raise BackendError(self.name, f"prompt of {len(tokens)} tokens exceeds n_ctx")
         llm.n_tokens = common
