@@ -66,3 +66,12 @@ def test_ray_pool_keeps_several_actors_busy_at_once(ledger_path) -> None:
     assert max(d.wall_ms for d in result.decisions) < 1500
     assert total < 6 * 0.3 * 2
     assert len(run_decisions(ledger_path, result.run_id)) == 6
+
+
+def test_an_actor_that_cannot_start_is_a_clear_error_not_a_traceback() -> None:
+    from accord.errors import ConfigError
+    from accord.roles.pool import AgentSpec
+    from accord.roles.prompt import RoleProfile
+
+    with pytest.raises(ConfigError, match="unknown model 'nosuch'"):
+        RayPool([AgentSpec(RoleProfile("a"), "llama", {"model": "nosuch"})])

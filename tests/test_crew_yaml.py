@@ -82,3 +82,10 @@ def test_alias_bomb_is_refused(tmp_path) -> None:
         lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i-1}"] * 10) + "]")
     error = error_for(tmp_path, "\n".join(lines) + "\nname: bomb\n")
     assert "alias bomb" in error.message
+
+
+def test_an_unknown_embedded_model_is_caught_at_load_time(tmp_path) -> None:
+    text = GOOD + "models:\n  default: {backend: llama, model: nosuch}\n"
+    error = error_for(tmp_path, text)
+    assert "unknown model 'nosuch'" in error.message
+    assert (error.line, error.col) == (9, 36)

@@ -130,6 +130,7 @@ def check_references(spec: CrewSpec) -> list[tuple[Loc, str, str | None]]:
     problems += _duplicates(roles, "roles", "role name")
     problems += _duplicates([t.id for t in spec.tasks], "tasks", "task id")
     problems += _backends(spec)
+    problems += _model_names(spec)
     for i, role in enumerate(spec.roles):
         if role.model not in spec.models:
             problems.append((("roles", i, "model"), f"unknown model tier {role.model!r}",
@@ -177,6 +178,23 @@ def _missing_sources(spec: CrewSpec, doc: MarkedDocument, base: Path) -> None:
         if not (path if path.is_absolute() else base / path).is_file():
             raise doc.error(("sources", i, "path"), f"no such task file {source.path!r}",
                             f"paths are relative to the crew file's folder ({base})")
+
+
+def _model_names(spec: CrewSpec) -> list[tuple[Loc, str, str | None]]:
+    """Embedded-model tiers must name a known model or an existing .gguf file."""
+    from accord.models.gguf import ALIASES, KNOWN_MODELS, canonical_name
+
+    out: list[tuple[Loc, str, str | None]] = []
+    for tier, model in spec.models.items():
+        if model.backend != "llama" or model.model is None:
+            continue
+        name = canonical_name(model.model)
+        if name in KNOWN_MODELS or (name.endswith(".gguf") and Path(name).expanduser().is_file()):
+            continue
+        known = ", ".join(sorted({*KNOWN_MODELS, *ALIASES}))
+        out.append((("models", tier, "model"), f"unknown model {model.model!r}",
+                    f"use one of {known} or a path to an existing .gguf file"))
+    return out
 
 
 def _duplicates(names: list[str], where: str, what: str) -> list[tuple[Loc, str, str | None]]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from accord.consensus.records import Attempt, Task
-from accord.errors import ConfigError
+from accord.errors import AccordError, BackendError, ConfigError
 from accord.roles.agent import RoleAgent
 from accord.roles.prompt import RoleProfile
 
@@ -68,6 +68,16 @@ def _replicas_of(pools: Mapping[str, _Replicas], role: str) -> _Replicas:
     except KeyError:
         known = ", ".join(sorted(pools))
         raise ConfigError(f"no role named {role!r}", hint=f"known roles: {known}") from None
+
+
+def _startup_error(exc: Exception) -> AccordError:
+    """The user-facing error behind a Ray actor that failed to start."""
+    lines = [ln.strip() for ln in str(getattr(exc, "error_msg", exc)).splitlines() if ln.strip()]
+    last = lines[-1] if lines else str(exc)
+    prefix = "accord.errors.ConfigError: "
+    if last.startswith(prefix):
+        return ConfigError(last.removeprefix(prefix).removeprefix("<input>: "))
+    return BackendError("ray", f"a role actor failed to start: {last}")
 
 
 class LocalPool:
@@ -132,7 +142,11 @@ class RayPool:
             ]
             self._actors[spec.role.name] = _Replicas(handles)
         # Surface construction errors (a missing model file, a bad option) here, at start.
-        ray.get([h.ping.remote() for r in self._actors.values() for h in r.handles])
+        try:
+            ray.get([h.ping.remote() for r in self._actors.values() for h in r.handles])
+        except ray.exceptions.RayActorError as exc:
+            self.close()
+            raise _startup_error(exc) from None
 
     def roles(self) -> list[str]:
         """Names of the roles this pool can run."""
