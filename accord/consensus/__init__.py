@@ -1,5 +1,6 @@
 """Consensus: validators, confidence, voting, stopping rules, policies and the coordinator."""
 
+from accord.consensus import checks, code_tests, critic  # noqa: F401  (register validators)
 from accord.consensus.confidence import ConfidenceEstimator, estimators
 from accord.consensus.coordinator import Coordinator
 from accord.consensus.policy import BudgetSpec, PolicySpec
