@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Protocol
+import re
+from collections.abc import Callable, Sequence
+from typing import Literal, Protocol
 
 from accord.consensus.records import Attempt, Task
+from accord.consensus.voting import Tally
+from accord.errors import ConfigError
 from accord.registry import Registry
 
 
@@ -74,3 +78,82 @@ class Auto:
         if attempt.option_prob is not None:
             return OptionProb().estimate(task, attempt)
         return TokenMean().estimate(task, attempt)
+
+
+VERBALISED = re.compile(
+    r"confiden(?:ce|t)\s*(?:level|score)?\s*[:=]?\s*(?:is\s+)?(\d+(?:\.\d+)?)\s*(%|percent)?",
+    re.IGNORECASE)
+
+
+def stated_confidence(text: str) -> float | None:
+    """The last confidence stated in `text` ("confidence: 80%", "Confidence = 0.8"), or None."""
+    found = VERBALISED.findall(text)
+    if not found:
+        return None
+    number, percent = found[-1]
+    value = float(number)
+    return _clamp(value / 100.0 if percent or value > 1.0 else value)
+
+
+@estimators.register("verbalised")
+class Verbalised:
+    """The confidence the model states in its raw output (0 when it states none)."""
+
+    name = "verbalised"
+
+    def estimate(self, task: Task, attempt: Attempt) -> float:
+        """The stated confidence parsed from `attempt.raw`."""
+        return stated_confidence(attempt.raw) or 0.0
+
+
+def agreement(tally: Tally) -> float:
+    """Agreement among samples: the leader's share of the votes (0 with no votes)."""
+    return tally.share
+
+
+@estimators.register("agreement")
+class Agreement:
+    """Agreement among a decision's samples (see `agreement`); the coordinator's vote confidence.
+
+    One attempt alone has no agreement to measure, so `estimate` gives 0: as an adaptive
+    policy's confidence it always escalates to the vote.
+    """
+
+    name = "agreement"
+
+    def estimate(self, task: Task, attempt: Attempt) -> float:
+        """0: a single attempt carries no agreement signal."""
+        return 0.0
+
+
+Combine = Literal["mean", "min", "max"]
+COMBINE: dict[str, Callable[[Sequence[float]], float]] = {
+    "mean": lambda xs: sum(xs) / len(xs), "min": min, "max": max}
+
+
+@estimators.register("combined")
+class Combined:
+    """Several estimators combined by mean, min or max."""
+
+    def __init__(self, parts: Sequence[str], how: Combine = "mean") -> None:
+        if how not in COMBINE:
+            raise ConfigError(f"unknown way to combine confidences {how!r}",
+                              hint=f"one of: {', '.join(COMBINE)}")
+        if not parts:
+            raise ConfigError("a combined confidence needs at least one estimator")
+        self.parts = [estimators.create(p) for p in parts]
+        self.how = how
+        self.name = f"{how}:{','.join(parts)}"
+
+    def estimate(self, task: Task, attempt: Attempt) -> float:
+        """The parts' estimates, combined."""
+        return _clamp(COMBINE[self.how]([p.estimate(task, attempt) for p in self.parts]))
+
+
+def build_estimator(spec: str) -> ConfidenceEstimator:
+    """An estimator from a name (`option_prob`) or a combination (`min:option_prob,verbalised`)."""
+    how, sep, rest = spec.partition(":")
+    if not sep:
+        return estimators.create(spec)
+    parts = [p.strip() for p in rest.split(",") if p.strip()]
+    return Combined(parts, how)  # type: ignore[arg-type]

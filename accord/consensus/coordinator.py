@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from accord.consensus.confidence import estimators
+from accord.consensus.confidence import agreement, build_estimator
 from accord.consensus.policy import BudgetSpec, PolicySpec
 from accord.consensus.records import Attempt, Decision, Task, Verdict
 from accord.consensus.stopping import stopping_rules
@@ -90,7 +90,7 @@ class _DecisionRun:
         self.seed = task_seed(coordinator.seed, task.id)
         self.attempts: list[Attempt] = []
         self.validator = AllOf(coordinator.validators_for(task))
-        self.estimator = estimators.create(policy.confidence)
+        self.estimator = build_estimator(policy.confidence)
         self.answer = ""
         self.confidence = 0.0
         self.path = "single"
@@ -165,7 +165,7 @@ class _DecisionRun:
         self.tally = self._votes()
         self.stop_reason = reason
         if self.tally.leader is not None:
-            self.answer, self.confidence = self.tally.leader, self.tally.share
+            self.answer, self.confidence = self.tally.leader, agreement(self.tally)
         elif self.attempts:
             self.answer, self.confidence = self.attempts[0].answer, 0.0
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from accord.errors import UnknownNameError
+from accord.errors import ConfigError
 
 PolicyKind = Literal["single", "vote", "adaptive"]
 
@@ -45,13 +45,15 @@ class PolicySpec(BaseModel):
     @field_validator("stopping", "confidence")
     @classmethod
     def _name_exists(cls, name: str, info: ValidationInfo) -> str:
-        from accord.consensus.confidence import estimators
+        from accord.consensus.confidence import build_estimator
         from accord.consensus.stopping import stopping_rules
 
-        registry = stopping_rules if info.field_name == "stopping" else estimators
-        try:
-            registry.get(name)
-        except UnknownNameError as exc:  # as a pydantic error, so it gets a file position
+        try:  # confidence may combine estimators: "min:option_prob,verbalised"
+            if info.field_name == "stopping":
+                stopping_rules.get(name)
+            else:
+                build_estimator(name)
+        except ConfigError as exc:  # as a pydantic error, so it gets a file position
             raise PydanticCustomError("unknown_name", "{message}",
                                       {"message": exc.message, "hint": exc.hint}) from None
         return name
