@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     probe = Probe(checkpoints)
     pool = crew.build_pool("ray")
     probe.started = time.perf_counter()
-    result = crew.run(db=db, pool=pool, on_decision=probe)
+    result = crew.run(db=db, pool=pool, on_decision=probe, keep_attempts=False)
     wall = time.perf_counter() - probe.started
     probe.sample() if not probe.samples else None
     pool.close()

@@ -75,3 +75,12 @@ def test_an_actor_that_cannot_start_is_a_clear_error_not_a_traceback() -> None:
 
     with pytest.raises(ConfigError, match="unknown model 'nosuch'"):
         RayPool([AgentSpec(RoleProfile("a"), "llama", {"model": "nosuch"})])
+
+
+def test_keep_attempts_false_leaves_attempts_only_in_the_ledger(ledger_path) -> None:
+    result = Crew.from_yaml(ROOT / "configs" / "scripted.yaml").run(
+        db=ledger_path, pool="local", keep_attempts=False)
+    assert result.answers["sum"] == "42"
+    assert all(d.attempts == () for d in result.decisions)
+    stored = {r["task_id"]: r["n_attempts"] for r in run_decisions(ledger_path, result.run_id)}
+    assert stored["sum"] > 1 and stored["capital"] == 1

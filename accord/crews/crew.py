@@ -132,17 +132,21 @@ class Crew:
             backend_options: dict[str, object] | None = None, pool: PoolKind | AgentPool = "ray",
             address: str | None = None, on_decision: OnDecision | None = None,
             on_start: Callable[[str, list[TaskSpec]], None] | None = None,
-            ledger: Ledger | None = None, resume: str | None = None) -> CrewResult:
+            ledger: Ledger | None = None, resume: str | None = None,
+            keep_attempts: bool = True) -> CrewResult:
         """Run every task and return the result; the ledger gets every attempt and decision.
 
         `resume` continues the run with that id: its decisions in the ledger are reused.
+        `keep_attempts=False` drops each decision's attempts from the result once they are in
+        the ledger, so memory stays flat over long runs (token sums then come from the ledger).
         SIGINT and SIGTERM stop the run cleanly (RunInterrupted) with the ledger flushed.
         """
         self.last_run_id: str | None = None
         try:
             return asyncio.run(self.arun(db=db, backend=backend, backend_options=backend_options,
                                          pool=pool, address=address, on_decision=on_decision,
-                                         on_start=on_start, ledger=ledger, resume=resume))
+                                         on_start=on_start, ledger=ledger, resume=resume,
+                                         keep_attempts=keep_attempts))
         except (KeyboardInterrupt, asyncio.CancelledError):
             if self.last_run_id is None:
                 raise
@@ -153,7 +157,8 @@ class Crew:
                    pool: PoolKind | AgentPool = "ray", address: str | None = None,
                    on_decision: OnDecision | None = None,
                    on_start: Callable[[str, list[TaskSpec]], None] | None = None,
-                   ledger: Ledger | None = None, resume: str | None = None) -> CrewResult:
+                   ledger: Ledger | None = None, resume: str | None = None,
+                   keep_attempts: bool = True) -> CrewResult:
         """Async form of `run`, for embedding in an event loop."""
         tasks = self.tasks()
         owns_pool = isinstance(pool, str)
@@ -185,7 +190,7 @@ class Crew:
         if memory is not None:  # memory wraps the coordinator: context in, decisions out
             coordinator = memory.wrap(coordinator)  # type: ignore[assignment]
         runner = GraphRunner(coordinator, concurrency=spec.concurrency, budget=spec.budget,
-                             on_decision=record)
+                             on_decision=record, keep_attempts=keep_attempts)
         status = "failed"
         try:
             with cancel_on_signals():

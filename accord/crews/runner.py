@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from itertools import islice
 
 from accord.consensus.coordinator import Coordinator
@@ -27,8 +28,10 @@ class GraphRunner:
     """Runs tasks once their dependencies are decided, at most `concurrency` at a time."""
 
     def __init__(self, coordinator: Coordinator, *, concurrency: int = 4,
-                 budget: BudgetSpec | None = None, on_decision: OnDecision | None = None) -> None:
+                 budget: BudgetSpec | None = None, on_decision: OnDecision | None = None,
+                 keep_attempts: bool = True) -> None:
         self.coordinator = coordinator
+        self.keep_attempts = keep_attempts
         self.concurrency = concurrency
         self.budget = budget or BudgetSpec()
         self.on_decision = on_decision
@@ -90,7 +93,8 @@ class GraphRunner:
             return _skipped(task, f"error: {exc}")
 
     def _finish(self, done: dict[str, Decision], task: TaskSpec, decision: Decision) -> None:
-        done[task.id] = decision
         self.tokens += decision.tokens
         if self.on_decision:
             self.on_decision(task, decision)
+        # Without attempts a kept decision is a few hundred bytes: long runs stay flat.
+        done[task.id] = decision if self.keep_attempts else replace(decision, attempts=())
