@@ -127,6 +127,7 @@ app.add_typer(__import__("accord.cli.bench", fromlist=["bench_app"]).bench_app) 
 app.add_typer(__import__("accord.cli.audit", fromlist=["app"]).app, name="audit")
 app.add_typer(__import__("accord.cli.agent", fromlist=["app"]).app, name="agent")
 app.add_typer(__import__("accord.cli.memory", fromlist=["app"]).app, name="memory")
+app.add_typer(__import__("accord.cli.calibrate", fromlist=["x"]).calibrate_app)  # calibrate
 
 
 def main() -> None:
