@@ -169,4 +169,19 @@ def all_of(parts: Sequence[object]) -> Validator:
     return AllOf([build_validator(p) for p in parts])  # type: ignore[arg-type]
 
 
-__all__ = ["AnyOf", "Predicate", "Schema", "import_object"]
+
+
+def validators_by_task(configs: Mapping[str, Sequence[object]]
+                       ) -> Callable[[Task], list[Validator]]:
+    """`validators_for` for the coordinator: the defaults plus each task's configured checks.
+
+    Every config is built now, so a mistake in a crew file fails before the first model call.
+    """
+    from accord.consensus.validators import default_validators
+
+    extra = {task_id: [build_validator(c) for c in found]  # type: ignore[arg-type]
+             for task_id, found in configs.items() if found}
+    return lambda task: [*default_validators(task), *extra.get(task.id, ())]
+
+
+__all__ = ["AnyOf", "Predicate", "Schema", "import_object", "validators_by_task"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from accord.consensus.checks import validators_by_task
 from accord.consensus.coordinator import Coordinator
 from accord.consensus.policy import BudgetSpec, PolicySpec
 from accord.consensus.records import Decision
@@ -184,8 +185,10 @@ class Crew:
             if on_decision:
                 on_decision(task, decision)
 
+        checks = validators_by_task({t.id: t.validators for t in tasks})
         coordinator = Coordinator(agents, policy=spec.policy, budget=spec.budget,
-                                  primary=spec.roles[0].name, seed=spec.seed)
+                                  primary=spec.roles[0].name, seed=spec.seed,
+                                  validators_for=checks)
         memory = attach_memory(spec.memory, ledger, crew=spec.name, run_id=run_id)
         if memory is not None:  # memory wraps the coordinator: context in, decisions out
             coordinator = memory.wrap(coordinator)  # type: ignore[assignment]

@@ -145,3 +145,28 @@ def test_critic_by_backend_name() -> None:
     assert critic.check(TASK, "4").ok
     with pytest.raises(ConfigError, match="unknown backend"):
         build_validator({"critic": {"backend": "nope"}})
+
+
+def test_a_crew_tasks_validators_reach_the_coordinator(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from accord import Crew, Policy, Role
+    from accord import Task as TaskSpec
+
+    def script(request):  # type: ignore[no-untyped-def]
+        return Scripted("not json", 0.99) if request.temperature == 0 else '{"n": 1}'
+
+    crew = Crew(name="checked", roles=[Role(name="s", model="f")],
+                models={"f": {"backend": "scripted", "options": {"script": script}}},
+                tasks=[TaskSpec(id="j", question="json please",
+                                validators=[{"schema": {"n": "integer"}}]),
+                       TaskSpec(id="free", question="json too")],
+                policy=Policy(kind="adaptive", threshold=0.5, k=3))
+    result = crew.run(db=tmp_path / "l.duckdb", pool="local")
+    first = result["j"].attempts[0]
+    assert not first.verdict.ok and first.verdict.reason.startswith("schema: not JSON")
+    assert result["j"].path == "escalated" and result["j"].answer == '{"n": 1}'
+    assert result["free"].path == "single" and result["free"].answer == "not json"
+    with pytest.raises(ConfigError, match="unknown validator"):
+        Crew(name="bad", roles=[Role(name="s", model="f")],
+             models={"f": {"backend": "scripted"}},
+             tasks=[TaskSpec(id="x", question="q", validators=["nope"])]).run(
+                 db=tmp_path / "m.duckdb", pool="local")
