@@ -170,3 +170,16 @@ def test_a_crew_tasks_validators_reach_the_coordinator(tmp_path) -> None:  # typ
              models={"f": {"backend": "scripted"}},
              tasks=[TaskSpec(id="x", question="q", validators=["nope"])]).run(
                  db=tmp_path / "m.duckdb", pool="local")
+
+
+def test_the_readme_validators_example_builds_and_checks() -> None:
+    import yaml
+
+    from tests.conftest import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    block = text.split("```yaml\n    validators:\n", 1)[1].split("```", 1)[0]
+    configs = yaml.safe_load("validators:\n" + block)["validators"]
+    built = [build_validator(c) for c in configs]
+    assert all(v.check(TASK, '{"name": "a", "age": 3}').ok for v in built)
+    assert not built[0].check(TASK, '{"name": "a"}').ok
