@@ -64,5 +64,5 @@ def calibrate(
     if plot is not None:
         console.print(f"reliability diagram: {cal.plot_reliability(result.reliabilities, plot)}")
     if out is not None:
-        cal.write_policy(result, out)
+        cal.write_policy(result, out, base=cal.history_policy(db))  # keep k, voters, ...
         console.print(f"policy: {out}")

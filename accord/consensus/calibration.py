@@ -127,6 +127,23 @@ def load_history(db: str | Path) -> list[Item]:
     return [_item(r) for r in rows]
 
 
+def history_policy(db: str | Path) -> PolicySpec | None:
+    """The crew policy of the latest labelled run: how the history escalated (k, voters, ...)."""
+    import json
+
+    from accord.ledger.reader import open_readonly
+
+    with open_readonly(db) as conn:
+        row = conn.execute("""
+            SELECT r.config FROM runs r WHERE r.run_id IN (
+                SELECT run_id FROM decisions WHERE correct IS NOT NULL)
+            ORDER BY r.started_at DESC LIMIT 1""").fetchone()
+    try:
+        return PolicySpec.model_validate(json.loads(row[0])["policy"]) if row else None
+    except (TypeError, KeyError, ValueError):  # a config without a usable policy
+        return None
+
+
 def confidences(items: Sequence[Item], estimator: str) -> list[float]:
     """Each item's primary confidence under `estimator`."""
     est = build_estimator(estimator)

@@ -103,6 +103,7 @@ def test_cli_writes_a_policy_that_reaches_the_target_when_run(history_db: Path,
     assert "ECE" in result.output and png.read_bytes()[:4] == b"\x89PNG"
     policy = cal.load_policy(out)
     assert isinstance(policy, PolicySpec) and policy.threshold == 0.6
+    assert policy.k == 3 and policy.confidence == "auto"  # the history's vote, kept
     rerun = labelled_crew(Policy(**policy.model_dump())).run(db=tmp_path / "l.duckdb",
                                                             pool="local")
     marks = list(rerun.correct.values())
