@@ -120,6 +120,21 @@ class LocalPool:
         """Nothing to release in-process."""
 
 
+def _node_placements() -> list[object]:
+    """One soft node-affinity strategy per alive node with CPUs, for round-robin placement.
+
+    Ray's SPREAD is best effort for zero-CPU actors; pinning replicas round-robin (softly, so
+    a lost node falls back to any other) spreads a crew over a cluster deterministically.
+    """
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU"))
+    if len(nodes) < 2:
+        return ["DEFAULT"]
+    return [NodeAffinitySchedulingStrategy(node_id=node, soft=True) for node in nodes]
+
+
 class RayPool:
     """One Ray actor per role replica; attempts are awaited on the actors' object refs."""
 
@@ -131,15 +146,18 @@ class RayPool:
 
         cls = role_actor_class()
         self._actors: dict[str, _Replicas] = {}
+        placements = _node_placements()
+        placed = 0
         for spec in specs:
-            handles = [
-                cls.options(num_cpus=num_cpus, max_restarts=max_restarts,
-                            max_task_retries=max_restarts,
-                            scheduling_strategy="SPREAD").remote(
-                    spec.role, backend_name=spec.backend,
-                    backend_options=dict(spec.backend_options))
-                for _ in range(spec.replicas)
-            ]
+            handles = []
+            for _ in range(spec.replicas):
+                handles.append(cls.options(
+                    num_cpus=num_cpus, max_restarts=max_restarts,
+                    max_task_retries=max_restarts,
+                    scheduling_strategy=placements[placed % len(placements)],
+                ).remote(spec.role, backend_name=spec.backend,
+                         backend_options=dict(spec.backend_options)))
+                placed += 1
             self._actors[spec.role.name] = _Replicas(handles)
         # Surface construction errors (a missing model file, a bad option) here, at start.
         try:

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ROOT
 
 SCRIPT = textwrap.dedent("""
-    import json, sys
+    import json, sys, time
     import ray
     from ray.cluster_utils import Cluster
     from accord import Crew
@@ -20,6 +20,13 @@ SCRIPT = textwrap.dedent("""
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
+    ray.init(address=cluster.address, logging_level="ERROR", log_to_driver=False)
+    deadline = time.time() + 60
+    while time.time() < deadline:  # both raylets registered with their CPUs
+        alive = [n for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU")]
+        if len(alive) == 2:
+            break
+        time.sleep(0.5)
     crew = Crew.from_yaml(sys.argv[1])
     crew.spec = crew.spec.model_copy(update={"roles": [
         r.model_copy(update={"replicas": 2}) for r in crew.spec.roles]})
