@@ -8,6 +8,7 @@ score everything ~0.7 alike), and concatenates a weighted lexical part. The benc
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import zlib
@@ -86,8 +87,11 @@ def _llama(model: str, n_ctx: int) -> object:
     # One thread: short texts gain little from more, and llama.cpp's spinning workers slow
     # down ~8x when the CPUs are shared with the crew's own model calls.
     threads = int(os.environ.get("ACCORD_EMBED_THREADS", "1"))
-    return Llama(model_path=str(path), embedding=True, n_ctx=n_ctx, n_threads=threads,
-                 n_threads_batch=threads, verbose=False)
+    llm = Llama(model_path=str(path), embedding=True, n_ctx=n_ctx, n_threads=threads,
+                n_threads_batch=threads, verbose=False)
+    # Free it at exit while the modules llama.cpp's __del__ needs still exist.
+    atexit.register(llm.close)
+    return llm
 
 
 class LlamaEmbedder:
