@@ -79,27 +79,32 @@ def m001_runs_decisions_attempts(db: duckdb.DuckDBPyConnection) -> None:
         )""")
 
 
-def migrate(db: duckdb.DuckDBPyConnection) -> list[str]:
-    """Apply the migrations not yet recorded in `db`; return the names applied."""
-    db.execute("""CREATE TABLE IF NOT EXISTS schema_migrations (
+def apply_migrations(db: duckdb.DuckDBPyConnection, migrations: list[tuple[str, Migration]],
+                     table: str) -> list[str]:
+    """Apply the `migrations` not yet recorded in `table`, each in a transaction."""
+    db.execute(f"""CREATE TABLE IF NOT EXISTS {table} (
                     version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,
                     applied_at TIMESTAMP DEFAULT current_timestamp)""")
-    done = {row[0] for row in db.execute("SELECT version FROM schema_migrations").fetchall()}
+    done = {row[0] for row in db.execute(f"SELECT version FROM {table}").fetchall()}
     applied = []
-    for version, (name, fn) in enumerate(MIGRATIONS, start=1):
+    for version, (name, fn) in enumerate(migrations, start=1):
         if version in done:
             continue
         db.execute("BEGIN TRANSACTION")
         try:
             fn(db)
-            db.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
-                       [version, name])
+            db.execute(f"INSERT INTO {table} (version, name) VALUES (?, ?)", [version, name])
             db.execute("COMMIT")
         except Exception:
             db.execute("ROLLBACK")
             raise
         applied.append(name)
     return applied
+
+
+def migrate(db: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the ledger migrations not yet recorded in `db`; return the names applied."""
+    return apply_migrations(db, MIGRATIONS, "schema_migrations")
 
 
 @migration

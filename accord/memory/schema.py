@@ -118,22 +118,6 @@ def m004_fixed_size_vectors(db: duckdb.DuckDBPyConnection) -> None:
 
 def migrate(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply the memory migrations not yet recorded in `db`; return the names applied."""
-    db.execute("""CREATE TABLE IF NOT EXISTS memory_migrations (
-                    version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,
-                    applied_at TIMESTAMP DEFAULT current_timestamp)""")
-    done = {row[0] for row in db.execute("SELECT version FROM memory_migrations").fetchall()}
-    applied = []
-    for version, (name, fn) in enumerate(MIGRATIONS, start=1):
-        if version in done:
-            continue
-        db.execute("BEGIN TRANSACTION")
-        try:
-            fn(db)
-            db.execute("INSERT INTO memory_migrations (version, name) VALUES (?, ?)",
-                       [version, name])
-            db.execute("COMMIT")
-        except Exception:
-            db.execute("ROLLBACK")
-            raise
-        applied.append(name)
-    return applied
+    from accord.ledger.schema import apply_migrations
+
+    return apply_migrations(db, MIGRATIONS, "memory_migrations")
