@@ -19,8 +19,9 @@ from difflib import get_close_matches
 from pathlib import Path
 
 
-def _rebuild(cls: type[AccordError], args: tuple[object, ...],
-             state: dict[str, object]) -> AccordError:
+def _rebuild(
+    cls: type[AccordError], args: tuple[object, ...], state: dict[str, object]
+) -> AccordError:
     error = cls.__new__(cls)
     Exception.__init__(error, *args)
     error.__dict__.update(state)
@@ -102,8 +103,10 @@ class RunInterrupted(RunError):
 
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
-        super().__init__(f"run {run_id!r} interrupted; its decisions so far are in the ledger "
-                         f"(hint: `accord run CREW --resume {run_id}` continues it)")
+        super().__init__(
+            f"run {run_id!r} interrupted; its decisions so far are in the ledger "
+            f"(hint: `accord run CREW --resume {run_id}` continues it)"
+        )
 
 
 class BackendError(RunError):

@@ -12,13 +12,18 @@ from accord.roles.prompt import RoleProfile
 __all__ = ["Scripted", "ScriptedBackend", "scripted_pool"]
 
 
-def scripted_pool(scripts: Mapping[str, Mapping[str, ScriptEntry] | ScriptFunction],
-                  *, replicas: int = 1, latency_s: float = 0.0,
-                  threads: bool = False) -> LocalPool:
+def scripted_pool(
+    scripts: Mapping[str, Mapping[str, ScriptEntry] | ScriptFunction],
+    *,
+    replicas: int = 1,
+    latency_s: float = 0.0,
+    threads: bool = False,
+) -> LocalPool:
     """An in-process pool with one scripted agent per role name, in the given order."""
     specs: Sequence[AgentSpec] = [
-        AgentSpec(RoleProfile(name), "scripted",
-                  {"script": script, "latency_s": latency_s}, replicas)
+        AgentSpec(
+            RoleProfile(name), "scripted", {"script": script, "latency_s": latency_s}, replicas
+        )
         for name, script in scripts.items()
     ]
     return LocalPool(specs, threads=threads)

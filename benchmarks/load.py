@@ -87,24 +87,38 @@ class Probe:
 
     def sample(self) -> None:
         pids = actor_pids()
-        self.samples.append(Sample(
-            self.decisions, time.perf_counter() - self.started,
-            _status_kb("self", "VmRSS") / 1024,
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            [_status_kb(p, "VmRSS") / 1024 for p in pids],
-            [_status_kb(p, "VmHWM") / 1024 for p in pids]))
+        self.samples.append(
+            Sample(
+                self.decisions,
+                time.perf_counter() - self.started,
+                _status_kb("self", "VmRSS") / 1024,
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                [_status_kb(p, "VmRSS") / 1024 for p in pids],
+                [_status_kb(p, "VmHWM") / 1024 for p in pids],
+            )
+        )
 
 
 def build_crew(decisions: int, roles: int, concurrency: int) -> Crew:
     """A crew of `roles` scripted roles and `decisions` tasks, one in ten escalated."""
     unsure = [{"text": t, "prob": 0.3} for t in ("7", "8", "7", "7", "7")]
     script = {"unsure": unsure}
-    tasks = [Task(id=f"t{i}", question=f"Item {i}: {'unsure' if i % 10 == 0 else 'sure'}?")
-             for i in range(decisions)]
-    crew = Crew(name="load", roles=[Role(name=f"role{r}", model="fake") for r in range(roles)],
-                models={"fake": {"backend": "scripted", "options": {
-                    "script": script, "default": {"text": "42", "prob": 0.95}}}},
-                tasks=tasks, policy=Policy(kind="adaptive", threshold=0.6, k=5))
+    tasks = [
+        Task(id=f"t{i}", question=f"Item {i}: {'unsure' if i % 10 == 0 else 'sure'}?")
+        for i in range(decisions)
+    ]
+    crew = Crew(
+        name="load",
+        roles=[Role(name=f"role{r}", model="fake") for r in range(roles)],
+        models={
+            "fake": {
+                "backend": "scripted",
+                "options": {"script": script, "default": {"text": "42", "prob": 0.95}},
+            }
+        },
+        tasks=tasks,
+        policy=Policy(kind="adaptive", threshold=0.6, k=5),
+    )
     crew.spec = crew.spec.model_copy(update={"concurrency": concurrency})
     return crew
 
@@ -117,7 +131,8 @@ def ledger_counts(path: Path, run_id: str) -> tuple[int, int, int]:
             "SELECT (SELECT count(*) FROM decisions WHERE run_id = $1), "
             "(SELECT count(*) FROM attempts WHERE run_id = $1), "
             "(SELECT coalesce(sum(n_attempts), 0) FROM decisions WHERE run_id = $1)",
-            [run_id]).fetchone()
+            [run_id],
+        ).fetchone()
     finally:
         db.close()
     assert row is not None
@@ -126,25 +141,37 @@ def ledger_counts(path: Path, run_id: str) -> tuple[int, int, int]:
 
 def report(probe: Probe, wall: float, roles: int, counts: tuple[int, int, int]) -> bool:
     """Print the figures; True when the ledger holds exactly what was run."""
-    print(f"decisions: {probe.decisions:,} on {roles} role actors (scripted backend, "
-          f"{probe.escalated:,} escalated to a vote), attempts: {probe.attempts:,}")
-    print(f"throughput: {probe.decisions / wall:,.0f} decisions/s, "
-          f"{probe.attempts / wall:,.0f} attempts/s ({wall:.1f} s wall)")
-    print(f"{'decisions':>10} {'s':>7} {'driver RSS':>11} {'driver peak':>12} "
-          f"{'actors RSS (sum / max)':>24} {'actor peak (max)':>17}")
+    print(
+        f"decisions: {probe.decisions:,} on {roles} role actors (scripted backend, "
+        f"{probe.escalated:,} escalated to a vote), attempts: {probe.attempts:,}"
+    )
+    print(
+        f"throughput: {probe.decisions / wall:,.0f} decisions/s, "
+        f"{probe.attempts / wall:,.0f} attempts/s ({wall:.1f} s wall)"
+    )
+    print(
+        f"{'decisions':>10} {'s':>7} {'driver RSS':>11} {'driver peak':>12} "
+        f"{'actors RSS (sum / max)':>24} {'actor peak (max)':>17}"
+    )
     for s in probe.samples:
-        print(f"{s.decisions:>10,} {s.seconds:>7.1f} {s.driver_rss:>9.0f}MB "
-              f"{s.driver_peak:>10.0f}MB {sum(s.actors_rss):>14.0f}MB / "
-              f"{max(s.actors_rss, default=0):>4.0f}MB {max(s.actors_peak, default=0):>15.0f}MB")
+        print(
+            f"{s.decisions:>10,} {s.seconds:>7.1f} {s.driver_rss:>9.0f}MB "
+            f"{s.driver_peak:>10.0f}MB {sum(s.actors_rss):>14.0f}MB / "
+            f"{max(s.actors_rss, default=0):>4.0f}MB {max(s.actors_peak, default=0):>15.0f}MB"
+        )
     if len(probe.samples) >= 2:
         first, last = probe.samples[0], probe.samples[-1]
-        print(f"growth {first.decisions:,} -> {last.decisions:,} decisions: driver "
-              f"{last.driver_rss - first.driver_rss:+.0f} MB, actors (max) "
-              f"{max(last.actors_rss, default=0) - max(first.actors_rss, default=0):+.0f} MB")
+        print(
+            f"growth {first.decisions:,} -> {last.decisions:,} decisions: driver "
+            f"{last.driver_rss - first.driver_rss:+.0f} MB, actors (max) "
+            f"{max(last.actors_rss, default=0) - max(first.actors_rss, default=0):+.0f} MB"
+        )
     stored, attempts, summed = counts
     ok = stored == probe.decisions and attempts == probe.attempts == summed
-    print(f"ledger rows: decisions {stored:,} (ran {probe.decisions:,}), attempts "
-          f"{attempts:,} (ran {probe.attempts:,}) -> {'OK' if ok else 'MISMATCH'}")
+    print(
+        f"ledger rows: decisions {stored:,} (ran {probe.decisions:,}), attempts "
+        f"{attempts:,} (ran {probe.attempts:,}) -> {'OK' if ok else 'MISMATCH'}"
+    )
     return ok
 
 
@@ -161,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     ensure_ray(num_cpus=os.cpu_count())
     crew = build_crew(args.decisions, args.roles, args.concurrency)
     checkpoints = {int(c) for c in args.checkpoints.split(",") if c} & set(
-        range(1, args.decisions + 1)) | {args.decisions}
+        range(1, args.decisions + 1)
+    ) | {args.decisions}
     probe = Probe(checkpoints)
     pool = crew.build_pool("ray")
     probe.started = time.perf_counter()

@@ -67,8 +67,11 @@ def fill(store: MemoryStore, n: int) -> float:
     return time.perf_counter() - start
 
 
-CASES = {"no filter": {}, "crew": {"crew": "crew3"},
-         "crew+role+time": {"crew": "crew3", "role": "role3", "since": datetime(2026, 3, 1)}}
+CASES = {
+    "no filter": {},
+    "crew": {"crew": "crew3"},
+    "crew+role+time": {"crew": "crew3", "role": "role3", "since": datetime(2026, 3, 1)},
+}
 
 
 def latency(n: int, queries: int, *, keep_open: bool) -> dict[str, object]:
@@ -94,8 +97,9 @@ def latency(n: int, queries: int, *, keep_open: bool) -> dict[str, object]:
         return out
 
 
-def recall_at_5(embedder_name: str, data: dict, rng: np.random.Generator, *,
-                hard: bool | None = None) -> dict[str, float]:
+def recall_at_5(
+    embedder_name: str, data: dict, rng: np.random.Generator, *, hard: bool | None = None
+) -> dict[str, float]:
     """Mean recall@5 over the labelled questions (all, or only hard/easy ones), 95% bootstrap."""
     store = MemoryStore(":memory:", embedder=get_embedder(embedder_name))
     ids = {key: store.remember(text, crew="bench") for key, text in data["facts"].items()}
@@ -110,9 +114,15 @@ def recall_at_5(embedder_name: str, data: dict, rng: np.random.Generator, *,
     ms = (time.perf_counter() - start) * 1000 / len(queries)
     scores = np.array(per_query)
     boots = [rng.choice(scores, len(scores)).mean() for _ in range(2000)]
-    return {"recall@5": float(scores.mean()), "lo": float(np.percentile(boots, 2.5)),
-            "hi": float(np.percentile(boots, 97.5)), "hit@1": float(np.mean(hit1)),
-            "ms_per_query": ms, "n": len(queries), "per_query": scores}  # type: ignore[dict-item]
+    return {
+        "recall@5": float(scores.mean()),
+        "lo": float(np.percentile(boots, 2.5)),
+        "hi": float(np.percentile(boots, 97.5)),
+        "hit@1": float(np.mean(hit1)),
+        "ms_per_query": ms,
+        "n": len(queries),
+        "per_query": scores,
+    }  # type: ignore[dict-item]
 
 
 def main() -> None:
@@ -122,34 +132,46 @@ def main() -> None:
     parser.add_argument("--embedders", nargs="+", default=["hash", "llama-only", "llama"])
     args = parser.parse_args()
 
-    print(f"retrieval latency (SYNTHETIC {DIM}-d embeddings, DuckDB file, k=5, "
-          f"{args.queries} queries each; median / p95 ms)")
+    print(
+        f"retrieval latency (SYNTHETIC {DIM}-d embeddings, DuckDB file, k=5, "
+        f"{args.queries} queries each; median / p95 ms)"
+    )
     for n in args.sizes:
-        for keep_open, how in ((True, "warm: connection kept open"),
-                               (False, "cold: connection per search, as in a crew run")):
+        for keep_open, how in (
+            (True, "warm: connection kept open"),
+            (False, "cold: connection per search, as in a crew run"),
+        ):
             r = latency(n, args.queries, keep_open=keep_open)
-            cells = "  ".join(f"{label}: {r[label][0]:.0f} / {r[label][1]:.0f}"  # type: ignore[index]
-                              for label in CASES)
+            cells = "  ".join(
+                f"{label}: {r[label][0]:.0f} / {r[label][1]:.0f}"  # type: ignore[index]
+                for label in CASES
+            )
             print(f"  {n:>7,} items, {how}\n           {cells}")
 
     data = json.loads(DATA.read_text())
     rng = np.random.default_rng(0)
-    print(f"\nrecall@5 over {len(data['facts'])} facts (REAL embeddings; 95% bootstrap CI over "
-          f"questions; `hard` questions share few or no words with their fact)")
+    print(
+        f"\nrecall@5 over {len(data['facts'])} facts (REAL embeddings; 95% bootstrap CI over "
+        f"questions; `hard` questions share few or no words with their fact)"
+    )
     per_query: dict[tuple[str, str], np.ndarray] = {}
     for name in args.embedders:
         for subset, hard in (("all", None), ("hard", True)):
             r = recall_at_5(name, data, rng, hard=hard)
             per_query[name, subset] = r["per_query"]  # type: ignore[assignment]
-            print(f"  {name:<11} {subset:<4} n={r['n']:<3} recall@5 {r['recall@5']:.3f} "
-                  f"[{r['lo']:.3f}, {r['hi']:.3f}]  hit@1 {r['hit@1']:.3f}  "
-                  f"({r['ms_per_query']:.0f} ms/query incl. embedding)")
+            print(
+                f"  {name:<11} {subset:<4} n={r['n']:<3} recall@5 {r['recall@5']:.3f} "
+                f"[{r['lo']:.3f}, {r['hi']:.3f}]  hit@1 {r['hit@1']:.3f}  "
+                f"({r['ms_per_query']:.0f} ms/query incl. embedding)"
+            )
     if {"hash", "llama"} <= set(args.embedders):
         for subset in ("all", "hard"):
             diff = per_query["llama", subset] - per_query["hash", subset]
             boots = [rng.choice(diff, len(diff)).mean() for _ in range(2000)]
-            print(f"  paired, same questions ({subset}): llama - hash = {diff.mean():+.3f} "
-                  f"[{np.percentile(boots, 2.5):+.3f}, {np.percentile(boots, 97.5):+.3f}]")
+            print(
+                f"  paired, same questions ({subset}): llama - hash = {diff.mean():+.3f} "
+                f"[{np.percentile(boots, 2.5):+.3f}, {np.percentile(boots, 97.5):+.3f}]"
+            )
 
 
 if __name__ == "__main__":

@@ -60,8 +60,9 @@ async def main(n: int) -> None:
     voters = AgentSpec(RoleProfile("voter"), "scripted", {"script": {"2 plus 2": "4"}}, 4)
     pool = RayPool([spec, voters])
     single = Coordinator(pool, policy=PolicySpec(kind="single"))
-    vote = Coordinator(pool, policy=PolicySpec(kind="vote", k=3, stopping="fixed",
-                                               voters=["voter"]))
+    vote = Coordinator(
+        pool, policy=PolicySpec(kind="vote", k=3, stopping="fixed", voters=["voter"])
+    )
 
     async def raw_call(i: int) -> object:
         return await echo.echo.remote(task)
@@ -78,17 +79,19 @@ async def main(n: int) -> None:
         raw_get.append((time.perf_counter() - start) * 1000.0)
     raw = await timed(n, raw_call)
     attempts = await timed(n, attempt)
-    singles = await timed(n, lambda i: single.decide(Task(id=f"s{i}", prompt=task.prompt,
-                                                         answer_type="number")))
-    votes = await timed(n // 2, lambda i: vote.decide(Task(id=f"v{i}", prompt=task.prompt,
-                                                         answer_type="number")))
+    singles = await timed(
+        n, lambda i: single.decide(Task(id=f"s{i}", prompt=task.prompt, answer_type="number"))
+    )
+    votes = await timed(
+        n // 2, lambda i: vote.decide(Task(id=f"v{i}", prompt=task.prompt, answer_type="number"))
+    )
     with tempfile.TemporaryDirectory() as tmp:
         ledger = Ledger(Path(tmp) / "ledger.duckdb")
         run_id = ledger.start_run("overhead")
-        runner = GraphRunner(single, concurrency=32,
-                             on_decision=lambda t, d: ledger.record(run_id, d))
-        specs = [TaskSpec(id=f"t{i}", question=task.prompt, answer_type="number")
-                 for i in range(n)]
+        runner = GraphRunner(
+            single, concurrency=32, on_decision=lambda t, d: ledger.record(run_id, d)
+        )
+        specs = [TaskSpec(id=f"t{i}", question=task.prompt, answer_type="number") for i in range(n)]
         start = time.perf_counter()
         await runner.run(specs)
         ledger.finish_run(run_id)
@@ -96,8 +99,10 @@ async def main(n: int) -> None:
         written = ledger.query("SELECT count(*) FROM decisions")[0][0]
     pool.close()
 
-    print(f"accord orchestration overhead, scripted backend, zero latency, n={n} "
-          f"(ray {ray.__version__}, 2 CPUs)")
+    print(
+        f"accord orchestration overhead, scripted backend, zero latency, n={n} "
+        f"(ray {ray.__version__}, 2 CPUs)"
+    )
     print(f"{'':<44} {'p50 ms':>8} {'p95 ms':>8}")
     print(row("raw Ray actor call (ray.get)", raw_get))
     print(row("raw Ray actor call (await ref)", raw))
@@ -107,12 +112,18 @@ async def main(n: int) -> None:
     print()
     added_attempt = pct(attempts, 0.5) - pct(raw, 0.5)
     added_decision = pct(singles, 0.5) - pct(raw, 0.5)
-    print(f"added per attempt at p50 over a raw awaited call: {added_attempt:.3f} ms "
-          f"(target <= 1 ms: {'met' if added_attempt <= 1.0 else 'NOT met'})")
-    print(f"added per single decision at p50 (prompt, parse, validate, confidence): "
-          f"{added_decision:.3f} ms")
-    print(f"throughput with 32 concurrent decisions and DuckDB ledger writes: "
-          f"{n / elapsed:.0f} decisions/s ({written} rows written for {n} decisions)")
+    print(
+        f"added per attempt at p50 over a raw awaited call: {added_attempt:.3f} ms "
+        f"(target <= 1 ms: {'met' if added_attempt <= 1.0 else 'NOT met'})"
+    )
+    print(
+        f"added per single decision at p50 (prompt, parse, validate, confidence): "
+        f"{added_decision:.3f} ms"
+    )
+    print(
+        f"throughput with 32 concurrent decisions and DuckDB ledger writes: "
+        f"{n / elapsed:.0f} decisions/s ({written} rows written for {n} decisions)"
+    )
 
 
 if __name__ == "__main__":

@@ -25,9 +25,16 @@ def make_ledger(path: Path, events: int = 6, runs: int = 1) -> list[str]:
         run_id = ledger.start_run("audit-test", run_id=f"run-{r}")
         trail = AuditTrail(ledger, run_id)
         for i in range(events):
-            trail.append("tool_call", "support", "allowed" if i % 3 else "refused",
-                         tool=f"tool{i}", args={"i": i}, result={"r": i}, policy="p",
-                         detail=f"event {i}")
+            trail.append(
+                "tool_call",
+                "support",
+                "allowed" if i % 3 else "refused",
+                tool=f"tool{i}",
+                args={"i": i},
+                result={"r": i},
+                policy="p",
+                detail=f"event {i}",
+            )
         run_ids.append(run_id)
     return run_ids
 
@@ -74,8 +81,9 @@ def test_trail_resumes_the_chain_of_an_existing_run(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("column", ["detail", "decision", "actor", "args_digest"])
 def test_modified_row_is_named(ledger_file: Path, tmp_path: Path, column: str) -> None:
-    bad = tampered(ledger_file, tmp_path,
-                   f"UPDATE audit_events SET {column} = 'forged' WHERE seq = 3")
+    bad = tampered(
+        ledger_file, tmp_path, f"UPDATE audit_events SET {column} = 'forged' WHERE seq = 3"
+    )
     assert findings(bad) == [("modified", 3)]
 
 
@@ -107,13 +115,21 @@ def _forged_insert(src: Path, after_seq: int) -> list[str]:
         row = db.execute("SELECT * FROM audit_events WHERE seq = ?", [after_seq]).fetchone()
         cols = [d[0] for d in db.description]
     prev = AuditEvent(**dict(zip(cols, row, strict=True)))
-    draft = replace(prev, seq=after_seq + 1, event_id="forged000001", detail="forged refund",
-                    decision="allowed", prev_hash=prev.hash, hash="")
+    draft = replace(
+        prev,
+        seq=after_seq + 1,
+        event_id="forged000001",
+        detail="forged refund",
+        decision="allowed",
+        prev_hash=prev.hash,
+        hash="",
+    )
     forged = replace(draft, hash=draft.expected_hash())
-    values = ", ".join(repr(v) if isinstance(v, str) else str(v)
-                       for v in asdict(forged).values())
-    return [f"UPDATE audit_events SET seq = seq + 1 WHERE seq > {after_seq}",
-            f"INSERT INTO audit_events VALUES ({values})"]
+    values = ", ".join(repr(v) if isinstance(v, str) else str(v) for v in asdict(forged).values())
+    return [
+        f"UPDATE audit_events SET seq = seq + 1 WHERE seq > {after_seq}",
+        f"INSERT INTO audit_events VALUES ({values})",
+    ]
 
 
 def test_inserted_row_with_a_valid_hash_is_named(ledger_file: Path, tmp_path: Path) -> None:
@@ -127,32 +143,37 @@ def test_row_appended_after_the_head_is_named(ledger_file: Path, tmp_path: Path)
 
 
 def test_naively_inserted_row_is_caught(ledger_file: Path, tmp_path: Path) -> None:
-    bad = tampered(ledger_file, tmp_path,
-                   "INSERT INTO audit_events SELECT run_id, 99, 'x', ts, kind, actor, tool, "
-                   "args_digest, result_digest, decision, policy, 'fake', prev_hash, hash "
-                   "FROM audit_events WHERE seq = 2")
+    bad = tampered(
+        ledger_file,
+        tmp_path,
+        "INSERT INTO audit_events SELECT run_id, 99, 'x', ts, kind, actor, tool, "
+        "args_digest, result_digest, decision, policy, 'fake', prev_hash, hash "
+        "FROM audit_events WHERE seq = 2",
+    )
     problems = findings(bad)
     assert problems and all(seq == 99 for _, seq in problems)
 
 
 def test_swapped_rows_are_reported_as_reordered(ledger_file: Path, tmp_path: Path) -> None:
-    bad = tampered(ledger_file, tmp_path,
-                   "UPDATE audit_events SET seq = CASE seq WHEN 2 THEN 3 WHEN 3 THEN 2 "
-                   "ELSE seq END")
+    bad = tampered(
+        ledger_file,
+        tmp_path,
+        "UPDATE audit_events SET seq = CASE seq WHEN 2 THEN 3 WHEN 3 THEN 2 ELSE seq END",
+    )
     assert findings(bad) == [("reordered", 2), ("reordered", 3)]
 
 
 def test_moved_row_is_reordered_not_modified(ledger_file: Path, tmp_path: Path) -> None:
-    bad = tampered(ledger_file, tmp_path,
-                   "UPDATE audit_events SET seq = 10 WHERE seq = 1")
+    bad = tampered(ledger_file, tmp_path, "UPDATE audit_events SET seq = 10 WHERE seq = 1")
     assert {p for p, _ in findings(bad)} == {"reordered"}
 
 
 def test_verify_all_runs_names_only_the_tampered_one(tmp_path: Path) -> None:
     path = tmp_path / "l.duckdb"
     make_ledger(path, events=3, runs=3)
-    bad = tampered(path, tmp_path,
-                   "UPDATE audit_events SET detail = 'x' WHERE run_id = 'run-1' AND seq = 2")
+    bad = tampered(
+        path, tmp_path, "UPDATE audit_events SET detail = 'x' WHERE run_id = 'run-1' AND seq = 2"
+    )
     reports = {r.run_id: r for r in verify(bad)}
     assert set(reports) == {"run-0", "run-1", "run-2"}
     assert [r for r in reports if not reports[r].ok] == ["run-1"]
@@ -161,8 +182,14 @@ def test_verify_all_runs_names_only_the_tampered_one(tmp_path: Path) -> None:
 
 def _accord(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "accord.cli", *args], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "accord.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 def test_cli_verify_and_show(ledger_file: Path, tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ ACCORD = [sys.executable, "-m", "accord.cli"]
 
 def accord(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "160", "RAY_USAGE_STATS_ENABLED": "0"}
-    return subprocess.run([*ACCORD, *args], capture_output=True, text=True, env=env,
-                          cwd=cwd or ROOT, timeout=300)
+    return subprocess.run(
+        [*ACCORD, *args], capture_output=True, text=True, env=env, cwd=cwd or ROOT, timeout=300
+    )
 
 
 def test_run_then_ledger_shows_the_run(tmp_path) -> None:
@@ -32,9 +33,12 @@ def test_run_then_ledger_shows_the_run(tmp_path) -> None:
 def test_user_mistakes_exit_2_with_one_line_and_no_traceback(tmp_path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nroles:\n  - name: a\n    gaol: typo\n")
-    for args in (["validate", str(bad)], ["run", str(bad)],
-                 ["ledger", "--db", str(tmp_path / "none.duckdb")],
-                 ["run", str(tmp_path / "missing.yaml")]):
+    for args in (
+        ["validate", str(bad)],
+        ["run", str(bad)],
+        ["ledger", "--db", str(tmp_path / "none.duckdb")],
+        ["run", str(tmp_path / "missing.yaml")],
+    ):
         result = accord(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr + result.stdout

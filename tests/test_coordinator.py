@@ -30,12 +30,15 @@ def test_confident_valid_answer_is_accepted_by_one_agent() -> None:
 
 
 def test_low_confidence_escalates_to_a_vote_that_overrules_the_primary() -> None:
-    pool = scripted_pool({
-        "solver": {"bigger": Scripted("a", 0.4)},
-        "voter": {"bigger": Scripted("c", 0.8)},
-    })
-    d = decide(pool, MC, kind="adaptive", threshold=0.6, k=5, voters=["voter"],
-               voter_temperature=0.0)
+    pool = scripted_pool(
+        {
+            "solver": {"bigger": Scripted("a", 0.4)},
+            "voter": {"bigger": Scripted("c", 0.8)},
+        }
+    )
+    d = decide(
+        pool, MC, kind="adaptive", threshold=0.6, k=5, voters=["voter"], voter_temperature=0.0
+    )
     assert d.path == "escalated"
     assert d.answer == "c"
     assert d.attempts[0].kind == "primary" and d.attempts[1].kind == "voter"
@@ -45,10 +48,10 @@ def test_low_confidence_escalates_to_a_vote_that_overrules_the_primary() -> None
 
 
 def test_invalid_primary_answer_escalates_and_does_not_vote() -> None:
-    pool = scripted_pool({"solver": {"2 plus 2": Scripted("I think so", 0.99)},
-                          "voter": {"2 plus 2": "4"}})
-    d = decide(pool, NUM, kind="adaptive", threshold=0.1, k=3, voters=["voter"],
-               stopping="fixed")
+    pool = scripted_pool(
+        {"solver": {"2 plus 2": Scripted("I think so", 0.99)}, "voter": {"2 plus 2": "4"}}
+    )
+    d = decide(pool, NUM, kind="adaptive", threshold=0.1, k=3, voters=["voter"], stopping="fixed")
     assert not d.attempts[0].verdict.ok
     assert d.path == "escalated" and d.answer == "4"
     # k bounds attempts, the invalid one included: two valid votes remain.
@@ -77,19 +80,27 @@ def test_no_valid_answer_is_unresolved_with_the_best_attempt() -> None:
 
 
 def test_decision_budget_stops_the_vote() -> None:
-    pool = scripted_pool({"solver": {"bigger": Scripted("a", 0.3)},
-                          "voter": {"bigger": ["b", "c"]}})
-    coordinator = Coordinator(pool, policy=PolicySpec(k=9, voters=["voter"]),
-                              budget=BudgetSpec(tokens_per_decision=30), seed=0)
+    pool = scripted_pool(
+        {"solver": {"bigger": Scripted("a", 0.3)}, "voter": {"bigger": ["b", "c"]}}
+    )
+    coordinator = Coordinator(
+        pool,
+        policy=PolicySpec(k=9, voters=["voter"]),
+        budget=BudgetSpec(tokens_per_decision=30),
+        seed=0,
+    )
     d = asyncio.run(coordinator.decide(MC))
     assert d.stop_reason == "budget"
     assert len(d.attempts) < 9
 
 
 def test_parallel_voters_on_replicas_are_all_counted() -> None:
-    pool = scripted_pool({"solver": {"bigger": Scripted("a", 0.1)},
-                          "voter": {"bigger": "b"}}, replicas=3, threads=True,
-                         latency_s=0.01)
+    pool = scripted_pool(
+        {"solver": {"bigger": Scripted("a", 0.1)}, "voter": {"bigger": "b"}},
+        replicas=3,
+        threads=True,
+        latency_s=0.01,
+    )
     d = decide(pool, MC, k=5, voters=["voter"], stopping="fixed")
     assert len(d.attempts) == 5 and d.answer == "b"
 
@@ -97,8 +108,9 @@ def test_parallel_voters_on_replicas_are_all_counted() -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from(["a", "b", "c"]), st.integers(1, 9), st.floats(0.34, 1.0))
 def test_unanimous_agents_never_change_the_answer(answer: str, k: int, prob: float) -> None:
-    pool = scripted_pool({"solver": {"bigger": Scripted(answer, prob)},
-                          "voter": {"bigger": Scripted(answer, prob)}})
+    pool = scripted_pool(
+        {"solver": {"bigger": Scripted(answer, prob)}, "voter": {"bigger": Scripted(answer, prob)}}
+    )
     d = decide(pool, MC, k=k, voters=["voter"], threshold=0.5, voter_temperature=0.0)
     assert d.answer == answer
     assert len(d.attempts) <= max(k, 1)

@@ -14,17 +14,21 @@ pytestmark = pytest.mark.usefixtures("ray_cluster")
 
 
 def test_yaml_crew_runs_on_ray_and_every_decision_costs_the_sum_of_its_attempts(
-        ledger_path) -> None:
+    ledger_path,
+) -> None:
     result = Crew.from_yaml(ROOT / "configs" / "scripted.yaml").run(db=ledger_path)
     assert result.answers["capital"] == "Paris"
     assert result["sum"].path == "escalated" and result["sum"].answer == "42"
     assert result["capital"].path == "single"
     db = duckdb.connect(str(ledger_path), read_only=True)
-    rows = db.execute("""
+    rows = db.execute(
+        """
         SELECT d.task_id, d.prompt_tokens, d.completion_tokens, d.n_attempts,
                sum(a.prompt_tokens), sum(a.completion_tokens), count(*)
         FROM decisions d JOIN attempts a USING (run_id, task_id)
-        WHERE d.run_id = ? GROUP BY ALL""", [result.run_id]).fetchall()
+        WHERE d.run_id = ? GROUP BY ALL""",
+        [result.run_id],
+    ).fetchall()
     db.close()
     assert len(rows) == 4
     for task, p, c, n, ap, ac, count in rows:
@@ -39,22 +43,31 @@ def test_dependants_see_their_dependencies_answers(ledger_path) -> None:
         seen.append(request.messages[-1].content)
         return "7" if "first" in request.messages[-1].content else "done"
 
-    crew = Crew(name="chain", roles=[Role(name="a", model="fake")],
-                models={"fake": {"backend": "scripted", "options": {"script": script}}},
-                tasks=[Task(id="first", question="first number?", answer_type="number"),
-                       Task(id="second", question="double {first}", depends_on=["first"])],
-                policy=Policy(kind="single"))
+    crew = Crew(
+        name="chain",
+        roles=[Role(name="a", model="fake")],
+        models={"fake": {"backend": "scripted", "options": {"script": script}}},
+        tasks=[
+            Task(id="first", question="first number?", answer_type="number"),
+            Task(id="second", question="double {first}", depends_on=["first"]),
+        ],
+        policy=Policy(kind="single"),
+    )
     result = crew.run(db=ledger_path, pool="local")
     assert result.answers == {"first": "7", "second": "done"}
     assert any("double 7" in text for text in seen)
 
 
 def test_ray_pool_keeps_several_actors_busy_at_once(ledger_path) -> None:
-    crew = Crew(name="parallel", roles=[Role(name="solver", model="slow", replicas=3)],
-                models={"slow": {"backend": "scripted",
-                                 "options": {"script": {"q": "x"}, "latency_s": 0.3}}},
-                tasks=[Task(id=f"t{i}", question=f"q{i}") for i in range(6)],
-                policy=Policy(kind="single"))
+    crew = Crew(
+        name="parallel",
+        roles=[Role(name="solver", model="slow", replicas=3)],
+        models={
+            "slow": {"backend": "scripted", "options": {"script": {"q": "x"}, "latency_s": 0.3}}
+        },
+        tasks=[Task(id=f"t{i}", question=f"q{i}") for i in range(6)],
+        policy=Policy(kind="single"),
+    )
     crew.spec = crew.spec.model_copy(update={"concurrency": 6})
     pool = crew.build_pool("ray")
     assert isinstance(pool, RayPool) and len(pool.handles("solver")) == 3
@@ -79,7 +92,8 @@ def test_an_actor_that_cannot_start_is_a_clear_error_not_a_traceback() -> None:
 
 def test_keep_attempts_false_leaves_attempts_only_in_the_ledger(ledger_path) -> None:
     result = Crew.from_yaml(ROOT / "configs" / "scripted.yaml").run(
-        db=ledger_path, pool="local", keep_attempts=False)
+        db=ledger_path, pool="local", keep_attempts=False
+    )
     assert result.answers["sum"] == "42"
     assert all(d.attempts == () for d in result.decisions)
     stored = {r["task_id"]: r["n_attempts"] for r in run_decisions(ledger_path, result.run_id)}

@@ -36,27 +36,58 @@ def test_a_good_file_and_python_build_the_same_spec(tmp_path) -> None:
     from accord import Role, Task
 
     from_yaml = load_crew(write(tmp_path, GOOD))
-    in_code = Crew(name="ok", roles=[Role(name="solver")],
-                   tasks=[Task(id="a", question="What is 1 plus 1?", answer_type="number")])
+    in_code = Crew(
+        name="ok",
+        roles=[Role(name="solver")],
+        tasks=[Task(id="a", question="What is 1 plus 1?", answer_type="number")],
+    )
     assert from_yaml == in_code.spec
 
 
-@pytest.mark.parametrize(("text", "line", "col", "message", "hint"), [
-    (GOOD.replace("    question", "    questoin"), 6, 5, "tasks[0].questoin: unknown key",
-     "did you mean 'question'?"),
-    (GOOD + "policy:\n  threshold: 1.5\n", 9, 14, "policy.threshold: input should be less",
-     "<= 1"),
-    (GOOD + "    depends_on: [zzz]\n", 8, 18, "unknown task 'zzz'", "known tasks: a"),
-    (GOOD.replace("name: ok\n", "name: ok\nname: again\n"), 2, 1, "duplicate key 'name'", None),
-    (GOOD.replace("  - name: solver", "  - name: solver\n\t  goal: x"), 4, 1,
-     "YAML syntax error", "tabs"),
-    (GOOD + "  - id: a\n    question: again\n", 8, 5, "duplicate task id 'a'", None),
-    (GOOD + "    depends_on: [b]\n  - id: b\n    question: x\n    depends_on: [a]\n", 8, 17,
-     "dependency cycle: a -> b -> a", None),
-    (GOOD.replace("  - name: solver", "  - name: solver\n    model: big"), 4, 12,
-     "unknown model tier 'big'", "models:"),
-    ("name: ok\n", 1, 1, "roles: is required", "add `roles:`"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "col", "message", "hint"),
+    [
+        (
+            GOOD.replace("    question", "    questoin"),
+            6,
+            5,
+            "tasks[0].questoin: unknown key",
+            "did you mean 'question'?",
+        ),
+        (
+            GOOD + "policy:\n  threshold: 1.5\n",
+            9,
+            14,
+            "policy.threshold: input should be less",
+            "<= 1",
+        ),
+        (GOOD + "    depends_on: [zzz]\n", 8, 18, "unknown task 'zzz'", "known tasks: a"),
+        (GOOD.replace("name: ok\n", "name: ok\nname: again\n"), 2, 1, "duplicate key 'name'", None),
+        (
+            GOOD.replace("  - name: solver", "  - name: solver\n\t  goal: x"),
+            4,
+            1,
+            "YAML syntax error",
+            "tabs",
+        ),
+        (GOOD + "  - id: a\n    question: again\n", 8, 5, "duplicate task id 'a'", None),
+        (
+            GOOD + "    depends_on: [b]\n  - id: b\n    question: x\n    depends_on: [a]\n",
+            8,
+            17,
+            "dependency cycle: a -> b -> a",
+            None,
+        ),
+        (
+            GOOD.replace("  - name: solver", "  - name: solver\n    model: big"),
+            4,
+            12,
+            "unknown model tier 'big'",
+            "models:",
+        ),
+        ("name: ok\n", 1, 1, "roles: is required", "add `roles:`"),
+    ],
+)
 def test_errors_name_the_place_and_the_fix(tmp_path, text, line, col, message, hint) -> None:
     error = error_for(tmp_path, text)
     assert (error.line, error.col) == (line, col), error.render()
@@ -79,7 +110,7 @@ def test_empty_binary_and_directory_inputs(tmp_path) -> None:
 def test_alias_bomb_is_refused(tmp_path) -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     for i in range(1, 9):
-        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i-1}"] * 10) + "]")
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
     error = error_for(tmp_path, "\n".join(lines) + "\nname: bomb\n")
     assert "alias bomb" in error.message
 

@@ -18,8 +18,9 @@ def llama():
 
 
 def test_generation_is_deterministic_for_a_seed_and_reports_usage(llama) -> None:
-    request = CompletionRequest(messages=(Message("user", "What is 2 plus 3?"),),
-                                max_tokens=12, temperature=0.8, seed=11)
+    request = CompletionRequest(
+        messages=(Message("user", "What is 2 plus 3?"),), max_tokens=12, temperature=0.8, seed=11
+    )
     first, second = llama.complete(request), llama.complete(request)
     assert first.text == second.text and first.text
     assert first.usage.model == "smollm2-135m"
@@ -29,8 +30,9 @@ def test_generation_is_deterministic_for_a_seed_and_reports_usage(llama) -> None
 
 
 def test_option_scores_are_log_probabilities_that_prefer_the_obvious(llama) -> None:
-    scores = llama.score((Message("user", "What is the capital of France?"),),
-                         ("Paris", "a banana"))
+    scores = llama.score(
+        (Message("user", "What is the capital of France?"),), ("Paris", "a banana")
+    )
     assert all(lp < 0 for lp in scores.logprobs)
     assert scores.logprobs[0] > scores.logprobs[1]
     assert math.exp(scores.logprobs[0]) <= 1.0
@@ -40,15 +42,31 @@ def test_option_scores_are_log_probabilities_that_prefer_the_obvious(llama) -> N
 @pytest.mark.usefixtures("ray_cluster")
 def test_a_crew_answers_on_the_embedded_model_through_ray_actors(ledger_path) -> None:
     crew = Crew(
-        name="embedded", seed=3,
+        name="embedded",
+        seed=3,
         roles=[Role(name="solver"), Role(name="checker", instructions="Be precise.")],
-        tasks=[Task(id="capital", question="What is the capital of France?",
-                    choices=["Paris", "Rome", "Berlin"], expected="Paris"),
-               Task(id="sum", question="What is 2 plus 2?", answer_type="number",
-                    max_tokens=12, expected="4"),
-               Task(id="colour", question="What colour is the sky on a clear day?",
-                    choices=["blue", "green", "red"])],
-        policy=Policy(kind="adaptive", threshold=0.99, k=3))
+        tasks=[
+            Task(
+                id="capital",
+                question="What is the capital of France?",
+                choices=["Paris", "Rome", "Berlin"],
+                expected="Paris",
+            ),
+            Task(
+                id="sum",
+                question="What is 2 plus 2?",
+                answer_type="number",
+                max_tokens=12,
+                expected="4",
+            ),
+            Task(
+                id="colour",
+                question="What colour is the sky on a clear day?",
+                choices=["blue", "green", "red"],
+            ),
+        ],
+        policy=Policy(kind="adaptive", threshold=0.99, k=3),
+    )
     result = crew.run(db=ledger_path)
     assert {d.task_id for d in result.decisions} == {"capital", "sum", "colour"}
     assert result["capital"].answer == "Paris"

@@ -14,12 +14,32 @@ from accord.ledger.schema import MIGRATIONS
 
 def _decision(task: str, tokens: list[tuple[int, int]], model: str = "smollm2-135m") -> Decision:
     attempts = tuple(
-        Attempt(task_id=task, role="r", model=model, answer="a", raw="a", prompt_tokens=p,
-                completion_tokens=c, model_ms=1.0, seed=i, temperature=0.0,
-                verdict=Verdict(True)) for i, (p, c) in enumerate(tokens))
-    return Decision(task_id=task, answer="a", confidence=0.9, path="escalated",
-                    stop_reason="settled", status="accepted", policy="adaptive@0.6",
-                    attempts=attempts, wall_ms=5.0)
+        Attempt(
+            task_id=task,
+            role="r",
+            model=model,
+            answer="a",
+            raw="a",
+            prompt_tokens=p,
+            completion_tokens=c,
+            model_ms=1.0,
+            seed=i,
+            temperature=0.0,
+            verdict=Verdict(True),
+        )
+        for i, (p, c) in enumerate(tokens)
+    )
+    return Decision(
+        task_id=task,
+        answer="a",
+        confidence=0.9,
+        path="escalated",
+        stop_reason="settled",
+        status="accepted",
+        policy="adaptive@0.6",
+        attempts=attempts,
+        wall_ms=5.0,
+    )
 
 
 def test_migrations_are_recorded_once(ledger_path) -> None:
@@ -34,8 +54,9 @@ def test_decision_cost_is_the_sum_of_its_attempts(ledger_path) -> None:
     prices = PriceTable().with_overrides({"paid": Price(1.0, 2.0, 1e9)})
     ledger = Ledger(ledger_path, prices=prices, batch_size=1000, flush_seconds=3600)
     run = ledger.start_run("c")
-    ledger.record(run, _decision("t1", [(10, 5), (20, 7)], model="paid"),
-                  expected=["a"], correct=True)
+    ledger.record(
+        run, _decision("t1", [(10, 5), (20, 7)], model="paid"), expected=["a"], correct=True
+    )
     ledger.record(run, _decision("t2", [(3, 1)]))
     assert run_decisions_count(ledger_path, run) == 0  # still buffered
     ledger.finish_run(run)

@@ -15,45 +15,62 @@ if TYPE_CHECKING:
     from accord.planning.monitor import GoalResult
     from accord.tools.calls import CallRequest
 
-app = typer.Typer(no_args_is_help=True, help="Plan and execute goals with tools (see "
-                                              "configs/refund.yaml).")
+app = typer.Typer(
+    no_args_is_help=True, help="Plan and execute goals with tools (see configs/refund.yaml)."
+)
 console = Console(highlight=False)
 DEFAULT_DB = Path(".accord/ledger.duckdb")
-_STYLE = {"done": "green", "deduplicated": "cyan", "failed": "yellow", "surprise": "yellow",
-          "refused": "red", "denied": "red", "skipped": "dim"}
+_STYLE = {
+    "done": "green",
+    "deduplicated": "cyan",
+    "failed": "yellow",
+    "surprise": "yellow",
+    "refused": "red",
+    "denied": "red",
+    "skipped": "dim",
+}
 
 
 def _confirm(request: CallRequest, reason: str) -> bool:
     args = json.dumps(request.args, sort_keys=True)
-    return typer.confirm(f"{request.role} wants to call {request.tool.name}({args}): {reason}. "
-                         "Approve?", default=False)
+    return typer.confirm(
+        f"{request.role} wants to call {request.tool.name}({args}): {reason}. Approve?",
+        default=False,
+    )
 
 
 def _short(value: object, width: int = 56) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str,
-                                                              separators=(",", ":"))
+    text = (
+        value if isinstance(value, str) else json.dumps(value, default=str, separators=(",", ":"))
+    )
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def goal_lines(goal: GoalResult) -> list[str]:
     """One goal as lines of markup: its plans (how decided) and steps (what became of each)."""
     color = {"completed": "green", "denied": "red", "failed": "yellow", "no_plan": "red"}
-    lines = [f"[bold]goal {goal.goal_id}[/bold] [{color[goal.status]}]{goal.status}[/] · "
-             f"{escape(goal.goal)}"]
+    lines = [
+        f"[bold]goal {goal.goal_id}[/bold] [{color[goal.status]}]{goal.status}[/] · "
+        f"{escape(goal.goal)}"
+    ]
     for plan in goal.plans:
         d = plan.decision
         state = "[green]plan ok[/green]" if d.status == "accepted" else "[red]no valid plan[/red]"
-        lines.append(f"  {d.task_id.split('.', 1)[-1]:<12} {state} ({escape(d.stop_reason)}; "
-                     f"path {d.path}; confidence {d.confidence:.2f}; "
-                     f"{len(d.attempts)} planner attempt(s))")
+        lines.append(
+            f"  {d.task_id.split('.', 1)[-1]:<12} {state} ({escape(d.stop_reason)}; "
+            f"path {d.path}; confidence {d.confidence:.2f}; "
+            f"{len(d.attempts)} planner attempt(s))"
+        )
         for a in d.attempts:
             if not a.verdict.ok:
                 lines.append(f"  {'':<12} [red]rejected[/red]: {escape(a.verdict.reason)}")
     for run in goal.steps:
         args = ", ".join(f"{k}={v}" for k, v in run.step.args.items())
         style = _STYLE.get(run.status, "")
-        lines.append(f"  {run.step.id:<12} [{style}]{run.status:<12}[/{style}] "
-                     f"{run.role}: {run.step.tool}({escape(args)})")
+        lines.append(
+            f"  {run.step.id:<12} [{style}]{run.status:<12}[/{style}] "
+            f"{run.role}: {run.step.tool}({escape(args)})"
+        )
         for note in (run.approval, run.reason):
             if note:
                 lines.append(f"  {'':<12} {escape(note)}")
@@ -75,8 +92,8 @@ def summary(goals: list[GoalResult]) -> list[str]:
     approved = sum(s.status != "denied" for s in sent)
     statuses = ("completed", "denied", "failed", "no_plan")
     return [
-        f"goals: {len(goals)} · " + ", ".join(
-            f"{n} {st}" for st in statuses if (n := sum(g.status == st for g in goals))),
+        f"goals: {len(goals)} · "
+        + ", ".join(f"{n} {st}" for st in statuses if (n := sum(g.status == st for g in goals))),
         "calls made: " + ", ".join(f"{tool} x{n}" for tool, n in sorted(done.items())),
         f"unauthorised calls refused: {sum('has no grant' in a.verdict.reason for a in attempts)}"
         f" in plans, {sum(s.status == 'refused' for s in steps)} at run time",
@@ -94,13 +111,19 @@ def summary(goals: list[GoalResult]) -> list[str]:
 def run(
     crew: Annotated[Path, typer.Argument(help="Crew YAML file with `tools:` and `goals:`.")],
     db: Annotated[Path, typer.Option("--db", help="DuckDB ledger file.")] = DEFAULT_DB,
-    backend: Annotated[str | None, typer.Option(help="Backend for every role (scripted, "
-                                                     "llama, ...).")] = None,
-    goal: Annotated[list[str] | None, typer.Option("--goal", help="Run only this goal "
-                                                                  "(repeatable).")] = None,
-    interactive: Annotated[bool | None, typer.Option(
-        "--interactive/--no-interactive",
-        help="Ask before calls that need approval (default: when stdin is a terminal).")] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="Backend for every role (scripted, llama, ...).")
+    ] = None,
+    goal: Annotated[
+        list[str] | None, typer.Option("--goal", help="Run only this goal (repeatable).")
+    ] = None,
+    interactive: Annotated[
+        bool | None,
+        typer.Option(
+            "--interactive/--no-interactive",
+            help="Ask before calls that need approval (default: when stdin is a terminal).",
+        ),
+    ] = None,
     ray: Annotated[bool, typer.Option("--ray", help="Run agents as Ray actors.")] = False,
 ) -> None:
     """Plan each goal, validate the plan, run it under permissions; audit every call."""
@@ -109,15 +132,25 @@ def run(
 
     spec = Crew.from_yaml(crew)
     ask = sys.stdin.isatty() if interactive is None else interactive
-    console.print(f"[dim]crew {spec.spec.name!r}: {len(spec.spec.goals)} goal(s), backend "
-                  f"{backend or 'from the crew file'}, approvals "
-                  f"{'interactive' if ask else 'non-interactive'}[/dim]")
-    result = run_goals(spec, db=db, backend=backend, pool="ray" if ray else "local",
-                       confirm=_confirm if ask else None, only=goal,
-                       on_goal=lambda g: console.print("\n".join(goal_lines(g))))
+    console.print(
+        f"[dim]crew {spec.spec.name!r}: {len(spec.spec.goals)} goal(s), backend "
+        f"{backend or 'from the crew file'}, approvals "
+        f"{'interactive' if ask else 'non-interactive'}[/dim]"
+    )
+    result = run_goals(
+        spec,
+        db=db,
+        backend=backend,
+        pool="ray" if ray else "local",
+        confirm=_confirm if ask else None,
+        only=goal,
+        on_goal=lambda g: console.print("\n".join(goal_lines(g))),
+    )
     console.print("[bold]summary[/bold]")
     for line in summary(result.goals):
         console.print(f"  {line}")
-    console.print(f"[dim]ledger: {result.ledger_path} · run {result.run_id} · "
-                  f"`accord audit show {result.run_id}` · `accord audit verify "
-                  f"{result.run_id}`[/dim]")
+    console.print(
+        f"[dim]ledger: {result.ledger_path} · run {result.run_id} · "
+        f"`accord audit show {result.run_id}` · `accord audit verify "
+        f"{result.run_id}`[/dim]"
+    )

@@ -17,15 +17,21 @@ from accord.errors import AccordError
 if TYPE_CHECKING:
     from accord.crews.crew import Crew
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Run crews of role-based LLM agents cheaply and reliably.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Run crews of role-based LLM agents cheaply and reliably.",
+)
 console = Console()
 err = Console(stderr=True)
 
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB ledger file.")]
 DEFAULT_DB = Path(".accord/ledger.duckdb")
-InputOption = Annotated[list[str] | None, typer.Option(
-    "--input", "-i", help="Fill a CrewAI {placeholder}: key=value (repeatable).")]
+InputOption = Annotated[
+    list[str] | None,
+    typer.Option("--input", "-i", help="Fill a CrewAI {placeholder}: key=value (repeatable)."),
+]
 
 
 def _load_crew(path: Path, inputs: list[str] | None) -> Crew:
@@ -44,21 +50,31 @@ def run(
     crew: Annotated[Path, typer.Argument(help="Crew YAML file or CrewAI project.")],
     db: DbOption = DEFAULT_DB,
     inputs: InputOption = None,
-    backend: Annotated[str | None, typer.Option(help="Backend for every role (llama, "
-                                                     "scripted, ...).")] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="Backend for every role (llama, scripted, ...).")
+    ] = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster address to join.")] = None,
-    local: Annotated[bool, typer.Option("--local", help="Run agents in-process, "
-                                                        "without Ray.")] = False,
-    resume: Annotated[str | None, typer.Option(
-        help="Continue this run id: its decisions in the ledger are reused.")] = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="Run agents in-process, without Ray.")
+    ] = False,
+    resume: Annotated[
+        str | None,
+        typer.Option(help="Continue this run id: its decisions in the ledger are reused."),
+    ] = None,
 ) -> None:
     """Run a crew: every task decided, every attempt and decision in the ledger."""
     from accord.cli.render import result_table, summary_line
 
     spec = _load_crew(crew, inputs)
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(),
-                        TextColumn("{task.fields[last]}"), console=console, transient=True)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"),
+        console=console,
+        transient=True,
+    )
     bar: dict[str, int] = {}
 
     def on_start(run_id: str, tasks: list) -> None:
@@ -66,29 +82,44 @@ def run(
 
     def on_decision(task: object, decision: object) -> None:
         d = decision  # type: ignore[assignment]
-        progress.update(bar["id"], advance=1,
-                        last=f"{d.task_id}: {d.path} ({len(d.attempts)} attempts)")  # type: ignore[attr-defined]
+        progress.update(
+            bar["id"], advance=1, last=f"{d.task_id}: {d.path} ({len(d.attempts)} attempts)"
+        )  # type: ignore[attr-defined]
 
     with progress:
-        progress.console.print(f"[dim]starting {len(spec.spec.roles)} role(s) on "
-                               f"{'in-process agents' if local else 'Ray actors'}…[/dim]")
-        result = spec.run(db=db, backend=backend, address=address, resume=resume,
-                          pool="local" if local else "ray", on_start=on_start,
-                          on_decision=on_decision)
+        progress.console.print(
+            f"[dim]starting {len(spec.spec.roles)} role(s) on "
+            f"{'in-process agents' if local else 'Ray actors'}…[/dim]"
+        )
+        result = spec.run(
+            db=db,
+            backend=backend,
+            address=address,
+            resume=resume,
+            pool="local" if local else "ray",
+            on_start=on_start,
+            on_decision=on_decision,
+        )
     console.print(result_table(result))
     console.print(summary_line(result))
-    console.print(f"[dim]ledger: {result.ledger_path} · `accord ledger {result.run_id}` "
-                  f"shows this run's costs[/dim]")
+    console.print(
+        f"[dim]ledger: {result.ledger_path} · `accord ledger {result.run_id}` "
+        f"shows this run's costs[/dim]"
+    )
 
 
 @app.command()
-def validate(crew: Annotated[Path, typer.Argument(help="Crew YAML file or CrewAI project.")],
-             inputs: InputOption = None) -> None:
+def validate(
+    crew: Annotated[Path, typer.Argument(help="Crew YAML file or CrewAI project.")],
+    inputs: InputOption = None,
+) -> None:
     """Check a crew file (or a CrewAI project) without running it."""
     loaded = _load_crew(crew, inputs)
     tasks = loaded.tasks()
-    console.print(f"{crew}: ok ({len(loaded.spec.roles)} roles, {len(tasks)} tasks, "
-                  f"policy {loaded.spec.policy.label})")
+    console.print(
+        f"{crew}: ok ({len(loaded.spec.roles)} roles, {len(tasks)} tasks, "
+        f"policy {loaded.spec.policy.label})"
+    )
 
 
 @app.command()
@@ -103,10 +134,23 @@ def ledger(
 
     if run_id is None:
         rows = list_runs(db, limit)
-        console.print(rows_table(f"runs in {db}", rows, [
-            ("run_id", "run"), ("crew", "crew"), ("status", "status"), ("decisions", "dec"),
-            ("escalated", "esc"), ("attempts", "att"), ("tokens", "tokens"),
-            ("cost_usd", "usd"), ("accuracy", "acc")]))
+        console.print(
+            rows_table(
+                f"runs in {db}",
+                rows,
+                [
+                    ("run_id", "run"),
+                    ("crew", "crew"),
+                    ("status", "status"),
+                    ("decisions", "dec"),
+                    ("escalated", "esc"),
+                    ("attempts", "att"),
+                    ("tokens", "tokens"),
+                    ("cost_usd", "usd"),
+                    ("accuracy", "acc"),
+                ],
+            )
+        )
         return
     if run_id == "latest":
         run_id = latest_run(db) or "latest"
@@ -115,10 +159,24 @@ def ledger(
         row["tokens"] = f"{row['prompt_tokens']}+{row['completion_tokens']}"
         if row["status"] != "accepted":
             row["path"] = f"{row['path']} ({row['status']})"
-    console.print(rows_table(f"run {run_id} in {db}", rows, [
-        ("task_id", "task"), ("path", "path"), ("stop_reason", "stop"), ("n_attempts", "att"),
-        ("tokens", "tokens p+c"), ("wall_ms", "ms"), ("cost_usd", "usd"), ("flops", "flops"),
-        ("answer", "answer"), ("correct", "ok")]))
+    console.print(
+        rows_table(
+            f"run {run_id} in {db}",
+            rows,
+            [
+                ("task_id", "task"),
+                ("path", "path"),
+                ("stop_reason", "stop"),
+                ("n_attempts", "att"),
+                ("tokens", "tokens p+c"),
+                ("wall_ms", "ms"),
+                ("cost_usd", "usd"),
+                ("flops", "flops"),
+                ("answer", "answer"),
+                ("correct", "ok"),
+            ],
+        )
+    )
 
 
 app.add_typer(__import__("accord.cli.sandbox", fromlist=["app"]).app, name="sandbox")

@@ -23,8 +23,9 @@ def _resolve(db: Path, run_id: str) -> str:
 
 @app.command()
 def verify(
-    run_id: Annotated[str | None, typer.Argument(help="A run id or `latest`; omitted: every "
-                                                      "audited run.")] = None,
+    run_id: Annotated[
+        str | None, typer.Argument(help="A run id or `latest`; omitted: every audited run.")
+    ] = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Check the hash chain; name every modified, deleted, inserted or reordered event."""
@@ -38,12 +39,15 @@ def verify(
     bad = 0
     for report in reports:
         if report.ok:
-            console.print(f"[green]ok[/green]  run {report.run_id}: {report.events} event(s), "
-                          "chain intact")
+            console.print(
+                f"[green]ok[/green]  run {report.run_id}: {report.events} event(s), chain intact"
+            )
             continue
         bad += 1
-        console.print(f"[red]TAMPERED[/red]  run {report.run_id}: {report.events} event(s), "
-                      f"{len(report.findings)} finding(s)")
+        console.print(
+            f"[red]TAMPERED[/red]  run {report.run_id}: {report.events} event(s), "
+            f"{len(report.findings)} finding(s)"
+        )
         for finding in report.findings:
             console.print(f"  - {escape(finding.message)}")
     if bad:
@@ -64,15 +68,27 @@ def show(
     if not events:
         from accord.errors import ConfigError
 
-        raise ConfigError(f"no audit events for run {run_id!r}", path=db,
-                          hint="`accord audit verify` lists the audited runs")
-    console.print(f"[bold]audit trail of run {run_id}[/bold] ({len(events)} events; "
-                  "seq time kind actor tool decision \\[policy] detail #hash)")
+        raise ConfigError(
+            f"no audit events for run {run_id!r}",
+            path=db,
+            hint="`accord audit verify` lists the audited runs",
+        )
+    console.print(
+        f"[bold]audit trail of run {run_id}[/bold] ({len(events)} events; "
+        "seq time kind actor tool decision \\[policy] detail #hash)"
+    )
     for e in events:
-        style = {"refused": "red", "denied": "red", "failed": "yellow",
-                 "deduplicated": "cyan", "reject": "red"}.get(e.decision, "")
+        style = {
+            "refused": "red",
+            "denied": "red",
+            "failed": "yellow",
+            "deduplicated": "cyan",
+            "reject": "red",
+        }.get(e.decision, "")
         decision = f"[{style}]{e.decision}[/{style}]" if style else e.decision
         tool = f" {e.tool}" if e.tool else ""
-        console.print(f"{e.seq:>4} {e.ts[11:19]} {e.kind:<9} {e.actor}{tool} {decision} "
-                      f"[dim]\\[{escape(e.policy or '-')}] {escape(e.detail or '')} "
-                      f"#{e.hash[:8]}[/dim]")
+        console.print(
+            f"{e.seq:>4} {e.ts[11:19]} {e.kind:<9} {e.actor}{tool} {decision} "
+            f"[dim]\\[{escape(e.policy or '-')}] {escape(e.detail or '')} "
+            f"#{e.hash[:8]}[/dim]"
+        )

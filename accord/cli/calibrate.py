@@ -23,9 +23,15 @@ def reliability_table(calibration: Calibration) -> Table:
         table.add_column(column, justify="left" if column in ("estimator", "bin") else "right")
     for rel in calibration.reliabilities:
         for i, b in enumerate(rel.bins):
-            table.add_row(rel.estimator if i == 0 else "", f"{rel.ece:.3f}" if i == 0 else "",
-                          f"[{b.low:.1f}, {b.high:.1f})", str(b.n), f"{b.confidence:.3f}",
-                          f"{b.accuracy:.3f}", end_section=i == len(rel.bins) - 1)
+            table.add_row(
+                rel.estimator if i == 0 else "",
+                f"{rel.ece:.3f}" if i == 0 else "",
+                f"[{b.low:.1f}, {b.high:.1f})",
+                str(b.n),
+                f"{b.confidence:.3f}",
+                f"{b.accuracy:.3f}",
+                end_section=i == len(rel.bins) - 1,
+            )
     return table
 
 
@@ -33,21 +39,28 @@ def choice_line(calibration: Calibration) -> str:
     """One line: the chosen estimator and threshold with its estimated accuracy and cost."""
     p = calibration.chosen
     met = "" if calibration.meets_goal else " — goal NOT met on this history, best effort"
-    return (f"chosen: confidence={p.estimator} threshold={p.threshold:g}: estimated accuracy "
-            f"{p.accuracy:.3f}, {p.tokens_per_item:.1f} tokens/item, {p.accepted:.0%} accepted "
-            f"without a vote{met}")
+    return (
+        f"chosen: confidence={p.estimator} threshold={p.threshold:g}: estimated accuracy "
+        f"{p.accuracy:.3f}, {p.tokens_per_item:.1f} tokens/item, {p.accepted:.0%} accepted "
+        f"without a vote{met}"
+    )
 
 
 @calibrate_app.command()
 def calibrate(
     db: Annotated[Path, typer.Option("--db", help="DuckDB ledger file.")] = Path(
-        ".accord/ledger.duckdb"),
-    target_accuracy: Annotated[float | None, typer.Option(
-        help="Cheapest threshold reaching this accuracy.")] = None,
-    max_tokens_per_item: Annotated[float | None, typer.Option(
-        help="Most accurate threshold within this many tokens per item.")] = None,
-    estimator: Annotated[list[str] | None, typer.Option(
-        help="Estimator to compare (repeatable; e.g. min:option_prob,verbalised).")] = None,
+        ".accord/ledger.duckdb"
+    ),
+    target_accuracy: Annotated[
+        float | None, typer.Option(help="Cheapest threshold reaching this accuracy.")
+    ] = None,
+    max_tokens_per_item: Annotated[
+        float | None, typer.Option(help="Most accurate threshold within this many tokens per item.")
+    ] = None,
+    estimator: Annotated[
+        list[str] | None,
+        typer.Option(help="Estimator to compare (repeatable; e.g. min:option_prob,verbalised)."),
+    ] = None,
     bins: Annotated[int, typer.Option(help="Reliability bins.")] = 10,
     out: Annotated[Path | None, typer.Option(help="Write the chosen policy YAML here.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Reliability diagram PNG.")] = None,
@@ -57,8 +70,13 @@ def calibrate(
 
     if target_accuracy is None and max_tokens_per_item is None:
         target_accuracy = 0.9
-    result = cal.calibrate(cal.load_history(db), estimator or cal.DEFAULT_ESTIMATORS, bins=bins,
-                             target_accuracy=target_accuracy, max_tokens=max_tokens_per_item)
+    result = cal.calibrate(
+        cal.load_history(db),
+        estimator or cal.DEFAULT_ESTIMATORS,
+        bins=bins,
+        target_accuracy=target_accuracy,
+        max_tokens=max_tokens_per_item,
+    )
     console.print(reliability_table(result))
     console.print(choice_line(result), highlight=False)
     if plot is not None:

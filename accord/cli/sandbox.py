@@ -40,9 +40,7 @@ def run(
     output_kb: Annotated[int, typer.Option(help="Cap on captured stdout/stderr, KiB.")] = 1024,
     db: Annotated[
         Path, typer.Option("--db", help="Ledger that audits --unsafe-local runs.")
-    ] = Path(
-        ".accord/ledger.duckdb"
-    ),
+    ] = Path(".accord/ledger.duckdb"),
 ) -> None:
     """Run FILE in the sandbox; arguments after FILE go to the program."""
     from accord.sandbox import Limits, open_sandbox
@@ -59,8 +57,10 @@ def run(
         from accord.sandbox.recorded import RecordedSandbox
 
         sandbox = RecordedSandbox(sandbox, Ledger(db))
-        err.print("[yellow]warning:[/yellow] --unsafe-local: running without isolation "
-                  f"(recorded in {db}, run {sandbox.run_id})")
+        err.print(
+            "[yellow]warning:[/yellow] --unsafe-local: running without isolation "
+            f"(recorded in {db}, run {sandbox.run_id})"
+        )
     name = file.name
     argv = ["python", name] if file.suffix == ".py" else [f"./{name}"]
     result = sandbox.run([*argv, *(args or [])], files={name: file.read_bytes()}, limits=limits)

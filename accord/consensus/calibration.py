@@ -87,7 +87,8 @@ def _primary_correct(row: dict[str, object]) -> bool:
     if is_correct(answer, expected, "text"):
         return True
     return _as_number(answer) is not None and any(
-        _as_number(answer) == _as_number(e) for e in expected)
+        _as_number(answer) == _as_number(e) for e in expected
+    )
 
 
 def _as_number(text: str) -> float | None:
@@ -99,16 +100,29 @@ def _as_number(text: str) -> float | None:
 
 
 def _item(row: dict[str, object]) -> Item:
-    attempt = Attempt(task_id=str(row["task_id"]), role="primary", model="-",
-                      answer=str(row["answer"] or ""), raw=str(row["raw"] or ""),
-                      prompt_tokens=int(row["primary_tokens"]), completion_tokens=0,  # type: ignore[call-overload]
-                      model_ms=0.0, seed=0, temperature=0.0,
-                      option_prob=row["option_prob"], mean_logprob=row["mean_logprob"])  # type: ignore[arg-type]
+    attempt = Attempt(
+        task_id=str(row["task_id"]),
+        role="primary",
+        model="-",
+        answer=str(row["answer"] or ""),
+        raw=str(row["raw"] or ""),
+        prompt_tokens=int(row["primary_tokens"]),
+        completion_tokens=0,  # type: ignore[call-overload]
+        model_ms=0.0,
+        seed=0,
+        temperature=0.0,
+        option_prob=row["option_prob"],
+        mean_logprob=row["mean_logprob"],
+    )  # type: ignore[arg-type]
     escalated = row["path"] == "escalated"
-    return Item(attempt, bool(row["verdict_ok"]), _primary_correct(row),
-                int(row["primary_tokens"]),  # type: ignore[call-overload]
-                bool(row["correct"]) if escalated else None,
-                int(row["decision_tokens"]) if escalated else None)  # type: ignore[call-overload]
+    return Item(
+        attempt,
+        bool(row["verdict_ok"]),
+        _primary_correct(row),
+        int(row["primary_tokens"]),  # type: ignore[call-overload]
+        bool(row["correct"]) if escalated else None,
+        int(row["decision_tokens"]) if escalated else None,
+    )  # type: ignore[call-overload]
 
 
 def load_history(db: str | Path) -> list[Item]:
@@ -120,10 +134,11 @@ def load_history(db: str | Path) -> list[Item]:
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
     if not rows:
-        raise ConfigError("no labelled history: no primary attempt has a decision with a "
-                          "known `correct`", path=db,
-                          hint="run a crew whose tasks have `expected` answers, with an "
-                               "adaptive policy")
+        raise ConfigError(
+            "no labelled history: no primary attempt has a decision with a known `correct`",
+            path=db,
+            hint="run a crew whose tasks have `expected` answers, with an adaptive policy",
+        )
     return [_item(r) for r in rows]
 
 
@@ -150,8 +165,9 @@ def confidences(items: Sequence[Item], estimator: str) -> list[float]:
     return [est.estimate(Task(id=i.attempt.task_id, prompt=""), i.attempt) for i in items]
 
 
-def reliability(estimator: str, conf: Sequence[float], correct: Sequence[bool],
-                bins: int = 10) -> Reliability:
+def reliability(
+    estimator: str, conf: Sequence[float], correct: Sequence[bool], bins: int = 10
+) -> Reliability:
     """Equal-width bins over [0, 1] and ECE = sum over bins of |accuracy - confidence| * share."""
     if bins < 1:
         raise ConfigError(f"bins must be >= 1, got {bins!r}")
@@ -159,8 +175,7 @@ def reliability(estimator: str, conf: Sequence[float], correct: Sequence[bool],
     ece = 0.0
     for b in range(bins):
         low, high = b / bins, (b + 1) / bins
-        members = [i for i, c in enumerate(conf)
-                   if low <= c < high or (b == bins - 1 and c == 1.0)]
+        members = [i for i, c in enumerate(conf) if low <= c < high or (b == bins - 1 and c == 1.0)]
         if not members:
             continue
         mean_conf = sum(conf[i] for i in members) / len(members)
@@ -170,8 +185,9 @@ def reliability(estimator: str, conf: Sequence[float], correct: Sequence[bool],
     return Reliability(estimator, tuple(found), ece, len(conf))
 
 
-def replay(items: Sequence[Item], conf: Sequence[float], threshold: float,
-           estimator: str = "") -> Point:
+def replay(
+    items: Sequence[Item], conf: Sequence[float], threshold: float, estimator: str = ""
+) -> Point:
     """Accuracy and tokens per item of the adaptive policy at `threshold` on the history."""
     right = tokens = accepted = 0
     for item, c in zip(items, conf, strict=True):
@@ -194,8 +210,12 @@ def candidates(conf: Sequence[float]) -> list[float]:
 Goal = Literal["accuracy", "tokens"]
 
 
-def choose(points: Sequence[Point], *, target_accuracy: float | None = None,
-           max_tokens: float | None = None) -> tuple[Point, bool]:
+def choose(
+    points: Sequence[Point],
+    *,
+    target_accuracy: float | None = None,
+    max_tokens: float | None = None,
+) -> tuple[Point, bool]:
     """The best point and whether it meets the goal.
 
     With `target_accuracy`: the cheapest point reaching it (else the most accurate). With
@@ -227,13 +247,23 @@ class Calibration:
     def policy(self, base: PolicySpec | None = None) -> PolicySpec:
         """The adaptive policy with the chosen estimator and threshold."""
         base = base or PolicySpec()
-        return base.model_copy(update={"kind": "adaptive", "threshold": self.chosen.threshold,
-                                       "confidence": self.chosen.estimator})
+        return base.model_copy(
+            update={
+                "kind": "adaptive",
+                "threshold": self.chosen.threshold,
+                "confidence": self.chosen.estimator,
+            }
+        )
 
 
-def calibrate(items: Sequence[Item], estimators: Sequence[str] = DEFAULT_ESTIMATORS, *,
-              bins: int = 10, target_accuracy: float | None = None,
-              max_tokens: float | None = None) -> Calibration:
+def calibrate(
+    items: Sequence[Item],
+    estimators: Sequence[str] = DEFAULT_ESTIMATORS,
+    *,
+    bins: int = 10,
+    target_accuracy: float | None = None,
+    max_tokens: float | None = None,
+) -> Calibration:
     """Reliability of each estimator and the best threshold over all of them."""
     if not items:
         raise ConfigError("no labelled history to calibrate on")
@@ -247,17 +277,20 @@ def calibrate(items: Sequence[Item], estimators: Sequence[str] = DEFAULT_ESTIMAT
     return Calibration(len(items), tuple(reliabilities), tuple(points), chosen, meets)
 
 
-def write_policy(calibration: Calibration, path: str | Path,
-                 base: PolicySpec | None = None) -> PolicySpec:
+def write_policy(
+    calibration: Calibration, path: str | Path, base: PolicySpec | None = None
+) -> PolicySpec:
     """Write the chosen policy as YAML (loadable as a PolicySpec), with what it was chosen on."""
     import yaml
 
     policy = calibration.policy(base)
     chosen = calibration.chosen
-    header = (f"# chosen by `accord calibrate` on {calibration.items} labelled decisions:\n"
-              f"# estimated accuracy {chosen.accuracy:.3f}, {chosen.tokens_per_item:.1f} tokens "
-              f"per item, {chosen.accepted:.0%} accepted without a vote"
-              f"{'' if calibration.meets_goal else ' (GOAL NOT MET on this history)'}\n")
+    header = (
+        f"# chosen by `accord calibrate` on {calibration.items} labelled decisions:\n"
+        f"# estimated accuracy {chosen.accuracy:.3f}, {chosen.tokens_per_item:.1f} tokens "
+        f"per item, {chosen.accepted:.0%} accepted without a vote"
+        f"{'' if calibration.meets_goal else ' (GOAL NOT MET on this history)'}\n"
+    )
     body = yaml.safe_dump(policy.model_dump(exclude_none=True), sort_keys=False)
     Path(path).write_text(header + body)
     return policy
@@ -286,8 +319,13 @@ def plot_reliability(reliabilities: Sequence[Reliability], path: str | Path) -> 
         xs = [b.confidence for b in rel.bins]
         ys = [b.accuracy for b in rel.bins]
         ax.plot(xs, ys, marker="o", label=f"{rel.estimator} (ECE {rel.ece:.3f})")
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy",
-           title="Reliability of the primary answer")
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="confidence",
+        ylabel="accuracy",
+        title="Reliability of the primary answer",
+    )
     ax.legend(loc="upper left", fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

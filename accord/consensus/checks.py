@@ -14,9 +14,19 @@ from accord.consensus.validators import Validator, build_validator, validators
 from accord.errors import ConfigError
 
 JSON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "string": str, "str": str, "integer": int, "int": int, "number": (int, float),
-    "float": (int, float), "boolean": bool, "bool": bool, "array": list, "list": list,
-    "object": dict, "dict": dict, "null": type(None),
+    "string": str,
+    "str": str,
+    "integer": int,
+    "int": int,
+    "number": (int, float),
+    "float": (int, float),
+    "boolean": bool,
+    "bool": bool,
+    "array": list,
+    "list": list,
+    "object": dict,
+    "dict": dict,
+    "null": type(None),
 }
 
 
@@ -61,12 +71,16 @@ class Schema:
             self.model = found
             return
         if not spec:
-            raise ConfigError("schema needs a model or required keys",
-                              hint="e.g. `schema: pkg.mod:Model` or `schema: {name: string}`")
+            raise ConfigError(
+                "schema needs a model or required keys",
+                hint="e.g. `schema: pkg.mod:Model` or `schema: {name: string}`",
+            )
         for key, type_name in spec.items():
             if type_name not in JSON_TYPES:
-                raise ConfigError(f"schema key {key!r}: unknown type {type_name!r}",
-                                  hint=f"known types: {', '.join(sorted(JSON_TYPES))}")
+                raise ConfigError(
+                    f"schema key {key!r}: unknown type {type_name!r}",
+                    hint=f"known types: {', '.join(sorted(JSON_TYPES))}",
+                )
             self.keys[key] = JSON_TYPES[type_name]
 
     def check(self, task: Task, answer: str) -> Verdict:
@@ -94,8 +108,9 @@ class Schema:
             if isinstance(value, bool) and bool not in _as_tuple(kind):
                 return Verdict(False, f"key {key!r}: expected {_type_label(kind)}, got boolean")
             if not isinstance(value, kind):
-                return Verdict(False, f"key {key!r}: expected {_type_label(kind)}, "
-                                      f"got {type(value).__name__}")
+                return Verdict(
+                    False, f"key {key!r}: expected {_type_label(kind)}, got {type(value).__name__}"
+                )
         return Verdict(True)
 
 
@@ -169,18 +184,20 @@ def all_of(parts: Sequence[object]) -> Validator:
     return AllOf([build_validator(p) for p in parts])  # type: ignore[arg-type]
 
 
-
-
-def validators_by_task(configs: Mapping[str, Sequence[object]]
-                       ) -> Callable[[Task], list[Validator]]:
+def validators_by_task(
+    configs: Mapping[str, Sequence[object]],
+) -> Callable[[Task], list[Validator]]:
     """`validators_for` for the coordinator: the defaults plus each task's configured checks.
 
     Every config is built now, so a mistake in a crew file fails before the first model call.
     """
     from accord.consensus.validators import default_validators
 
-    extra = {task_id: [build_validator(c) for c in found]  # type: ignore[arg-type]
-             for task_id, found in configs.items() if found}
+    extra = {
+        task_id: [build_validator(c) for c in found]  # type: ignore[arg-type]
+        for task_id, found in configs.items()
+        if found
+    }
     return lambda task: [*default_validators(task), *extra.get(task.id, ())]
 
 

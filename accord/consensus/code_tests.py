@@ -41,17 +41,24 @@ class CodeTests:
 
     name = "code_tests"
 
-    def __init__(self, tests: str | None = None, tests_file: str | None = None, *,
-                 unsafe_local: bool = False, sandbox: str = "bubblewrap",
-                 timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        tests: str | None = None,
+        tests_file: str | None = None,
+        *,
+        unsafe_local: bool = False,
+        sandbox: str = "bubblewrap",
+        timeout: float = 20.0,
+    ) -> None:
         if (tests is None) == (tests_file is None):
             raise ConfigError("code_tests needs exactly one of `tests` or `tests_file`")
         if tests_file is not None:
             try:
                 tests = Path(tests_file).read_text()
             except OSError as exc:
-                raise ConfigError(f"cannot read tests_file: {exc.strerror}",
-                                  path=tests_file) from None
+                raise ConfigError(
+                    f"cannot read tests_file: {exc.strerror}", path=tests_file
+                ) from None
         self.tests: str = tests or ""
         self.unsafe_local = unsafe_local
         self.sandbox = sandbox
@@ -64,8 +71,9 @@ class CodeTests:
         files = {"solution.py": extract_code(answer), "tests.py": self.tests}
         try:
             box = open_sandbox(self.sandbox, unsafe_local=self.unsafe_local)
-            result = box.run(python_code=RUNNER, files=files,
-                             limits=Limits(wall_seconds=self.timeout))
+            result = box.run(
+                python_code=RUNNER, files=files, limits=Limits(wall_seconds=self.timeout)
+            )
         except SandboxRefused as exc:
             return Verdict(False, f"tests not run: {exc}")
         if result.ok:

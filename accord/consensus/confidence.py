@@ -82,7 +82,8 @@ class Auto:
 
 VERBALISED = re.compile(
     r"confiden(?:ce|t)\s*(?:level|score)?\s*[:=]?\s*(?:is\s+)?(\d+(?:\.\d+)?)\s*(%|percent)?",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def stated_confidence(text: str) -> float | None:
@@ -128,7 +129,10 @@ class Agreement:
 
 Combine = Literal["mean", "min", "max"]
 COMBINE: dict[str, Callable[[Sequence[float]], float]] = {
-    "mean": lambda xs: sum(xs) / len(xs), "min": min, "max": max}
+    "mean": lambda xs: sum(xs) / len(xs),
+    "min": min,
+    "max": max,
+}
 
 
 @estimators.register("combined")
@@ -137,8 +141,9 @@ class Combined:
 
     def __init__(self, parts: Sequence[str], how: Combine = "mean") -> None:
         if how not in COMBINE:
-            raise ConfigError(f"unknown way to combine confidences {how!r}",
-                              hint=f"one of: {', '.join(COMBINE)}")
+            raise ConfigError(
+                f"unknown way to combine confidences {how!r}", hint=f"one of: {', '.join(COMBINE)}"
+            )
         if not parts:
             raise ConfigError("a combined confidence needs at least one estimator")
         self.parts = [estimators.create(p) for p in parts]

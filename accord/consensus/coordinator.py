@@ -26,15 +26,27 @@ ValidatorsFor = Callable[[Task], Sequence[Validator]]
 FAILED = "attempt failed: "
 
 
-def failed_attempt(task: Task, role: str, kind: str, temperature: float, seed: int,
-                   exc: Exception) -> Attempt:
+def failed_attempt(
+    task: Task, role: str, kind: str, temperature: float, seed: int, exc: Exception
+) -> Attempt:
     """The record of an attempt that raised: no answer, no tokens, the reason as verdict."""
     cause = getattr(exc, "cause", None)  # a Ray task error wraps the actor's exception
     exc = cause if isinstance(cause, Exception) else exc
     reason = f"{FAILED}{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
-    return Attempt(task_id=task.id, role=role, model="-", answer="", raw="", prompt_tokens=0,
-                   completion_tokens=0, model_ms=0.0, seed=seed, temperature=temperature,
-                   kind=kind, verdict=Verdict(False, reason))  # type: ignore[arg-type]
+    return Attempt(
+        task_id=task.id,
+        role=role,
+        model="-",
+        answer="",
+        raw="",
+        prompt_tokens=0,
+        completion_tokens=0,
+        model_ms=0.0,
+        seed=seed,
+        temperature=temperature,
+        kind=kind,
+        verdict=Verdict(False, reason),
+    )  # type: ignore[arg-type]
 
 
 def task_seed(base: int, task_id: str) -> int:
@@ -102,14 +114,21 @@ class _DecisionRun:
         known = set(self.c.pool.roles())
         for name in names:
             if name not in known:
-                raise ConfigError(f"policy voter {name!r} is not a role of this crew",
-                                  hint=f"known roles: {', '.join(sorted(known))}")
+                raise ConfigError(
+                    f"policy voter {name!r} is not a role of this crew",
+                    hint=f"known roles: {', '.join(sorted(known))}",
+                )
         return names
 
     async def ask(self, role: str, kind: str, temperature: float, index: int) -> Attempt:
         try:
-            raw = await self.c.pool.attempt(role, self.task, kind=kind,  # type: ignore[arg-type]
-                                            temperature=temperature, seed=self.seed + index)
+            raw = await self.c.pool.attempt(
+                role,
+                self.task,
+                kind=kind,  # type: ignore[arg-type]
+                temperature=temperature,
+                seed=self.seed + index,
+            )
         except ConfigError:
             raise
         except Exception as exc:  # a failed attempt is recorded; the decision goes on
@@ -117,8 +136,7 @@ class _DecisionRun:
             self.attempts.append(failed)
             return failed
         verdict = self.validator.check(self.task, raw.answer)
-        attempt = replace(raw, verdict=verdict,
-                          confidence=self.estimator.estimate(self.task, raw))
+        attempt = replace(raw, verdict=verdict, confidence=self.estimator.estimate(self.task, raw))
         self.attempts.append(attempt)
         return attempt
 
@@ -148,12 +166,18 @@ class _DecisionRun:
         launched = 0
         reason = rule.done(self._votes(), k_max) if seeded else None
         while reason is None:
-            while (len(pending) < capacity and len(self.attempts) + len(pending) < k_max
-                   and not self.over_budget()):
+            while (
+                len(pending) < capacity
+                and len(self.attempts) + len(pending) < k_max
+                and not self.over_budget()
+            ):
                 role = voters[launched % len(voters)]
                 index = len(self.attempts) + len(pending)
-                pending.add(asyncio.ensure_future(
-                    self.ask(role, "voter", self.policy.voter_temperature, index)))
+                pending.add(
+                    asyncio.ensure_future(
+                        self.ask(role, "voter", self.policy.voter_temperature, index)
+                    )
+                )
                 launched += 1
             if not pending:
                 reason = "budget" if self.over_budget() else "k_max"
@@ -177,7 +201,14 @@ class _DecisionRun:
             self.stop_reason = failures[-1]
         votes = tuple((a, float(c)) for a, c, _ in self.tally.rows)
         return Decision(
-            task_id=self.task.id, answer=self.answer, confidence=self.confidence,
-            path=self.path, stop_reason=self.stop_reason, status=status,  # type: ignore[arg-type]
-            policy=policy.label, attempts=tuple(self.attempts), wall_ms=wall_ms, votes=votes,
+            task_id=self.task.id,
+            answer=self.answer,
+            confidence=self.confidence,
+            path=self.path,
+            stop_reason=self.stop_reason,
+            status=status,  # type: ignore[arg-type]
+            policy=policy.label,
+            attempts=tuple(self.attempts),
+            wall_ms=wall_ms,
+            votes=votes,
         )

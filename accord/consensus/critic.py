@@ -30,8 +30,12 @@ class Critic:
 
     name = "critic"
 
-    def __init__(self, backend: str | Backend = "scripted",
-                 options: Mapping[str, object] | None = None, threshold: float = 0.5) -> None:
+    def __init__(
+        self,
+        backend: str | Backend = "scripted",
+        options: Mapping[str, object] | None = None,
+        threshold: float = 0.5,
+    ) -> None:
         self._spec = backend
         self._options = dict(options or {})
         self._backend: Backend | None = None if isinstance(backend, str) else backend
@@ -51,8 +55,10 @@ class Critic:
 
     def judge(self, task: Task, answer: str) -> tuple[Verdict, float]:
         """The verdict and P(yes) the judge gives `answer`."""
-        messages = (Message("system", SYSTEM),
-                    Message("user", QUESTION.format(question=task.prompt, answer=answer)))
+        messages = (
+            Message("system", SYSTEM),
+            Message("user", QUESTION.format(question=task.prompt, answer=answer)),
+        )
         score = yes_probability(self.backend.score(messages, OPTIONS).logprobs)
         if score >= self.threshold:
             return Verdict(True), score

@@ -54,8 +54,9 @@ class PolicySpec(BaseModel):
             else:
                 build_estimator(name)
         except ConfigError as exc:  # as a pydantic error, so it gets a file position
-            raise PydanticCustomError("unknown_name", "{message}",
-                                      {"message": exc.message, "hint": exc.hint}) from None
+            raise PydanticCustomError(
+                "unknown_name", "{message}", {"message": exc.message, "hint": exc.hint}
+            ) from None
         return name
 
     @property

@@ -77,8 +77,9 @@ class Numeric:
 
     name = "numeric"
 
-    def __init__(self, min: float | None = None, max: float | None = None,
-                 integer: bool = False) -> None:
+    def __init__(
+        self, min: float | None = None, max: float | None = None, integer: bool = False
+    ) -> None:
         self.low, self.high, self.integer = min, max, integer
 
     def check(self, task: Task, answer: str) -> Verdict:
@@ -121,9 +122,11 @@ def build_validator(config: ValidatorConfig) -> Validator:
     if isinstance(config, str):
         return validators.create(config)
     if len(config) != 1:
-        raise ConfigError("a validator is written as `name` or `{name: options}`",
-                          hint="e.g. `- regex: '^[0-9]+$'`")
-    (name, options), = config.items()
+        raise ConfigError(
+            "a validator is written as `name` or `{name: options}`",
+            hint="e.g. `- regex: '^[0-9]+$'`",
+        )
+    ((name, options),) = config.items()
     factory = validators.get(name)
     if isinstance(options, Mapping):
         return factory(**options)

@@ -20,8 +20,10 @@ class Tally:
         for answer, confidence in votes:
             counts[answer] = counts.get(answer, 0) + 1
             weight[answer] = weight.get(answer, 0.0) + confidence
-        rows = sorted(((a, counts[a], weight[a]) for a in counts),
-                      key=lambda r: (-r[1], -round(r[2], 12), r[0]))
+        rows = sorted(
+            ((a, counts[a], weight[a]) for a in counts),
+            key=lambda r: (-r[1], -round(r[2], 12), r[0]),
+        )
         return cls(tuple(rows))
 
     @property

@@ -71,14 +71,27 @@ class Crew:
 
     warnings: tuple[str, ...] = ()  # what an import could not carry over (see from_path)
 
-    def __init__(self, spec: CrewSpec | None = None, *, name: str = "crew",
-                 roles: Sequence[RoleSpec] = (), tasks: Sequence[TaskSpec] = (),
-                 policy: PolicySpec | None = None, budget: BudgetSpec | None = None,
-                 models: dict[str, ModelSpec] | None = None, seed: int = 0,
-                 base_dir: str | Path | None = None, source: str | None = None) -> None:
+    def __init__(
+        self,
+        spec: CrewSpec | None = None,
+        *,
+        name: str = "crew",
+        roles: Sequence[RoleSpec] = (),
+        tasks: Sequence[TaskSpec] = (),
+        policy: PolicySpec | None = None,
+        budget: BudgetSpec | None = None,
+        models: dict[str, ModelSpec] | None = None,
+        seed: int = 0,
+        base_dir: str | Path | None = None,
+        source: str | None = None,
+    ) -> None:
         if spec is None:
-            data: dict[str, Any] = {"name": name, "roles": list(roles), "tasks": list(tasks),
-                                    "seed": seed}
+            data: dict[str, Any] = {
+                "name": name,
+                "roles": list(roles),
+                "tasks": list(tasks),
+                "seed": seed,
+            }
             if policy is not None:
                 data["policy"] = policy
             if budget is not None:
@@ -117,9 +130,14 @@ class Crew:
         """Every task this crew will decide: inline ones, then those from sources."""
         return expand_sources(self.spec, self.base_dir)
 
-    def build_pool(self, kind: PoolKind = "ray", *, backend: str | None = None,
-                   backend_options: dict[str, object] | None = None,
-                   address: str | None = None) -> AgentPool:
+    def build_pool(
+        self,
+        kind: PoolKind = "ray",
+        *,
+        backend: str | None = None,
+        backend_options: dict[str, object] | None = None,
+        address: str | None = None,
+    ) -> AgentPool:
         """Start the crew's agents: Ray actors (default) or in-process agents."""
         specs = agent_specs(self.spec, backend=backend, backend_options=backend_options)
         if kind == "local":
@@ -129,12 +147,20 @@ class Crew:
         ensure_ray(address)
         return RayPool(specs)
 
-    def run(self, *, db: str | Path = DEFAULT_PATH, backend: str | None = None,
-            backend_options: dict[str, object] | None = None, pool: PoolKind | AgentPool = "ray",
-            address: str | None = None, on_decision: OnDecision | None = None,
-            on_start: Callable[[str, list[TaskSpec]], None] | None = None,
-            ledger: Ledger | None = None, resume: str | None = None,
-            keep_attempts: bool = True) -> CrewResult:
+    def run(
+        self,
+        *,
+        db: str | Path = DEFAULT_PATH,
+        backend: str | None = None,
+        backend_options: dict[str, object] | None = None,
+        pool: PoolKind | AgentPool = "ray",
+        address: str | None = None,
+        on_decision: OnDecision | None = None,
+        on_start: Callable[[str, list[TaskSpec]], None] | None = None,
+        ledger: Ledger | None = None,
+        resume: str | None = None,
+        keep_attempts: bool = True,
+    ) -> CrewResult:
         """Run every task and return the result; the ledger gets every attempt and decision.
 
         `resume` continues the run with that id: its decisions in the ledger are reused.
@@ -144,34 +170,60 @@ class Crew:
         """
         self.last_run_id: str | None = None
         try:
-            return asyncio.run(self.arun(db=db, backend=backend, backend_options=backend_options,
-                                         pool=pool, address=address, on_decision=on_decision,
-                                         on_start=on_start, ledger=ledger, resume=resume,
-                                         keep_attempts=keep_attempts))
+            return asyncio.run(
+                self.arun(
+                    db=db,
+                    backend=backend,
+                    backend_options=backend_options,
+                    pool=pool,
+                    address=address,
+                    on_decision=on_decision,
+                    on_start=on_start,
+                    ledger=ledger,
+                    resume=resume,
+                    keep_attempts=keep_attempts,
+                )
+            )
         except (KeyboardInterrupt, asyncio.CancelledError):
             if self.last_run_id is None:
                 raise
             raise RunInterrupted(self.last_run_id) from None
 
-    async def arun(self, *, db: str | Path = DEFAULT_PATH, backend: str | None = None,
-                   backend_options: dict[str, object] | None = None,
-                   pool: PoolKind | AgentPool = "ray", address: str | None = None,
-                   on_decision: OnDecision | None = None,
-                   on_start: Callable[[str, list[TaskSpec]], None] | None = None,
-                   ledger: Ledger | None = None, resume: str | None = None,
-                   keep_attempts: bool = True) -> CrewResult:
+    async def arun(
+        self,
+        *,
+        db: str | Path = DEFAULT_PATH,
+        backend: str | None = None,
+        backend_options: dict[str, object] | None = None,
+        pool: PoolKind | AgentPool = "ray",
+        address: str | None = None,
+        on_decision: OnDecision | None = None,
+        on_start: Callable[[str, list[TaskSpec]], None] | None = None,
+        ledger: Ledger | None = None,
+        resume: str | None = None,
+        keep_attempts: bool = True,
+    ) -> CrewResult:
         """Async form of `run`, for embedding in an event loop."""
         tasks = self.tasks()
         owns_pool = isinstance(pool, str)
-        agents = self.build_pool(pool, backend=backend, backend_options=backend_options,
-                                 address=address) if isinstance(pool, str) else pool
+        agents = (
+            self.build_pool(pool, backend=backend, backend_options=backend_options, address=address)
+            if isinstance(pool, str)
+            else pool
+        )
         ledger = ledger or Ledger(db)
         spec = self.spec
         tiers = sorted({backend or spec.models[r.model].backend for r in spec.roles})
         reused = stored_decisions(ledger, resume, spec.name) if resume else {}
-        run_id = ledger.start_run(spec.name, source=self.source, backend=",".join(tiers),
-                                  policy=spec.policy.label, seed=spec.seed,
-                                  config=spec.model_dump(), run_id=resume)
+        run_id = ledger.start_run(
+            spec.name,
+            source=self.source,
+            backend=",".join(tiers),
+            policy=spec.policy.label,
+            seed=spec.seed,
+            config=spec.model_dump(),
+            run_id=resume,
+        )
         self.last_run_id = run_id
         result = CrewResult(run_id, spec.name, [], ledger.path)
         if on_start:
@@ -186,14 +238,24 @@ class Crew:
                 on_decision(task, decision)
 
         checks = validators_by_task({t.id: t.validators for t in tasks})
-        coordinator = Coordinator(agents, policy=spec.policy, budget=spec.budget,
-                                  primary=spec.roles[0].name, seed=spec.seed,
-                                  validators_for=checks)
+        coordinator = Coordinator(
+            agents,
+            policy=spec.policy,
+            budget=spec.budget,
+            primary=spec.roles[0].name,
+            seed=spec.seed,
+            validators_for=checks,
+        )
         memory = attach_memory(spec.memory, ledger, crew=spec.name, run_id=run_id)
         if memory is not None:  # memory wraps the coordinator: context in, decisions out
             coordinator = memory.wrap(coordinator)  # type: ignore[assignment]
-        runner = GraphRunner(coordinator, concurrency=spec.concurrency, budget=spec.budget,
-                             on_decision=record, keep_attempts=keep_attempts)
+        runner = GraphRunner(
+            coordinator,
+            concurrency=spec.concurrency,
+            budget=spec.budget,
+            on_decision=record,
+            keep_attempts=keep_attempts,
+        )
         status = "failed"
         try:
             with cancel_on_signals():

@@ -29,8 +29,9 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _bigbench_item(task: dict[str, Any], index: int, example: dict[str, Any], stem: str,
-                   prefer: str | None) -> Item:
+def _bigbench_item(
+    task: dict[str, Any], index: int, example: dict[str, Any], stem: str, prefer: str | None
+) -> Item:
     prefix = task.get("example_input_prefix", "")
     text = f"{task.get('task_prefix', '')}{prefix}{example['input']}".strip()
     scores: dict[str, float] = example.get("target_scores") or {}
@@ -73,13 +74,19 @@ def _load_jsonl(path: Path, stem: str) -> list[Item]:
             row = json.loads(line)
             prompt = row["input"]
         except (json.JSONDecodeError, KeyError, TypeError):
-            raise ConfigError("each line needs a JSON object with `input`", path=path,
-                              line=line_no, hint='{"input": "...", "target": "..."}') from None
+            raise ConfigError(
+                "each line needs a JSON object with `input`",
+                path=path,
+                line=line_no,
+                hint='{"input": "...", "target": "..."}',
+            ) from None
         targets = row.get("target", [])
         targets = (targets,) if isinstance(targets, str) else tuple(str(t) for t in targets)
         choices = tuple(row.get("choices", ()))
-        kind = row.get("answer_type") or ("choice" if choices else (
-            "number" if targets and all(_is_number(t) for t in targets) else "text"))
-        items.append(Item(str(row.get("id", f"{stem}-{line_no}")), prompt, kind, choices,
-                          targets))
+        kind = row.get("answer_type") or (
+            "choice"
+            if choices
+            else ("number" if targets and all(_is_number(t) for t in targets) else "text")
+        )
+        items.append(Item(str(row.get("id", f"{stem}-{line_no}")), prompt, kind, choices, targets))
     return items

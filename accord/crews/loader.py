@@ -18,8 +18,11 @@ def load_crew(path: str | Path) -> CrewSpec:
     """Read and check the crew file at `path`; raise ConfigError naming the place."""
     doc = load_marked(path)
     if not isinstance(doc.data, dict):
-        raise doc.error((), "a crew file is a mapping with `name`, `roles` and `tasks`",
-                        "start with `name: my-crew`")
+        raise doc.error(
+            (),
+            "a crew file is a mapping with `name`, `roles` and `tasks`",
+            "start with `name: my-crew`",
+        )
     spec = validate_spec(doc.data, doc)
     problems = check_references(spec)
     if problems:
@@ -133,16 +136,26 @@ def check_references(spec: CrewSpec) -> list[tuple[Loc, str, str | None]]:
     problems += _model_names(spec)
     for i, role in enumerate(spec.roles):
         if role.model not in spec.models:
-            problems.append((("roles", i, "model"), f"unknown model tier {role.model!r}",
-                             f"define it under `models:` (known: {', '.join(spec.models)})"))
+            problems.append(
+                (
+                    ("roles", i, "model"),
+                    f"unknown model tier {role.model!r}",
+                    f"define it under `models:` (known: {', '.join(spec.models)})",
+                )
+            )
     task_ids = {t.id for t in spec.tasks}
     for i, task in enumerate(spec.tasks):
         problems += _known(task.role, roles, ("tasks", i, "role"), "role")
         for j, dep in enumerate(task.depends_on):
             problems += _known(dep, task_ids, ("tasks", i, "depends_on", j), "task")
         if task.kind == "choice" and len(task.choices) < 2:
-            problems.append((("tasks", i, "choices"), "a choice task needs at least 2 choices",
-                             "list the options under `choices:`"))
+            problems.append(
+                (
+                    ("tasks", i, "choices"),
+                    "a choice task needs at least 2 choices",
+                    "list the options under `choices:`",
+                )
+            )
         problems += _policy_voters(task.policy, roles, ("tasks", i, "policy"))
     for i, source in enumerate(spec.sources):
         problems += _known(source.role, roles, ("sources", i, "role"), "role")
@@ -150,9 +163,13 @@ def check_references(spec: CrewSpec) -> list[tuple[Loc, str, str | None]]:
     cycle = find_cycle({t.id: t.depends_on for t in spec.tasks})
     if cycle:
         index = next(i for i, t in enumerate(spec.tasks) if t.id == cycle[0])
-        problems.append((("tasks", index, "depends_on"),
-                         f"dependency cycle: {' -> '.join(cycle)}",
-                         "remove one of these dependencies"))
+        problems.append(
+            (
+                ("tasks", index, "depends_on"),
+                f"dependency cycle: {' -> '.join(cycle)}",
+                "remove one of these dependencies",
+            )
+        )
     return problems
 
 
@@ -176,8 +193,11 @@ def _missing_sources(spec: CrewSpec, doc: MarkedDocument, base: Path) -> None:
     for i, source in enumerate(spec.sources):
         path = Path(source.path)
         if not (path if path.is_absolute() else base / path).is_file():
-            raise doc.error(("sources", i, "path"), f"no such task file {source.path!r}",
-                            f"paths are relative to the crew file's folder ({base})")
+            raise doc.error(
+                ("sources", i, "path"),
+                f"no such task file {source.path!r}",
+                f"paths are relative to the crew file's folder ({base})",
+            )
 
 
 def _model_names(spec: CrewSpec) -> list[tuple[Loc, str, str | None]]:
@@ -192,8 +212,13 @@ def _model_names(spec: CrewSpec) -> list[tuple[Loc, str, str | None]]:
         if name in KNOWN_MODELS or (name.endswith(".gguf") and Path(name).expanduser().is_file()):
             continue
         known = ", ".join(sorted({*KNOWN_MODELS, *ALIASES}))
-        out.append((("models", tier, "model"), f"unknown model {model.model!r}",
-                    f"use one of {known} or a path to an existing .gguf file"))
+        out.append(
+            (
+                ("models", tier, "model"),
+                f"unknown model {model.model!r}",
+                f"use one of {known} or a path to an existing .gguf file",
+            )
+        )
     return out
 
 
@@ -234,7 +259,7 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
         stack.append(node)
         for dep in graph.get(node, []):
             if state.get(dep) == 1:
-                return [*stack[stack.index(dep):], dep]
+                return [*stack[stack.index(dep) :], dep]
             if dep in graph and not state.get(dep):
                 found = visit(dep)
                 if found:

@@ -12,8 +12,9 @@ from accord.roles.pool import AgentSpec
 from accord.roles.prompt import RoleProfile
 
 
-def agent_specs(spec: CrewSpec, *, backend: str | None = None,
-                backend_options: dict[str, object] | None = None) -> list[AgentSpec]:
+def agent_specs(
+    spec: CrewSpec, *, backend: str | None = None, backend_options: dict[str, object] | None = None
+) -> list[AgentSpec]:
     """One AgentSpec per role; `backend` overrides every model tier's backend.
 
     Local models get `n_threads` = CPUs / agents unless set, so that several model actors on
@@ -41,12 +42,20 @@ def expand_sources(spec: CrewSpec, base: Path) -> list[TaskSpec]:
         path = path if path.is_absolute() else base / path
         items = load_items(path, prefer=source.answer_type)
         end = None if source.limit is None else source.offset + source.limit
-        for item in items[source.offset:end]:
+        for item in items[source.offset : end]:
             task_id = f"{source.prefix}-{item.id.rsplit('-', 1)[-1]}" if source.prefix else item.id
-            tasks.append(TaskSpec(
-                id=task_id, question=item.prompt, answer_type=item.answer_type,
-                choices=list(item.choices), role=source.role, policy=source.policy,
-                expected=list(item.targets), max_tokens=source.max_tokens))
+            tasks.append(
+                TaskSpec(
+                    id=task_id,
+                    question=item.prompt,
+                    answer_type=item.answer_type,
+                    choices=list(item.choices),
+                    role=source.role,
+                    policy=source.policy,
+                    expected=list(item.targets),
+                    max_tokens=source.max_tokens,
+                )
+            )
     return tasks
 
 
@@ -63,5 +72,12 @@ def runtime_task(spec: TaskSpec, context: dict[str, str]) -> Task:
     if unused:
         lines = "\n".join(f"- {dep}: {context.get(dep, '')}" for dep in unused)
         prompt = f"Context from earlier tasks:\n{lines}\n\n{prompt}"
-    return Task(id=spec.id, prompt=prompt, answer_type=spec.kind, choices=tuple(spec.choices),
-                max_tokens=spec.max_tokens, role=spec.role, expected=tuple(spec.expected))
+    return Task(
+        id=spec.id,
+        prompt=prompt,
+        answer_type=spec.kind,
+        choices=tuple(spec.choices),
+        max_tokens=spec.max_tokens,
+        role=spec.role,
+        expected=tuple(spec.expected),
+    )

@@ -19,17 +19,31 @@ OnDecision = Callable[[TaskSpec, Decision], None]
 
 
 def _skipped(task: TaskSpec, reason: str) -> Decision:
-    return Decision(task_id=task.id, answer="", confidence=0.0, path="single",
-                    stop_reason=reason, status="unresolved",
-                    policy=(task.policy.label if task.policy else "-"), attempts=(), wall_ms=0.0)
+    return Decision(
+        task_id=task.id,
+        answer="",
+        confidence=0.0,
+        path="single",
+        stop_reason=reason,
+        status="unresolved",
+        policy=(task.policy.label if task.policy else "-"),
+        attempts=(),
+        wall_ms=0.0,
+    )
 
 
 class GraphRunner:
     """Runs tasks once their dependencies are decided, at most `concurrency` at a time."""
 
-    def __init__(self, coordinator: Coordinator, *, concurrency: int = 4,
-                 budget: BudgetSpec | None = None, on_decision: OnDecision | None = None,
-                 keep_attempts: bool = True) -> None:
+    def __init__(
+        self,
+        coordinator: Coordinator,
+        *,
+        concurrency: int = 4,
+        budget: BudgetSpec | None = None,
+        on_decision: OnDecision | None = None,
+        keep_attempts: bool = True,
+    ) -> None:
         self.coordinator = coordinator
         self.keep_attempts = keep_attempts
         self.concurrency = concurrency
@@ -46,8 +60,9 @@ class GraphRunner:
             return "run time budget exhausted"
         return None
 
-    async def run(self, tasks: Sequence[TaskSpec], *,
-                  reused: Mapping[str, Decision] | None = None) -> dict[str, Decision]:
+    async def run(
+        self, tasks: Sequence[TaskSpec], *, reused: Mapping[str, Decision] | None = None
+    ) -> dict[str, Decision]:
         """Decide every task not in `reused` (a resumed run's); returns all by task id."""
         done: dict[str, Decision] = dict(reused or {})
         self.tokens += sum(d.tokens for d in done.values())
@@ -63,9 +78,12 @@ class GraphRunner:
                 self._finish(done, task, future.result())
         return done
 
-    def _start(self, waiting: dict[str, TaskSpec],
-               running: dict[asyncio.Future[Decision], TaskSpec],
-               done: dict[str, Decision]) -> None:
+    def _start(
+        self,
+        waiting: dict[str, TaskSpec],
+        running: dict[asyncio.Future[Decision], TaskSpec],
+        done: dict[str, Decision],
+    ) -> None:
         """Start ready tasks while slots are free; tasks over budget are skipped at once.
 
         Only as many ready tasks as there are free slots are looked for (a full scan per

@@ -35,8 +35,9 @@ class MarkedDocument:
                 return self.marks[loc[:n]]
         return None, None
 
-    def error(self, loc: Loc, message: str, hint: str | None = None, *,
-              value: bool = False) -> ConfigError:
+    def error(
+        self, loc: Loc, message: str, hint: str | None = None, *, value: bool = False
+    ) -> ConfigError:
         """A ConfigError placed at `loc` (at its value when `value`)."""
         line, col = self.where(loc, value=value)
         dotted = _dotted(loc)
@@ -63,26 +64,40 @@ def _dotted(loc: Loc) -> str:
 def read_text(path: Path) -> str:
     """The file's text, with clear errors for a missing, huge, binary or non-UTF-8 file."""
     if path.is_dir():
-        raise ConfigError("is a directory, not a crew file", path=path,
-                          hint="pass the YAML file inside it")
+        raise ConfigError(
+            "is a directory, not a crew file", path=path, hint="pass the YAML file inside it"
+        )
     if not path.exists():
         raise ConfigError("no such file", path=path, hint="check the path")
     size = path.stat().st_size
     if size > MAX_BYTES:
-        raise ConfigError(f"file is {size / 1e6:.1f} MB; crew files are limited to "
-                          f"{MAX_BYTES // 1024 // 1024} MB", path=path,
-                          hint="move data into a source file (`sources:`)")
+        raise ConfigError(
+            f"file is {size / 1e6:.1f} MB; crew files are limited to "
+            f"{MAX_BYTES // 1024 // 1024} MB",
+            path=path,
+            hint="move data into a source file (`sources:`)",
+        )
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise ConfigError(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})", path=path,
-                          line=line, col=col, hint="save the file as UTF-8") from None
+        raise ConfigError(
+            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
+            path=path,
+            line=line,
+            col=col,
+            hint="save the file as UTF-8",
+        ) from None
     if not text.strip():
-        raise ConfigError("the file is empty", path=path, line=1, col=1,
-                          hint="a crew needs at least `name:` and `roles:`")
+        raise ConfigError(
+            "the file is empty",
+            path=path,
+            line=1,
+            col=1,
+            hint="a crew needs at least `name:` and `roles:`",
+        )
     return text
 
 
@@ -96,18 +111,32 @@ def load_marked(path: str | Path) -> MarkedDocument:
         raise _syntax_error(path, exc) from None
     except yaml.reader.ReaderError as exc:
         line, col = _line_col(text, exc.position)
-        raise ConfigError(f"character #x{exc.character:04x} is not allowed in YAML", path=path,
-                          line=line, col=col, hint="remove it (control characters and "
-                          "NUL bytes cannot appear in a crew file)") from None
+        raise ConfigError(
+            f"character #x{exc.character:04x} is not allowed in YAML",
+            path=path,
+            line=line,
+            col=col,
+            hint="remove it (control characters and NUL bytes cannot appear in a crew file)",
+        ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {' '.join(str(exc).split())}", path=path, line=1,
-                          col=1, hint="check the file is a YAML crew file") from None
+        raise ConfigError(
+            f"invalid YAML: {' '.join(str(exc).split())}",
+            path=path,
+            line=1,
+            col=1,
+            hint="check the file is a YAML crew file",
+        ) from None
     except RecursionError:
         raise _too_deep(path, text) from None
     doc = MarkedDocument(str(path), None)
     if node is None:
-        raise ConfigError("the file holds no YAML document", path=path, line=1, col=1,
-                          hint="a crew needs at least `name:` and `roles:`")
+        raise ConfigError(
+            "the file holds no YAML document",
+            path=path,
+            line=1,
+            col=1,
+            hint="a crew needs at least `name:` and `roles:`",
+        )
     try:
         doc.data = _Builder(doc).build(node, ())
     except yaml.MarkedYAMLError as exc:  # a tag no safe constructor knows, e.g. `!python/...`
@@ -130,8 +159,13 @@ def _too_deep(path: Path, text: str) -> ConfigError:
         if depth > 100:
             break
     line, col = _line_col(text, offset if depth > 100 else 0)
-    return ConfigError("values are nested too deeply", path=path, line=line, col=col,
-                       hint="crew files need only a few levels of nesting")
+    return ConfigError(
+        "values are nested too deeply",
+        path=path,
+        line=line,
+        col=col,
+        hint="crew files need only a few levels of nesting",
+    )
 
 
 def _syntax_error(path: Path, exc: yaml.MarkedYAMLError) -> ConfigError:
@@ -148,8 +182,7 @@ def _syntax_error(path: Path, exc: yaml.MarkedYAMLError) -> ConfigError:
         problem = f"{exc.context}, {problem}"
     line = mark.line + 1 if mark else None
     col = mark.column + 1 if mark else None
-    return ConfigError(f"YAML syntax error: {problem}", path=path, line=line, col=col,
-                       hint=hint)
+    return ConfigError(f"YAML syntax error: {problem}", path=path, line=line, col=col, hint=hint)
 
 
 class _Builder:
@@ -163,8 +196,11 @@ class _Builder:
     def build(self, node: yaml.Node, loc: Loc) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise self.doc.error(loc, f"more than {MAX_NODES} values (an alias bomb?)",
-                                 "expand fewer aliases; crew files are small")
+            raise self.doc.error(
+                loc,
+                f"more than {MAX_NODES} values (an alias bomb?)",
+                "expand fewer aliases; crew files are small",
+            )
         position = (node.start_mark.line + 1, node.start_mark.column + 1)
         self.doc.marks.setdefault(loc, position)
         self.doc.value_marks[loc] = position
@@ -178,8 +214,9 @@ class _Builder:
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise self.doc.error(loc, "merge keys (`<<:`) are not supported",
-                                     "write the keys out")
+                raise self.doc.error(
+                    loc, "merge keys (`<<:`) are not supported", "write the keys out"
+                )
             key = self._scalar.construct_object(key_node, deep=True)
             if not isinstance(key, str | int | float | bool) and key is not None:
                 raise self.doc.error(loc, "keys must be plain scalars")
@@ -187,8 +224,9 @@ class _Builder:
             mark = key_node.start_mark
             if key in out:
                 self.doc.marks[key_loc] = (mark.line + 1, mark.column + 1)
-                raise self.doc.error(key_loc, f"duplicate key {key!r}",
-                                     "each key may appear once in a mapping")
+                raise self.doc.error(
+                    key_loc, f"duplicate key {key!r}", "each key may appear once in a mapping"
+                )
             self.doc.marks[key_loc] = (mark.line + 1, mark.column + 1)
             out[key] = self.build(value_node, key_loc)
         return out

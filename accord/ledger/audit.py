@@ -28,10 +28,24 @@ from accord.ledger.reader import open_readonly
 from accord.ledger.writer import Ledger
 from accord.tools.base import canonical, digest
 
-_COLUMNS = ("run_id, seq, event_id, ts, kind, actor, tool, args_digest, result_digest, "
-            "decision, policy, detail, prev_hash, hash")
-_HASHED = ("run_id", "event_id", "ts", "kind", "actor", "tool", "args_digest", "result_digest",
-           "decision", "policy", "detail", "prev_hash")
+_COLUMNS = (
+    "run_id, seq, event_id, ts, kind, actor, tool, args_digest, result_digest, "
+    "decision, policy, detail, prev_hash, hash"
+)
+_HASHED = (
+    "run_id",
+    "event_id",
+    "ts",
+    "kind",
+    "actor",
+    "tool",
+    "args_digest",
+    "result_digest",
+    "decision",
+    "policy",
+    "detail",
+    "prev_hash",
+)
 Problem = Literal["modified", "deleted", "inserted", "reordered"]
 
 
@@ -84,18 +98,40 @@ class AuditTrail:
         self.batch = batch
         self._pending: list[AuditEvent] = []
         with ledger.connect() as db:
-            row = db.execute("SELECT seq, hash FROM audit_heads WHERE run_id = ?",
-                             [run_id]).fetchone()
+            row = db.execute(
+                "SELECT seq, hash FROM audit_heads WHERE run_id = ?", [run_id]
+            ).fetchone()
         self.seq, self.head = (int(row[0]), str(row[1])) if row else (0, genesis(run_id))
 
-    def append(self, kind: str, actor: str, decision: str, *, tool: str | None = None,
-               args: Any = None, result: Any = None, policy: str | None = None,
-               detail: str | None = None) -> AuditEvent:
+    def append(
+        self,
+        kind: str,
+        actor: str,
+        decision: str,
+        *,
+        tool: str | None = None,
+        args: Any = None,
+        result: Any = None,
+        policy: str | None = None,
+        detail: str | None = None,
+    ) -> AuditEvent:
         """Chain one event; it is written at once, or with the next batch when `batch` > 1."""
         draft = AuditEvent(
-            self.run_id, self.seq + 1, uuid.uuid4().hex[:12], _now(), kind, actor, tool,
-            None if args is None else digest(args), None if result is None else digest(result),
-            decision, policy, detail, self.head, "")
+            self.run_id,
+            self.seq + 1,
+            uuid.uuid4().hex[:12],
+            _now(),
+            kind,
+            actor,
+            tool,
+            None if args is None else digest(args),
+            None if result is None else digest(result),
+            decision,
+            policy,
+            detail,
+            self.head,
+            "",
+        )
         event = AuditEvent(**{**asdict(draft), "hash": draft.expected_hash()})
         self.seq, self.head = event.seq, event.hash
         self._pending.append(event)
@@ -110,12 +146,16 @@ class AuditTrail:
             return 0
         with self.ledger.connect() as db:
             db.execute("BEGIN TRANSACTION")
-            db.executemany(f"INSERT INTO audit_events ({_COLUMNS}) VALUES "
-                           f"({', '.join('?' for _ in _COLUMNS.split(','))})",
-                           [list(asdict(e).values()) for e in events])
+            db.executemany(
+                f"INSERT INTO audit_events ({_COLUMNS}) VALUES "
+                f"({', '.join('?' for _ in _COLUMNS.split(','))})",
+                [list(asdict(e).values()) for e in events],
+            )
             db.execute("DELETE FROM audit_heads WHERE run_id = ?", [self.run_id])
-            db.execute("INSERT INTO audit_heads VALUES (?, ?, ?)",
-                       [self.run_id, events[-1].seq, events[-1].hash])
+            db.execute(
+                "INSERT INTO audit_heads VALUES (?, ?, ?)",
+                [self.run_id, events[-1].seq, events[-1].hash],
+            )
             db.execute("COMMIT")
         return len(events)
 
@@ -145,8 +185,9 @@ class RunReport:
 
 def load_events(db: duckdb.DuckDBPyConnection, run_id: str) -> list[AuditEvent]:
     """A run's events in stored order (by seq)."""
-    rows = db.execute(f"SELECT {_COLUMNS} FROM audit_events WHERE run_id = ? "
-                      "ORDER BY seq, rowid", [run_id]).fetchall()
+    rows = db.execute(
+        f"SELECT {_COLUMNS} FROM audit_events WHERE run_id = ? ORDER BY seq, rowid", [run_id]
+    ).fetchall()
     return [AuditEvent(*row) for row in rows]
 
 
@@ -182,8 +223,9 @@ class _Chain:
             start = self._pick(self.next.get(self.events[start].hash, []))
 
     def _flag(self, i: int, problem: Problem, message: str) -> None:
-        self.found.setdefault(i, Finding(problem, self.events[i].seq,
-                                         f"{problem}: {self.events[i].label}: {message}"))
+        self.found.setdefault(
+            i, Finding(problem, self.events[i].seq, f"{problem}: {self.events[i].label}: {message}")
+        )
 
     def check(self) -> list[Finding]:
         events = self.events
@@ -206,25 +248,39 @@ class _Chain:
         stored = sorted(chain)
         for at, (want, got) in enumerate(zip(chain, stored, strict=True)):
             if want != got:
-                self._flag(got, "reordered", f"stored at position {at + 1} of the chain, "
-                                             f"belongs at {chain.index(got) + 1}")
+                self._flag(
+                    got,
+                    "reordered",
+                    f"stored at position {at + 1} of the chain, belongs at {chain.index(got) + 1}",
+                )
         return [self.found[i] for i in sorted(self.found)] + extra
 
     def _check_head(self, inserted: set[int]) -> list[Finding]:
         if not self.events:
             if self.head:
-                return [Finding("deleted", None, f"deleted: all {self.head[0]} event(s) of "
-                                                 "the run are missing")]
+                return [
+                    Finding(
+                        "deleted",
+                        None,
+                        f"deleted: all {self.head[0]} event(s) of the run are missing",
+                    )
+                ]
             return []
         if self.head is None:
             return [Finding("deleted", None, "deleted: the run's head record is missing")]
         seq, hash_ = self.head
         if hash_ not in self.by_hash:
             last = max(e.seq for e in self.events)
-            return [Finding("deleted", None, f"deleted: event(s) after seq {last} are missing "
-                                             f"(the recorded head is seq {seq})")]
+            return [
+                Finding(
+                    "deleted",
+                    None,
+                    f"deleted: event(s) after seq {last} are missing "
+                    f"(the recorded head is seq {seq})",
+                )
+            ]
         at = self.order.index(self.by_hash[hash_]) if self.by_hash[hash_] in self.order else -1
-        for i in self.order[at + 1:]:
+        for i in self.order[at + 1 :]:
             self._flag(i, "inserted", "appended after the recorded head of the run")
             inserted.add(i)
         return []
@@ -233,16 +289,19 @@ class _Chain:
 def verify_run(db: duckdb.DuckDBPyConnection, run_id: str) -> RunReport:
     """Check one run's chain."""
     events = load_events(db, run_id)
-    row = db.execute("SELECT seq, hash FROM audit_heads WHERE run_id = ? ORDER BY seq DESC",
-                     [run_id]).fetchone()
+    row = db.execute(
+        "SELECT seq, hash FROM audit_heads WHERE run_id = ? ORDER BY seq DESC", [run_id]
+    ).fetchone()
     head = (int(row[0]), str(row[1])) if row else None
     return RunReport(run_id, len(events), tuple(_Chain(run_id, events, head).check()))
 
 
 def audited_runs(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Runs with audit events or a head record, oldest first."""
-    rows = db.execute("SELECT run_id FROM (SELECT run_id FROM audit_events UNION "
-                      "SELECT run_id FROM audit_heads) ORDER BY run_id").fetchall()
+    rows = db.execute(
+        "SELECT run_id FROM (SELECT run_id FROM audit_events UNION "
+        "SELECT run_id FROM audit_heads) ORDER BY run_id"
+    ).fetchall()
     return [r[0] for r in rows]
 
 

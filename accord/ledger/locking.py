@@ -20,8 +20,9 @@ def is_lock_conflict(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 
 
-def connect(path: str | Path, *, read_only: bool = False,
-            timeout_s: float = LOCK_TIMEOUT_S) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: str | Path, *, read_only: bool = False, timeout_s: float = LOCK_TIMEOUT_S
+) -> duckdb.DuckDBPyConnection:
     """`duckdb.connect`, retried while another process holds a conflicting lock."""
     deadline = time.monotonic() + timeout_s
     pause = 0.005

@@ -35,8 +35,10 @@ class PriceTable:
     def usd(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
         """Money for the given tokens on `model`."""
         price = self.prices.get(model, Price())
-        return (prompt_tokens * price.prompt_usd_per_mtok
-                + completion_tokens * price.completion_usd_per_mtok) / 1e6
+        return (
+            prompt_tokens * price.prompt_usd_per_mtok
+            + completion_tokens * price.completion_usd_per_mtok
+        ) / 1e6
 
     def flops(self, model: str, tokens: int) -> float | None:
         """Forward-pass FLOPs, 2 x parameters x tokens, for models with a known size."""

@@ -18,8 +18,11 @@ def open_readonly(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to the ledger at `path`."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError("no ledger here", path=path,
-                          hint="run a crew first (`accord run CREW.yaml`) or pass --db PATH")
+        raise ConfigError(
+            "no ledger here",
+            path=path,
+            hint="run a crew first (`accord run CREW.yaml`) or pass --db PATH",
+        )
     try:
         db = connect(path, read_only=True)
     except duckdb.Error as exc:
@@ -47,10 +50,12 @@ def run_decisions(path: str | Path, run_id: str) -> list[dict[str, Any]]:
     with open_readonly(path) as db:
         found = db.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()
         if not found or not found[0]:
-            raise ConfigError(f"no run {run_id!r} in the ledger", path=path,
-                              hint="`accord ledger` lists the runs")
-        return _rows(db, "SELECT * FROM decisions WHERE run_id = ? ORDER BY decided_at, task_id",
-                     [run_id])
+            raise ConfigError(
+                f"no run {run_id!r} in the ledger", path=path, hint="`accord ledger` lists the runs"
+            )
+        return _rows(
+            db, "SELECT * FROM decisions WHERE run_id = ? ORDER BY decided_at, task_id", [run_id]
+        )
 
 
 def latest_run(path: str | Path) -> str | None:

@@ -79,8 +79,9 @@ def m001_runs_decisions_attempts(db: duckdb.DuckDBPyConnection) -> None:
         )""")
 
 
-def apply_migrations(db: duckdb.DuckDBPyConnection, migrations: list[tuple[str, Migration]],
-                     table: str) -> list[str]:
+def apply_migrations(
+    db: duckdb.DuckDBPyConnection, migrations: list[tuple[str, Migration]], table: str
+) -> list[str]:
     """Apply the `migrations` not yet recorded in `table`, each in a transaction."""
     db.execute(f"""CREATE TABLE IF NOT EXISTS {table} (
                     version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,

@@ -26,11 +26,13 @@ DEFAULT_PATH = Path(".accord") / "ledger.duckdb"
 _DECISION_COLUMNS = (
     "run_id, task_id, policy, path, stop_reason, status, n_attempts, prompt_tokens, "
     "completion_tokens, wall_ms, model_ms, cost_usd, flops, answer, confidence, expected, "
-    "correct, decided_at")
+    "correct, decided_at"
+)
 _ATTEMPT_COLUMNS = (
     "run_id, task_id, attempt_no, role, model, kind, prompt_tokens, completion_tokens, "
     "model_ms, temperature, seed, answer, raw, confidence, option_prob, mean_logprob, "
-    "verdict_ok, verdict_reason, cost_usd, flops")
+    "verdict_ok, verdict_reason, cost_usd, flops"
+)
 
 
 def _now() -> datetime:
@@ -42,8 +44,9 @@ def new_run_id() -> str:
     return _now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
-def _insert(db: duckdb.DuckDBPyConnection, table: str, columns: str,
-            rows: list[tuple[Any, ...]]) -> None:
+def _insert(
+    db: duckdb.DuckDBPyConnection, table: str, columns: str, rows: list[tuple[Any, ...]]
+) -> None:
     """Insert `rows` in one statement, read from column arrays.
 
     DuckDB's executemany runs one statement per row (~1 ms each): at 10k decisions that
@@ -52,8 +55,7 @@ def _insert(db: duckdb.DuckDBPyConnection, table: str, columns: str,
     if not rows:
         return
     names = [c.strip() for c in columns.split(",")]
-    batch = {name: np.array([row[i] for row in rows], dtype=object)
-             for i, name in enumerate(names)}
+    batch = {name: np.array([row[i] for row in rows], dtype=object) for i, name in enumerate(names)}
     view = f"_accord_{table}_batch"
     db.register(view, batch)
     try:
@@ -62,13 +64,16 @@ def _insert(db: duckdb.DuckDBPyConnection, table: str, columns: str,
         db.unregister(view)
 
 
-def _unrecorded(db: duckdb.DuckDBPyConnection, decisions: list[tuple[Any, ...]],
-                attempts: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]],
-                                                          list[tuple[Any, ...]]]:
+def _unrecorded(
+    db: duckdb.DuckDBPyConnection, decisions: list[tuple[Any, ...]], attempts: list[tuple[Any, ...]]
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The decision rows (and their attempts) whose (run_id, task_id) is not yet stored."""
     runs = sorted({row[0] for row in decisions})
-    seen = set(db.execute("SELECT run_id, task_id FROM decisions WHERE list_contains(?, run_id)",
-                          [runs]).fetchall())
+    seen = set(
+        db.execute(
+            "SELECT run_id, task_id FROM decisions WHERE list_contains(?, run_id)", [runs]
+        ).fetchall()
+    )
     fresh = []
     for row in decisions:
         if (row[0], row[1]) not in seen:
@@ -90,8 +95,14 @@ class Ledger:
     processes can read the file between flushes; `:memory:` keeps one connection.
     """
 
-    def __init__(self, path: str | Path = DEFAULT_PATH, *, prices: PriceTable | None = None,
-                 batch_size: int = 256, flush_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        path: str | Path = DEFAULT_PATH,
+        *,
+        prices: PriceTable | None = None,
+        batch_size: int = 256,
+        flush_seconds: float = 1.0,
+    ) -> None:
         self.path = str(path)
         self.prices = prices or PriceTable()
         self.batch_size = batch_size
@@ -118,16 +129,27 @@ class Ledger:
         try:
             db = connect(self.path)
         except duckdb.Error as exc:
-            raise ConfigError(f"cannot open the ledger: {exc}", path=self.path,
-                              hint="pass another --db path or close the other writer") from None
+            raise ConfigError(
+                f"cannot open the ledger: {exc}",
+                path=self.path,
+                hint="pass another --db path or close the other writer",
+            ) from None
         try:
             yield db
         finally:
             db.close()
 
-    def start_run(self, crew: str, *, source: str | None = None, backend: str | None = None,
-                  policy: str | None = None, seed: int = 0, config: dict[str, Any] | None = None,
-                  run_id: str | None = None) -> str:
+    def start_run(
+        self,
+        crew: str,
+        *,
+        source: str | None = None,
+        backend: str | None = None,
+        policy: str | None = None,
+        seed: int = 0,
+        config: dict[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> str:
         """Record a new run (status `running`) and return its id."""
         run_id = run_id or new_run_id()
         with self.connect() as db:
@@ -135,36 +157,87 @@ class Ledger:
                 "INSERT INTO runs (run_id, crew, source, backend, policy, seed, status, "
                 "started_at, config) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?) "
                 "ON CONFLICT (run_id) DO UPDATE SET status = 'running', finished_at = NULL",
-                [run_id, crew, source, backend, policy, seed, _now(),
-                 json.dumps(config or {}, default=str)])
+                [
+                    run_id,
+                    crew,
+                    source,
+                    backend,
+                    policy,
+                    seed,
+                    _now(),
+                    json.dumps(config or {}, default=str),
+                ],
+            )
         return run_id
 
-    def record(self, run_id: str, decision: Decision, *, expected: Sequence[str] = (),
-               correct: bool | None = None) -> None:
+    def record(
+        self,
+        run_id: str,
+        decision: Decision,
+        *,
+        expected: Sequence[str] = (),
+        correct: bool | None = None,
+    ) -> None:
         """Buffer one decision and its attempts; flush when the batch is full or old."""
-        rows = [self._attempt_row(run_id, decision.task_id, i, a)
-                for i, a in enumerate(decision.attempts)]
+        rows = [
+            self._attempt_row(run_id, decision.task_id, i, a)
+            for i, a in enumerate(decision.attempts)
+        ]
         usd = sum(r[-2] for r in rows)
         flops = [r[-1] for r in rows if r[-1] is not None]
-        row = (run_id, decision.task_id, decision.policy, decision.path, decision.stop_reason,
-               decision.status, len(decision.attempts), decision.prompt_tokens,
-               decision.completion_tokens, decision.wall_ms, decision.model_ms, usd,
-               sum(flops) if flops else None, decision.answer, decision.confidence,
-               " | ".join(expected) if expected else None, correct, _now())
+        row = (
+            run_id,
+            decision.task_id,
+            decision.policy,
+            decision.path,
+            decision.stop_reason,
+            decision.status,
+            len(decision.attempts),
+            decision.prompt_tokens,
+            decision.completion_tokens,
+            decision.wall_ms,
+            decision.model_ms,
+            usd,
+            sum(flops) if flops else None,
+            decision.answer,
+            decision.confidence,
+            " | ".join(expected) if expected else None,
+            correct,
+            _now(),
+        )
         with self._lock:
             self._decisions.append(row)
             self._attempts.extend(rows)
-            due = (len(self._decisions) >= self.batch_size
-                   or time.monotonic() - self._last_flush >= self.flush_seconds)
+            due = (
+                len(self._decisions) >= self.batch_size
+                or time.monotonic() - self._last_flush >= self.flush_seconds
+            )
         if due:
             self.flush()
 
     def _attempt_row(self, run_id: str, task_id: str, index: int, a: Attempt) -> tuple[Any, ...]:
-        return (run_id, task_id, index, a.role, a.model, a.kind, a.prompt_tokens,
-                a.completion_tokens, a.model_ms, a.temperature, a.seed, a.answer, a.raw,
-                a.confidence, a.option_prob, a.mean_logprob, a.verdict.ok, a.verdict.reason,
-                self.prices.usd(a.model, a.prompt_tokens, a.completion_tokens),
-                self.prices.flops(a.model, a.tokens))
+        return (
+            run_id,
+            task_id,
+            index,
+            a.role,
+            a.model,
+            a.kind,
+            a.prompt_tokens,
+            a.completion_tokens,
+            a.model_ms,
+            a.temperature,
+            a.seed,
+            a.answer,
+            a.raw,
+            a.confidence,
+            a.option_prob,
+            a.mean_logprob,
+            a.verdict.ok,
+            a.verdict.reason,
+            self.prices.usd(a.model, a.prompt_tokens, a.completion_tokens),
+            self.prices.flops(a.model, a.tokens),
+        )
 
     def flush(self) -> int:
         """Write buffered rows in one transaction; return the number of decisions written."""
@@ -192,8 +265,10 @@ class Ledger:
         """Flush and mark the run `status` (finished, failed, interrupted)."""
         self.flush()
         with self.connect() as db:
-            db.execute("UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
-                       [status, _now(), run_id])
+            db.execute(
+                "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
+                [status, _now(), run_id],
+            )
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read query (after flushing) and return all rows."""

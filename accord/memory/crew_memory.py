@@ -35,9 +35,16 @@ def fact_text(question: str, answer: str) -> str:
 class CrewMemory:
     """Working memory of one run plus the crew's long-term store."""
 
-    def __init__(self, spec: MemorySpec, store: MemoryStore | None, *, crew: str, run_id: str,
-                 count: TokenCounter = approx_tokens,
-                 working: WorkingMemory | None = None) -> None:
+    def __init__(
+        self,
+        spec: MemorySpec,
+        store: MemoryStore | None,
+        *,
+        crew: str,
+        run_id: str,
+        count: TokenCounter = approx_tokens,
+        working: WorkingMemory | None = None,
+    ) -> None:
         self.spec = spec
         self.store = store if spec.long_term else None
         self.crew = crew
@@ -56,21 +63,39 @@ class CrewMemory:
         query = _LEXICAL.embed([prompt])[0]
         relevance = (_LEXICAL.embed([i.text for i in items]) @ query).tolist()
         floor = self.spec.min_similarity
-        return [c for c in self.working.candidates([float(r) for r in relevance])
-                if c.kind == "goal" or c.relevance >= floor]
+        return [
+            c
+            for c in self.working.candidates([float(r) for r in relevance])
+            if c.kind == "goal" or c.relevance >= floor
+        ]
 
     def _long_term_candidates(self, prompt: str) -> list[Candidate]:
         if self.store is None or self.spec.top_k == 0:
             return []
-        found = self.store.search(prompt, k=self.spec.top_k, crew=self.crew, verified=True,
-                                  exclude_run=self.run_id, min_score=self.spec.min_similarity)
+        found = self.store.search(
+            prompt,
+            k=self.spec.top_k,
+            crew=self.crew,
+            verified=True,
+            exclude_run=self.run_id,
+            min_score=self.spec.min_similarity,
+        )
         if not found:
             return []
         stamps = np.array([m.created_at.timestamp() for m in found])
         span = float(stamps.max() - stamps.min()) or 1.0
-        return [Candidate(f"lt:{m.id}", m.kind, m.text, float(m.score or 0.0),
-                          float((s - stamps.min()) / span), m.verified, "long_term")
-                for m, s in zip(found, stamps, strict=True)]
+        return [
+            Candidate(
+                f"lt:{m.id}",
+                m.kind,
+                m.text,
+                float(m.score or 0.0),
+                float((s - stamps.min()) / span),
+                m.verified,
+                "long_term",
+            )
+            for m, s in zip(found, stamps, strict=True)
+        ]
 
     def context_for(self, task: Task) -> Packed:
         """The memory block for `task` within the budget; what was left out is logged."""
@@ -95,14 +120,29 @@ class CrewMemory:
         if self.store is None:
             return
         role = decision.attempts[0].role if decision.attempts else None
-        item = self.store.remember(text, crew=self.crew, kind="fact", role=role, verified=True,
-                                   source=verification(decision), run_id=self.run_id,
-                                   task_id=task.id)
-        self.store.graph.add(task.id, "answer", decision.answer, crew=self.crew,
-                             run_id=self.run_id, task_id=task.id, item_id=item)
+        item = self.store.remember(
+            text,
+            crew=self.crew,
+            kind="fact",
+            role=role,
+            verified=True,
+            source=verification(decision),
+            run_id=self.run_id,
+            task_id=task.id,
+        )
+        self.store.graph.add(
+            task.id,
+            "answer",
+            decision.answer,
+            crew=self.crew,
+            run_id=self.run_id,
+            task_id=task.id,
+            item_id=item,
+        )
         if self.spec.max_items is not None or self.spec.max_age_days is not None:
-            self.store.retain(self.crew, max_items=self.spec.max_items,
-                              max_age_days=self.spec.max_age_days)
+            self.store.retain(
+                self.crew, max_items=self.spec.max_items, max_age_days=self.spec.max_age_days
+            )
 
     def wrap(self, coordinator: Any) -> MemoryCoordinator:
         """`coordinator` with this memory in front of every decision."""
@@ -135,8 +175,9 @@ _ACTIVE: WeakValueDictionary[str, CrewMemory] = WeakValueDictionary()
 _PENDING: dict[str, WorkingMemory] = {}
 
 
-def attach_memory(spec: MemorySpec | None, ledger: Ledger, *, crew: str,
-                  run_id: str) -> CrewMemory | None:
+def attach_memory(
+    spec: MemorySpec | None, ledger: Ledger, *, crew: str, run_id: str
+) -> CrewMemory | None:
     """The run's memory when the crew has it on (None otherwise), in the ledger's database."""
     working = _PENDING.pop(run_id, None)
     if spec is None or not spec.enabled:

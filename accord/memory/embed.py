@@ -20,20 +20,69 @@ import numpy as np
 from accord.registry import Registry
 
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset((
-    "a", "an", "the", "is", "are", "was", "were", "be", "been", "of", "to", "in", "on", "at",
-    "by", "for", "from", "with", "and", "or", "not", "what", "which", "who", "whom", "how",
-    "does", "do", "did", "this", "that", "these", "those", "it", "its", "as", "into", "than",
-    "then", "there", "their", "they"))
+_STOP = frozenset(
+    (
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "from",
+        "with",
+        "and",
+        "or",
+        "not",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "how",
+        "does",
+        "do",
+        "did",
+        "this",
+        "that",
+        "these",
+        "those",
+        "it",
+        "its",
+        "as",
+        "into",
+        "than",
+        "then",
+        "there",
+        "their",
+        "they",
+    )
+)
 _REFERENCE = (
-    "The weather was pleasant in the afternoon.", "She bought three apples at the market.",
-    "The report was submitted before the deadline.", "How many students passed the exam?",
-    "A train leaves the station every hour.", "The recipe needs flour, sugar and eggs.",
-    "Which planet is closest to the sun?", "He fixed the bug in the parser yesterday.",
-    "The museum opens at nine in the morning.", "Prices rose by two percent last year.",
-    "What is the boiling point of water?", "The committee approved the new budget.",
-    "Birds migrate south in the winter.", "Add the numbers and write the total.",
-    "The library lends books for three weeks.", "Who wrote the famous novel?",
+    "The weather was pleasant in the afternoon.",
+    "She bought three apples at the market.",
+    "The report was submitted before the deadline.",
+    "How many students passed the exam?",
+    "A train leaves the station every hour.",
+    "The recipe needs flour, sugar and eggs.",
+    "Which planet is closest to the sun?",
+    "He fixed the bug in the parser yesterday.",
+    "The museum opens at nine in the morning.",
+    "Prices rose by two percent last year.",
+    "What is the boiling point of water?",
+    "The committee approved the new budget.",
+    "Birds migrate south in the winter.",
+    "Add the numbers and write the total.",
+    "The library lends books for three weeks.",
+    "Who wrote the famous novel?",
 )
 
 
@@ -67,7 +116,7 @@ class HashEmbedder:
                 continue
             padded = f"<{word}>"
             for i in range(len(padded) - 2):
-                vec[zlib.crc32(padded[i:i + 3].encode()) % self.dim] += 1.0
+                vec[zlib.crc32(padded[i : i + 3].encode()) % self.dim] += 1.0
         return vec
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -87,8 +136,14 @@ def _llama(model: str, n_ctx: int) -> object:
     # One thread: short texts gain little from more, and llama.cpp's spinning workers slow
     # down ~8x when the CPUs are shared with the crew's own model calls.
     threads = int(os.environ.get("ACCORD_EMBED_THREADS", "1"))
-    llm = Llama(model_path=str(path), embedding=True, n_ctx=n_ctx, n_threads=threads,
-                n_threads_batch=threads, verbose=False)
+    llm = Llama(
+        model_path=str(path),
+        embedding=True,
+        n_ctx=n_ctx,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+    )
     # Free it at exit while the modules llama.cpp's __del__ needs still exist.
     atexit.register(llm.close)
     return llm
@@ -119,8 +174,10 @@ class LlamaEmbedder:
         rows = []
         chars = 3 * (self.n_ctx - 8)  # a token is at least ~3 characters of English
         for text in texts:
-            out = np.asarray(self._llm.embed(text[:chars] or " "),  # type: ignore[attr-defined]
-                             dtype=np.float32)
+            out = np.asarray(
+                self._llm.embed(text[:chars] or " "),  # type: ignore[attr-defined]
+                dtype=np.float32,
+            )
             rows.append(out.mean(axis=0) if out.ndim == 2 else out)
         return _unit(np.stack(rows))
 
@@ -132,8 +189,9 @@ class LlamaEmbedder:
         if not self.lexical:
             return semantic
         lexical = self._hash.embed(texts)
-        return _unit(np.hstack([semantic * np.sqrt(1 - self.lexical),
-                                lexical * np.sqrt(self.lexical)]))
+        return _unit(
+            np.hstack([semantic * np.sqrt(1 - self.lexical), lexical * np.sqrt(self.lexical)])
+        )
 
 
 embedders: Registry[Embedder] = Registry("embedder")

@@ -23,9 +23,17 @@ class KnowledgeGraph:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
 
-    def add(self, subject: str, relation: str, obj: str, *, crew: str,
-            run_id: str | None = None, task_id: str | None = None,
-            item_id: int | None = None) -> int:
+    def add(
+        self,
+        subject: str,
+        relation: str,
+        obj: str,
+        *,
+        crew: str,
+        run_id: str | None = None,
+        task_id: str | None = None,
+        item_id: int | None = None,
+    ) -> int:
         """Add one edge (its source decision is `run_id`/`task_id`); return its id.
 
         An edge the crew already has is kept once (the first decision behind it stays).
@@ -33,19 +41,23 @@ class KnowledgeGraph:
         from accord.memory.store import now
 
         with self.store.connect() as db:
-            same = db.execute("SELECT id FROM memory_triples WHERE crew = ? AND subject = ? AND "
-                              "relation = ? AND object = ? LIMIT 1",
-                              [crew, subject, relation, obj]).fetchone()
+            same = db.execute(
+                "SELECT id FROM memory_triples WHERE crew = ? AND subject = ? AND "
+                "relation = ? AND object = ? LIMIT 1",
+                [crew, subject, relation, obj],
+            ).fetchone()
             if same is not None:
                 return int(same[0])
             (triple_id,) = db.execute(
                 "INSERT INTO memory_triples (crew, subject, relation, object, item_id, run_id, "
                 "task_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                [crew, subject, relation, obj, item_id, run_id, task_id, now()]).fetchone()
+                [crew, subject, relation, obj, item_id, run_id, task_id, now()],
+            ).fetchone()
         return int(triple_id)
 
-    def neighbours(self, entity: str, *, depth: int = 1, crew: str | None = None,
-                   limit: int = 200) -> list[Triple]:
+    def neighbours(
+        self, entity: str, *, depth: int = 1, crew: str | None = None, limit: int = 200
+    ) -> list[Triple]:
         """Edges within `depth` hops of `entity` (either direction), nearest first."""
         seen_ids: set[int] = set()
         out: list[Triple] = []
@@ -60,7 +72,8 @@ class KnowledgeGraph:
                 rows = db.execute(
                     f"SELECT {_COLUMNS} FROM memory_triples WHERE (list_contains(?, subject) "
                     f"OR list_contains(?, object)){crew_clause} ORDER BY id",
-                    [names, names, *([crew] if crew else [])]).fetchall()
+                    [names, names, *([crew] if crew else [])],
+                ).fetchall()
                 frontier = set()
                 for row in rows:
                     triple = _triple(row)

@@ -92,8 +92,9 @@ def _cut(text: str, tokens: int, count: TokenCounter) -> str:
     return " ".join(words[:lo]) + " …" if lo else ""
 
 
-def pack(candidates: Sequence[Candidate], budget: int, *,
-         count: TokenCounter = approx_tokens) -> Packed:
+def pack(
+    candidates: Sequence[Candidate], budget: int, *, count: TokenCounter = approx_tokens
+) -> Packed:
     """The best candidates that fit in `budget` tokens (header and notes included)."""
     ranked = sorted(candidates, key=lambda c: (-c.score, -c.recency, c.ref))
     used = count(HEADER)

@@ -1,8 +1,8 @@
 """Memory records and the verified-fact rule.
 
-    AccordError
-    └── RunError
-        └── MemoryStoreError   the long-term store could not be read or written
+AccordError
+└── RunError
+    └── MemoryStoreError   the long-term store could not be read or written
 """
 
 from __future__ import annotations

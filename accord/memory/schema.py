@@ -102,8 +102,10 @@ def ensure_vector_table(db: duckdb.DuckDBPyConnection, dim: int) -> str:
 
 def vector_tables(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Names of the vector tables present."""
-    rows = db.execute("SELECT table_name FROM information_schema.tables WHERE table_name "
-                      "LIKE 'memory\\_vectors\\_%' ESCAPE '\\' ORDER BY 1").fetchall()
+    rows = db.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_name "
+        "LIKE 'memory\\_vectors\\_%' ESCAPE '\\' ORDER BY 1"
+    ).fetchall()
     return [r[0] for r in rows]
 
 
@@ -111,8 +113,11 @@ def vector_tables(db: duckdb.DuckDBPyConnection) -> list[str]:
 def m004_fixed_size_vectors(db: duckdb.DuckDBPyConnection) -> None:
     for (dim,) in db.execute("SELECT DISTINCT dim FROM memory_embeddings").fetchall():
         name = ensure_vector_table(db, dim)
-        db.execute(f"INSERT INTO {name} SELECT item_id, embedder, embedding::FLOAT[{int(dim)}] "
-                   "FROM memory_embeddings WHERE dim = ?", [dim])
+        db.execute(
+            f"INSERT INTO {name} SELECT item_id, embedder, embedding::FLOAT[{int(dim)}] "
+            "FROM memory_embeddings WHERE dim = ?",
+            [dim],
+        )
     db.execute("DROP TABLE memory_embeddings")
 
 

@@ -11,8 +11,9 @@ class MemorySpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
-    budget_tokens: int = Field(default=200, ge=0, le=8192,
-                               description="tokens of memory allowed in each prompt")
+    budget_tokens: int = Field(
+        default=200, ge=0, le=8192, description="tokens of memory allowed in each prompt"
+    )
     top_k: int = Field(default=5, ge=0, le=100, description="long-term memories retrieved")
     min_similarity: float = Field(default=0.35, ge=-1.0, le=1.0)
     embedder: str = Field(default="llama", description="hash, llama or llama-only")

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 DEFAULT_PATH = Path(".accord") / "ledger.duckdb"
-_ITEM_COLUMNS = ("i.id, i.crew, i.kind, i.text, i.verified, i.created_at, i.role, i.source, "
-                 "i.run_id, i.task_id")
+_ITEM_COLUMNS = (
+    "i.id, i.crew, i.kind, i.text, i.verified, i.created_at, i.role, i.source, i.run_id, i.task_id"
+)
 
 
 def now() -> datetime:
@@ -49,9 +50,19 @@ def _transaction(db: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def _memory(row: Sequence[Any], score: float | None = None) -> StoredMemory:
-    return StoredMemory(id=row[0], crew=row[1], kind=row[2], text=row[3], verified=row[4],
-                        created_at=row[5], role=row[6], source=row[7], run_id=row[8],
-                        task_id=row[9], score=score)
+    return StoredMemory(
+        id=row[0],
+        crew=row[1],
+        kind=row[2],
+        text=row[3],
+        verified=row[4],
+        created_at=row[5],
+        role=row[6],
+        source=row[7],
+        run_id=row[8],
+        task_id=row[9],
+        score=score,
+    )
 
 
 class MemoryStore:
@@ -62,8 +73,14 @@ class MemoryStore:
     connection (and so a warm cache) until `close()`, at the price of locking the file.
     """
 
-    def __init__(self, path: str | Path = DEFAULT_PATH, *, embedder: str | Embedder = "llama",
-                 connect: Connect | None = None, keep_open: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path = DEFAULT_PATH,
+        *,
+        embedder: str | Embedder = "llama",
+        connect: Connect | None = None,
+        keep_open: bool = False,
+    ) -> None:
         self.path = str(path)
         self._embedder = embedder
         self._db: duckdb.DuckDBPyConnection | None = None
@@ -85,8 +102,11 @@ class MemoryStore:
         try:
             return duckdb.connect(self.path)
         except duckdb.Error as exc:
-            raise ConfigError(f"cannot open the memory store: {exc}", path=self.path,
-                              hint="pass another --db path or close the other writer") from None
+            raise ConfigError(
+                f"cannot open the memory store: {exc}",
+                path=self.path,
+                hint="pass another --db path or close the other writer",
+            ) from None
 
     @classmethod
     def for_ledger(cls, ledger: Ledger, *, embedder: str | Embedder = "llama") -> MemoryStore:
@@ -129,72 +149,133 @@ class MemoryStore:
 
         return KnowledgeGraph(self)
 
-    def remember(self, text: str, *, crew: str, kind: str = "fact", role: str | None = None,
-                 verified: bool = False, source: str | None = None, run_id: str | None = None,
-                 task_id: str | None = None, created_at: datetime | None = None) -> int:
+    def remember(
+        self,
+        text: str,
+        *,
+        crew: str,
+        kind: str = "fact",
+        role: str | None = None,
+        verified: bool = False,
+        source: str | None = None,
+        run_id: str | None = None,
+        task_id: str | None = None,
+        created_at: datetime | None = None,
+    ) -> int:
         """Store `text` with its embedding; return its id (an identical memory is refreshed)."""
         with self.connect() as db:
-            same = db.execute("SELECT id FROM memory_items WHERE crew = ? AND kind = ? AND "
-                              "text = ? AND verified = ? LIMIT 1",
-                              [crew, kind, text, verified]).fetchone()
+            same = db.execute(
+                "SELECT id FROM memory_items WHERE crew = ? AND kind = ? AND "
+                "text = ? AND verified = ? LIMIT 1",
+                [crew, kind, text, verified],
+            ).fetchone()
         vector = self.embedder.embed([text])[0]
         with self.connect() as db, _transaction(db):
             table = ensure_vector_table(db, len(vector))
             if same is not None:
                 item_id = same[0]
-                db.execute("UPDATE memory_items SET created_at = ? WHERE id = ?",
-                           [created_at or now(), item_id])
-                db.execute(f"DELETE FROM {table} WHERE item_id = ? AND embedder = ?",
-                           [item_id, self.embedder.name])
+                db.execute(
+                    "UPDATE memory_items SET created_at = ? WHERE id = ?",
+                    [created_at or now(), item_id],
+                )
+                db.execute(
+                    f"DELETE FROM {table} WHERE item_id = ? AND embedder = ?",
+                    [item_id, self.embedder.name],
+                )
             else:
                 (item_id,) = db.execute(
                     "INSERT INTO memory_items (crew, role, kind, text, verified, source, run_id, "
                     "task_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    [crew, role, kind, text, verified, source, run_id, task_id,
-                     created_at or now()]).fetchone()
-            db.execute(f"INSERT INTO {table} VALUES (?, ?, ?)",
-                       [item_id, self.embedder.name, vector.tolist()])
+                    [
+                        crew,
+                        role,
+                        kind,
+                        text,
+                        verified,
+                        source,
+                        run_id,
+                        task_id,
+                        created_at or now(),
+                    ],
+                ).fetchone()
+            db.execute(
+                f"INSERT INTO {table} VALUES (?, ?, ?)",
+                [item_id, self.embedder.name, vector.tolist()],
+            )
         return int(item_id)
 
     def search(self, query: str, *, k: int = 5, **filters: Any) -> list[StoredMemory]:
         """The `k` memories most similar to `query` that pass `filters` (see `search_vector`)."""
         return self.search_vector(self.embedder.embed([query])[0], k=k, **filters)
 
-    def search_vector(self, vector: np.ndarray, *, k: int = 5, crew: str | None = None,
-                      role: str | None = None, kinds: Sequence[str] = (),
-                      since: datetime | None = None, until: datetime | None = None,
-                      verified: bool | None = None, exclude_run: str | None = None,
-                      min_score: float | None = None) -> list[StoredMemory]:
+    def search_vector(
+        self,
+        vector: np.ndarray,
+        *,
+        k: int = 5,
+        crew: str | None = None,
+        role: str | None = None,
+        kinds: Sequence[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        verified: bool | None = None,
+        exclude_run: str | None = None,
+        min_score: float | None = None,
+    ) -> list[StoredMemory]:
         """Nearest memories to `vector` by cosine similarity, best first."""
         dim = len(vector)
-        where, params = self._filters(crew=crew, role=role, kinds=kinds, since=since,
-                                      until=until, verified=verified, exclude_run=exclude_run)
+        where, params = self._filters(
+            crew=crew,
+            role=role,
+            kinds=kinds,
+            since=since,
+            until=until,
+            verified=verified,
+            exclude_run=exclude_run,
+        )
         table = vector_table(dim)
         # Top k over the vectors first (filters as a semi-join), then fetch those k items:
         # ~5x faster than scoring the joined rows.
-        allowed = "" if where == "TRUE" else (
-            f" AND item_id IN (SELECT i.id FROM memory_items i WHERE {where})")
-        sql = (f"WITH top AS (SELECT item_id, array_cosine_similarity(embedding, "
-               f"?::FLOAT[{dim}]) AS score FROM {table} WHERE embedder = ?{allowed} "
-               f"ORDER BY score DESC, item_id DESC LIMIT ?) "
-               f"SELECT {_ITEM_COLUMNS}, top.score FROM top JOIN memory_items i "
-               f"ON i.id = top.item_id WHERE top.score >= ? ORDER BY top.score DESC, i.id DESC")
+        allowed = (
+            ""
+            if where == "TRUE"
+            else (f" AND item_id IN (SELECT i.id FROM memory_items i WHERE {where})")
+        )
+        sql = (
+            f"WITH top AS (SELECT item_id, array_cosine_similarity(embedding, "
+            f"?::FLOAT[{dim}]) AS score FROM {table} WHERE embedder = ?{allowed} "
+            f"ORDER BY score DESC, item_id DESC LIMIT ?) "
+            f"SELECT {_ITEM_COLUMNS}, top.score FROM top JOIN memory_items i "
+            f"ON i.id = top.item_id WHERE top.score >= ? ORDER BY top.score DESC, i.id DESC"
+        )
         floor = -1.0 if min_score is None else min_score
         with self.connect() as db:
             if table not in vector_tables(db):
                 return []
-            rows = db.execute(sql, [vector.astype(np.float32).tolist(), self.embedder.name,
-                                    *params, k, floor]).fetchall()
+            rows = db.execute(
+                sql, [vector.astype(np.float32).tolist(), self.embedder.name, *params, k, floor]
+            ).fetchall()
         return [_memory(r, float(r[10])) for r in rows]
 
     @staticmethod
-    def _filters(*, crew: str | None = None, role: str | None = None, kinds: Sequence[str] = (),
-                 since: datetime | None = None, until: datetime | None = None,
-                 verified: bool | None = None, exclude_run: str | None = None,
-                 run_id: str | None = None) -> tuple[str, list[Any]]:
+    def _filters(
+        *,
+        crew: str | None = None,
+        role: str | None = None,
+        kinds: Sequence[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        verified: bool | None = None,
+        exclude_run: str | None = None,
+        run_id: str | None = None,
+    ) -> tuple[str, list[Any]]:
         clauses, params = ["TRUE"], []
-        for column, value in (("i.crew", crew), ("i.role", role), ("i.verified", verified),
-                              ("i.run_id", run_id)):
+        for column, value in (
+            ("i.crew", crew),
+            ("i.role", role),
+            ("i.verified", verified),
+            ("i.run_id", run_id),
+        ):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
@@ -216,28 +297,41 @@ class MemoryStore:
         """Memories passing `filters`, newest first."""
         where, params = self._filters(**filters)
         with self.connect() as db:
-            rows = db.execute(f"SELECT {_ITEM_COLUMNS} FROM memory_items i WHERE {where} "
-                              "ORDER BY i.created_at DESC, i.id DESC LIMIT ?",
-                              [*params, limit]).fetchall()
+            rows = db.execute(
+                f"SELECT {_ITEM_COLUMNS} FROM memory_items i WHERE {where} "
+                "ORDER BY i.created_at DESC, i.id DESC LIMIT ?",
+                [*params, limit],
+            ).fetchall()
         return [_memory(r) for r in rows]
 
     def counts(self) -> dict[str, int]:
         """Row counts of the memory tables."""
         with self.connect() as db:
-            counts = {t: db.execute(f"SELECT count(*) FROM memory_{t}").fetchone()[0]  # type: ignore[index]
-                      for t in ("items", "triples")}
+            counts = {
+                t: db.execute(f"SELECT count(*) FROM memory_{t}").fetchone()[0]  # type: ignore[index]
+                for t in ("items", "triples")
+            }
             counts["embeddings"] = sum(
                 db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
-                for t in vector_tables(db))
+                for t in vector_tables(db)
+            )
         return counts
 
-    def forget(self, ids: Sequence[int] = (), *, crew: str | None = None,
-               run_id: str | None = None, before: datetime | None = None,
-               everything: bool = False) -> ForgetReport:
+    def forget(
+        self,
+        ids: Sequence[int] = (),
+        *,
+        crew: str | None = None,
+        run_id: str | None = None,
+        before: datetime | None = None,
+        everything: bool = False,
+    ) -> ForgetReport:
         """Delete memories (by id, crew, run or age) with their embeddings and triples."""
         if not (ids or crew or run_id or before or everything):
-            raise ConfigError("forget needs ids, a crew, a run, a date or `everything`",
-                              hint="`accord memory forget --all` forgets every memory")
+            raise ConfigError(
+                "forget needs ids, a crew, a run, a date or `everything`",
+                hint="`accord memory forget --all` forgets every memory",
+            )
         where, params = self._filters(crew=crew, run_id=run_id, until=before)
         if ids:
             where += " AND list_contains(?, i.id)"
@@ -245,22 +339,31 @@ class MemoryStore:
         with self.connect() as db, _transaction(db):
             db.execute("CREATE TEMP TABLE IF NOT EXISTS _forget (id BIGINT)")
             db.execute("DELETE FROM _forget")
-            db.execute(f"INSERT INTO _forget SELECT i.id FROM memory_items i WHERE {where}",
-                       params)
-            triples = self._delete_triples(db, ids, crew=crew, run_id=run_id, before=before,
-                                           everything=everything)
+            db.execute(f"INSERT INTO _forget SELECT i.id FROM memory_items i WHERE {where}", params)
+            triples = self._delete_triples(
+                db, ids, crew=crew, run_id=run_id, before=before, everything=everything
+            )
             embeddings = sum(
-                db.execute(f"DELETE FROM {t} WHERE item_id IN (SELECT id FROM _forget)")
-                .fetchone()[0]  # type: ignore[index]
-                for t in vector_tables(db))
-            items = db.execute("DELETE FROM memory_items WHERE id IN "
-                               "(SELECT id FROM _forget)").fetchone()[0]  # type: ignore[index]
+                db.execute(f"DELETE FROM {t} WHERE item_id IN (SELECT id FROM _forget)").fetchone()[
+                    0
+                ]  # type: ignore[index]
+                for t in vector_tables(db)
+            )
+            items = db.execute(
+                "DELETE FROM memory_items WHERE id IN (SELECT id FROM _forget)"
+            ).fetchone()[0]  # type: ignore[index]
         return ForgetReport(int(items), int(embeddings), int(triples))
 
     @staticmethod
-    def _delete_triples(db: duckdb.DuckDBPyConnection, ids: Sequence[int], *,
-                        crew: str | None, run_id: str | None, before: datetime | None,
-                        everything: bool) -> int:
+    def _delete_triples(
+        db: duckdb.DuckDBPyConnection,
+        ids: Sequence[int],
+        *,
+        crew: str | None,
+        run_id: str | None,
+        before: datetime | None,
+        everything: bool,
+    ) -> int:
         """Triples of the forgotten memories, and those matching the same crew/run/age."""
         clauses, params = ["item_id IN (SELECT id FROM _forget)"], []
         if not ids and (crew or run_id or before or everything):
@@ -276,20 +379,30 @@ class MemoryStore:
         sql = "DELETE FROM memory_triples WHERE " + " OR ".join(clauses)
         return int(db.execute(sql, params).fetchone()[0])  # type: ignore[index]
 
-    def retain(self, crew: str, *, max_items: int | None = None,
-               max_age_days: float | None = None) -> ForgetReport:
+    def retain(
+        self, crew: str, *, max_items: int | None = None, max_age_days: float | None = None
+    ) -> ForgetReport:
         """Apply retention limits to `crew`: drop memories past the age or beyond the newest N."""
         ids: set[int] = set()
         with self.connect() as db:
             if max_age_days is not None:
                 cutoff = now() - timedelta(days=max_age_days)
-                ids |= {r[0] for r in db.execute(
-                    "SELECT id FROM memory_items WHERE crew = ? AND created_at < ?",
-                    [crew, cutoff]).fetchall()}
+                ids |= {
+                    r[0]
+                    for r in db.execute(
+                        "SELECT id FROM memory_items WHERE crew = ? AND created_at < ?",
+                        [crew, cutoff],
+                    ).fetchall()
+                }
             if max_items is not None:
-                ids |= {r[0] for r in db.execute(
-                    "SELECT id FROM memory_items WHERE crew = ? ORDER BY created_at DESC, "
-                    "id DESC OFFSET ?", [crew, max_items]).fetchall()}
+                ids |= {
+                    r[0]
+                    for r in db.execute(
+                        "SELECT id FROM memory_items WHERE crew = ? ORDER BY created_at DESC, "
+                        "id DESC OFFSET ?",
+                        [crew, max_items],
+                    ).fetchall()
+                }
         if not ids:
             return ForgetReport(0, 0, 0)
         return self.forget(sorted(ids))
@@ -299,8 +412,20 @@ class MemoryStore:
         if not packed.entries:
             return
         stamp = now()
-        rows = [(run_id, task_id, e.ref, e.source, e.kind, e.action, e.tokens, e.score,
-                 packed.budget, stamp) for e in packed.entries]
+        rows = [
+            (
+                run_id,
+                task_id,
+                e.ref,
+                e.source,
+                e.kind,
+                e.action,
+                e.tokens,
+                e.score,
+                packed.budget,
+                stamp,
+            )
+            for e in packed.entries
+        ]
         with self.connect() as db:
-            db.executemany("INSERT INTO memory_context VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           rows)
+            db.executemany("INSERT INTO memory_context VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)

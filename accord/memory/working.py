@@ -25,8 +25,15 @@ class WorkingMemory:
         for goal in goals:
             self.add_goal(goal)
 
-    def _add(self, kind: MemoryKind, text: str, *, verified: bool = False,
-             task_id: str | None = None, source: str | None = None) -> MemoryItem:
+    def _add(
+        self,
+        kind: MemoryKind,
+        text: str,
+        *,
+        verified: bool = False,
+        task_id: str | None = None,
+        source: str | None = None,
+    ) -> MemoryItem:
         with self._lock:
             seq = len(self._items) + len(self._status)
             item = MemoryItem(seq + 1, kind, text.strip(), seq, verified, task_id, source)
@@ -56,8 +63,9 @@ class WorkingMemory:
         """Record a fact; verified only if `decision` is accepted and backs it."""
         if verifies(decision):
             assert decision is not None
-            return self._add("fact", text, verified=True, task_id=decision.task_id,
-                             source=verification(decision))
+            return self._add(
+                "fact", text, verified=True, task_id=decision.task_id, source=verification(decision)
+            )
         return self._add("fact", text, task_id=decision.task_id if decision else None)
 
     def items(self, kind: MemoryKind | None = None) -> list[MemoryItem]:
@@ -79,6 +87,15 @@ class WorkingMemory:
         """Items as packing candidates; `relevance[i]` scores `items()[i]`."""
         items = self.items()
         n = max(1, len(items) - 1)
-        return [Candidate(f"wm:{item.id}", item.kind, item.text, rel,
-                          rank / n if len(items) > 1 else 1.0, item.verified, "working")
-                for rank, (item, rel) in enumerate(zip(items, relevance, strict=True))]
+        return [
+            Candidate(
+                f"wm:{item.id}",
+                item.kind,
+                item.text,
+                rel,
+                rank / n if len(items) > 1 else 1.0,
+                item.verified,
+                "working",
+            )
+            for rank, (item, rel) in enumerate(zip(items, relevance, strict=True))
+        ]

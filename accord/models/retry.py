@@ -54,9 +54,17 @@ class RetryingBackend:
     by a random share of up to `jitter` so that many agents do not retry in lock-step.
     """
 
-    def __init__(self, inner: Backend, *, attempts: int = 4, base_delay_s: float = 0.05,
-                 max_delay_s: float = 2.0, jitter: float = 0.5, seed: int | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        inner: Backend,
+        *,
+        attempts: int = 4,
+        base_delay_s: float = 0.05,
+        max_delay_s: float = 2.0,
+        jitter: float = 0.5,
+        seed: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if attempts < 1 or base_delay_s < 0 or max_delay_s < 0 or not 0 <= jitter <= 1:
             raise ConfigError("retry needs attempts >= 1, delays >= 0 and jitter in [0, 1]")
         self.inner = inner
@@ -95,18 +103,25 @@ class RetryingBackend:
 
     def complete(self, request: CompletionRequest) -> Completion:
         """The inner completion, retried until its text is usable."""
-        return self._call(lambda: self.inner.complete(request),
-                          lambda c: unusable_text(c.text))
+        return self._call(lambda: self.inner.complete(request), lambda c: unusable_text(c.text))
 
     def score(self, messages: tuple[Message, ...], options: tuple[str, ...]) -> OptionScores:
         """The inner option scores, retried until they rank every option."""
-        return self._call(lambda: self.inner.score(messages, options),
-                          lambda s: unusable_scores(s, options))
+        return self._call(
+            lambda: self.inner.score(messages, options), lambda s: unusable_scores(s, options)
+        )
 
 
-def build_retry(*, inner: str = "llama", inner_options: dict[str, object] | None = None,
-                attempts: int = 4, base_delay_s: float = 0.05, max_delay_s: float = 2.0,
-                jitter: float = 0.5, **options: object) -> RetryingBackend:
+def build_retry(
+    *,
+    inner: str = "llama",
+    inner_options: dict[str, object] | None = None,
+    attempts: int = 4,
+    base_delay_s: float = 0.05,
+    max_delay_s: float = 2.0,
+    jitter: float = 0.5,
+    **options: object,
+) -> RetryingBackend:
     """Factory for the `retry` registry entry: wraps the backend named `inner`.
 
     Options not about retrying go to the inner backend, with `inner_options` on top (so a
@@ -114,6 +129,11 @@ def build_retry(*, inner: str = "llama", inner_options: dict[str, object] | None
     """
     backend = create_backend(inner, **{**options, **(inner_options or {})})
     seed = options.get("seed")
-    return RetryingBackend(backend, attempts=attempts, base_delay_s=base_delay_s,
-                           max_delay_s=max_delay_s, jitter=jitter,
-                           seed=seed if isinstance(seed, int) else None)
+    return RetryingBackend(
+        backend,
+        attempts=attempts,
+        base_delay_s=base_delay_s,
+        max_delay_s=max_delay_s,
+        jitter=jitter,
+        seed=seed if isinstance(seed, int) else None,
+    )

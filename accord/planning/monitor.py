@@ -18,8 +18,7 @@ from accord.tools.constraints import parse_all
 from accord.tools.executor import ToolExecutor
 from accord.tools.spec import GoalSpec
 
-StepStatus = Literal["done", "deduplicated", "failed", "refused", "surprise", "denied",
-                     "skipped"]
+StepStatus = Literal["done", "deduplicated", "failed", "refused", "surprise", "denied", "skipped"]
 GoalStatus = Literal["completed", "failed", "denied", "no_plan"]
 Reviewer = Callable[[str, CallRequest, str], Awaitable[Review]]
 
@@ -50,8 +49,9 @@ class GoalResult:
     @property
     def replans(self) -> int:
         """Plans asked for again after the validator rejected one (before any vote)."""
-        return sum(sum(1 for a in p.decision.attempts if a.kind == "primary") - 1
-                   for p in self.plans)
+        return sum(
+            sum(1 for a in p.decision.attempts if a.kind == "primary") - 1 for p in self.plans
+        )
 
 
 def dependency_order(plan: Plan) -> list[PlanStep]:
@@ -60,8 +60,11 @@ def dependency_order(plan: Plan) -> list[PlanStep]:
     placed: set[str] = set()
     out: list[PlanStep] = []
     while len(out) < len(plan.steps):
-        ready = [s for s in plan.steps if s.id not in placed
-                 and all(d in placed or d not in ids for d in s.depends_on)]
+        ready = [
+            s
+            for s in plan.steps
+            if s.id not in placed and all(d in placed or d not in ids for d in s.depends_on)
+        ]
         if not ready:  # a cycle: the validator rejects these; keep the rest in plan order
             ready = [s for s in plan.steps if s.id not in placed][:1]
         out.append(ready[0])
@@ -72,9 +75,16 @@ def dependency_order(plan: Plan) -> list[PlanStep]:
 class Monitor:
     """Runs plans for goals, watching each step, and replans the rest when one goes wrong."""
 
-    def __init__(self, planner: Planner, executor: ToolExecutor, gate: ApprovalGate, *,
-                 reviewer: Reviewer | None = None, max_revisions: int = 2,
-                 on_plan: Callable[[PlanningResult], None] | None = None) -> None:
+    def __init__(
+        self,
+        planner: Planner,
+        executor: ToolExecutor,
+        gate: ApprovalGate,
+        *,
+        reviewer: Reviewer | None = None,
+        max_revisions: int = 2,
+        on_plan: Callable[[PlanningResult], None] | None = None,
+    ) -> None:
         self.planner = planner
         self.executor = executor
         self.gate = gate
@@ -89,10 +99,15 @@ class Monitor:
         if self.on_plan:
             self.on_plan(planning)
         decision = planning.decision
-        self.audit.append("plan", self.planner.planners[0], decision.status,
-                          result=decision.answer or None, policy=decision.policy,
-                          detail=f"goal={req.goal_id}; {req.header}; path={decision.path}; "
-                                 f"{decision.stop_reason}; {len(decision.attempts)} attempt(s)")
+        self.audit.append(
+            "plan",
+            self.planner.planners[0],
+            decision.status,
+            result=decision.answer or None,
+            policy=decision.policy,
+            detail=f"goal={req.goal_id}; {req.header}; path={decision.path}; "
+            f"{decision.stop_reason}; {len(decision.attempts)} attempt(s)",
+        )
         return planning.plan
 
     async def run_goal(self, goal: GoalSpec, role: str) -> GoalResult:
@@ -118,14 +133,29 @@ class Monitor:
                 result.status = "failed"
                 return result
             result.revisions += 1
-            reflection = (f"Step {step.id} ({step.tool} {canonical(step.args)}) {run.status}: "
-                          f"{run.reason}. Plan only the remaining steps toward the goal.")
-            self.audit.append("replan", "monitor", "revise", tool=step.tool, args=step.args,
-                              detail=f"goal={goal.id}; revision {result.revisions}; "
-                                     f"{reflection}")
-            plan = await self._plan(PlanRequest(goal.id, goal.goal, role,
-                                                header=f"REVISE {result.revisions}",
-                                                feedback=reflection, done=done), result)
+            reflection = (
+                f"Step {step.id} ({step.tool} {canonical(step.args)}) {run.status}: "
+                f"{run.reason}. Plan only the remaining steps toward the goal."
+            )
+            self.audit.append(
+                "replan",
+                "monitor",
+                "revise",
+                tool=step.tool,
+                args=step.args,
+                detail=f"goal={goal.id}; revision {result.revisions}; {reflection}",
+            )
+            plan = await self._plan(
+                PlanRequest(
+                    goal.id,
+                    goal.goal,
+                    role,
+                    header=f"REVISE {result.revisions}",
+                    feedback=reflection,
+                    done=done,
+                ),
+                result,
+            )
             if plan is None:
                 result.status = "failed"
                 return result
@@ -143,19 +173,28 @@ class Monitor:
         env: dict[str, Any] = dict(step.args)
         for d in done.values():
             if d.tool in tool.requires and all(
-                    d.args.get(k) == v for k, v in step.args.items() if k in d.args):
+                d.args.get(k) == v for k, v in step.args.items() if k in d.args
+            ):
                 env[d.tool] = d.result
         broken = [c.explain(env) for c in parse_all(tool.checks) if c.check(env) is False]
         return "precondition failed at run time: " + "; ".join(broken) if broken else ""
 
-    async def _run_step(self, step: PlanStep, default_role: str,
-                        done: dict[str, DoneStep]) -> StepRun:
+    async def _run_step(
+        self, step: PlanStep, default_role: str, done: dict[str, DoneStep]
+    ) -> StepRun:
         role = step.role or default_role
         blocked = self._blocked(step, done)
         if blocked:
             status: StepStatus = "skipped" if blocked.startswith("dependency") else "failed"
-            self.audit.append("step", role, status, tool=step.tool, args=step.args,
-                              policy="monitor", detail=f"step={step.id}; {blocked}")
+            self.audit.append(
+                "step",
+                role,
+                status,
+                tool=step.tool,
+                args=step.args,
+                policy="monitor",
+                detail=f"step={step.id}; {blocked}",
+            )
             return StepRun(step, role, status, reason=blocked)
         outcome = self.executor.call(role, step.tool, step.args, step=step.id)
         approval = ""
@@ -165,40 +204,54 @@ class Monitor:
                 return StepRun(step, role, "denied", reason=outcome.reason, approval=approval)
         return self._judge(step, role, outcome, approval)
 
-    async def _approve(self, step: PlanStep, role: str, outcome: CallOutcome
-                       ) -> tuple[CallOutcome, str]:
+    async def _approve(
+        self, step: PlanStep, role: str, outcome: CallOutcome
+    ) -> tuple[CallOutcome, str]:
         request = outcome.request
         review = None
         reviewer = self.gate.reviewer_for(request)
         if reviewer is not None and self.reviewer is not None:
             review = await self.reviewer(reviewer, request, outcome.reason)
-            self.audit.append("review", reviewer, "approve" if review.approved else "reject",
-                              tool=step.tool, args=request.args, policy="review",
-                              detail=f"step={step.id}; {review.reason}")
+            self.audit.append(
+                "review",
+                reviewer,
+                "approve" if review.approved else "reject",
+                tool=step.tool,
+                args=request.args,
+                policy="review",
+                detail=f"step={step.id}; {review.reason}",
+            )
         approval = self.gate.decide(request, outcome.reason, review)
-        self.audit.append("approval", approval.by, "approved" if approval.approved else "denied",
-                          tool=step.tool, args=request.args, policy=approval.policy,
-                          detail=f"step={step.id}; sent for approval: {outcome.reason}; "
-                                 f"{approval.reason}")
+        self.audit.append(
+            "approval",
+            approval.by,
+            "approved" if approval.approved else "denied",
+            tool=step.tool,
+            args=request.args,
+            policy=approval.policy,
+            detail=f"step={step.id}; sent for approval: {outcome.reason}; {approval.reason}",
+        )
         if approval.approved and approval.by == "crew file":
             text = f"pre-approved in the crew file [{approval.policy}] ({outcome.reason})"
         else:
-            text = (f"sent for approval ({outcome.reason}); "
-                    f"{'approved' if approval.approved else 'denied'} by {approval.by}"
-                    f" [{approval.policy}]")
+            text = (
+                f"sent for approval ({outcome.reason}); "
+                f"{'approved' if approval.approved else 'denied'} by {approval.by}"
+                f" [{approval.policy}]"
+            )
         again = self.executor.call(role, step.tool, step.args, step=step.id, approval=approval)
         return again, text
 
     @staticmethod
     def _judge(step: PlanStep, role: str, outcome: CallOutcome, approval: str) -> StepRun:
         if outcome.decision in ("refused", "failed"):
-            return StepRun(step, role, outcome.decision, reason=outcome.reason,
-                           approval=approval)
+            return StepRun(step, role, outcome.decision, reason=outcome.reason, approval=approval)
         result = outcome.result
         env = result if isinstance(result, dict) else {"result": result}
         missed = [c.explain(env) for c in parse_all(step.expect) if not c.check(env)]
         if missed:
-            return StepRun(step, role, "surprise", result,
-                           "unexpected result: " + "; ".join(missed), approval)
+            return StepRun(
+                step, role, "surprise", result, "unexpected result: " + "; ".join(missed), approval
+            )
         status: StepStatus = "deduplicated" if outcome.decision == "deduplicated" else "done"
         return StepRun(step, role, status, result, outcome.reason, approval)

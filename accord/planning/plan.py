@@ -21,8 +21,9 @@ class PlanStep(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict)
     role: str | None = None
     depends_on: list[str] = Field(default_factory=list)
-    expect: list[str] = Field(default_factory=list,
-                              description="constraints on the result, e.g. `eligible == true`")
+    expect: list[str] = Field(
+        default_factory=list, description="constraints on the result, e.g. `eligible == true`"
+    )
 
     @field_validator("expect", "depends_on", mode="before")
     @classmethod

@@ -23,8 +23,10 @@ from accord.roles.pool import AgentPool
 from accord.tools.base import ToolSet, canonical
 
 OnAttempt = Callable[[str, Attempt, Sequence[Problem]], None]
-REPLY_FORMAT = ('{"steps": [{"id": "s1", "tool": "TOOL", "args": {...}, "depends_on": [], '
-                '"expect": ["field == value"]}]}')
+REPLY_FORMAT = (
+    '{"steps": [{"id": "s1", "tool": "TOOL", "args": {...}, "depends_on": [], '
+    '"expect": ["field == value"]}]}'
+)
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,21 @@ def _slug(text: str) -> str:
 class Planner:
     """Asks planner roles for plans and checks them; replans, then votes."""
 
-    def __init__(self, pool: AgentPool, planners: Sequence[str], tools: ToolSet,
-                 validator: PlanValidator, *, roles_tools: Mapping[str, list[str]],
-                 max_replans: int = 2, vote_k: int = 3, voter_temperature: float = 0.8,
-                 seed: int = 0, max_tokens: int = 320, on_attempt: OnAttempt | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        pool: AgentPool,
+        planners: Sequence[str],
+        tools: ToolSet,
+        validator: PlanValidator,
+        *,
+        roles_tools: Mapping[str, list[str]],
+        max_replans: int = 2,
+        vote_k: int = 3,
+        voter_temperature: float = 0.8,
+        seed: int = 0,
+        max_tokens: int = 320,
+        on_attempt: OnAttempt | None = None,
+    ) -> None:
         self.pool = pool
         self.planners = list(planners)
         self.tools = tools
@@ -77,13 +89,20 @@ class Planner:
         """The planner's prompt: goal, roles and their tools, schemas, history, reply format."""
         granted = sorted({t for tools in self.roles_tools.values() for t in tools})
         roles = "; ".join(f"{r}: {', '.join(t)}" for r, t in self.roles_tools.items())
-        lines = [f"{header} [{req.goal_id}]", f"Goal: {req.goal}",
-                 f"Steps run as {req.role} unless a step sets \"role\". Roles may call: {roles}.",
-                 "Tools: " + json.dumps(self.tools.schemas(granted), separators=(",", ":"))]
+        lines = [
+            f"{header} [{req.goal_id}]",
+            f"Goal: {req.goal}",
+            f'Steps run as {req.role} unless a step sets "role". Roles may call: {roles}.',
+            "Tools: " + json.dumps(self.tools.schemas(granted), separators=(",", ":")),
+        ]
         if req.done:
-            lines.append("Completed steps (you may list their ids in depends_on): " + "; ".join(
-                f"{d.id} {d.tool}({canonical(d.args)}) -> {canonical(d.result)}"
-                for d in req.done.values()))
+            lines.append(
+                "Completed steps (you may list their ids in depends_on): "
+                + "; ".join(
+                    f"{d.id} {d.tool}({canonical(d.args)}) -> {canonical(d.result)}"
+                    for d in req.done.values()
+                )
+            )
         if feedback:
             lines.append(feedback)
         lines.append(f"Reply with JSON only: {REPLY_FORMAT}")
@@ -97,22 +116,42 @@ class Planner:
             return None, [Problem("structure", None, f"unreadable plan: {exc}")]
         return plan, self.validator.validate(plan, done)
 
-    async def _ask(self, role: str, task: Task, kind: str, temperature: float, seed: int,
-                   done: Mapping[str, DoneStep]) -> tuple[Attempt, Plan | None, list[Problem]]:
-        raw = await self.pool.attempt(role, task, kind=kind,  # type: ignore[arg-type]
-                                      temperature=temperature, seed=seed)
+    async def _ask(
+        self,
+        role: str,
+        task: Task,
+        kind: str,
+        temperature: float,
+        seed: int,
+        done: Mapping[str, DoneStep],
+    ) -> tuple[Attempt, Plan | None, list[Problem]]:
+        raw = await self.pool.attempt(
+            role,
+            task,
+            kind=kind,  # type: ignore[arg-type]
+            temperature=temperature,
+            seed=seed,
+        )
         plan, problems = self.check(raw.raw, done)
         ok = plan is not None and not problems
         verdict = Verdict(ok, "; ".join(map(str, problems[:4])))
-        attempt = replace(raw, answer=plan.canonical() if plan else "", verdict=verdict,
-                          confidence=self.estimator.estimate(task, raw) if ok else 0.0)
+        attempt = replace(
+            raw,
+            answer=plan.canonical() if plan else "",
+            verdict=verdict,
+            confidence=self.estimator.estimate(task, raw) if ok else 0.0,
+        )
         if self.on_attempt:
             self.on_attempt(task.id, attempt, problems)
         return attempt, plan, problems
 
     def _task(self, req: PlanRequest, header: str, feedback: str) -> Task:
-        return Task(id=f"{req.goal_id}.{_slug(header)}", prompt=self.prompt(req, header, feedback),
-                    max_tokens=self.max_tokens, role=self.planners[0])
+        return Task(
+            id=f"{req.goal_id}.{_slug(header)}",
+            prompt=self.prompt(req, header, feedback),
+            max_tokens=self.max_tokens,
+            role=self.planners[0],
+        )
 
     async def plan(self, req: PlanRequest) -> PlanningResult:
         """Plan, replan with the validator's reasons, and vote when replanning fails."""
@@ -123,38 +162,85 @@ class Planner:
             header = req.header if round_ == 0 else f"{req.header} RETRY {round_}"
             task = self._task(req, header, feedback)
             attempt, plan, problems = await self._ask(
-                self.planners[0], task, "primary", 0.0, self.seed + round_, req.done)
+                self.planners[0], task, "primary", 0.0, self.seed + round_, req.done
+            )
             attempts.append(attempt)
             if plan is not None and not problems:
                 path = "single" if round_ == 0 else "escalated"
-                return PlanningResult(plan, self._decision(
-                    task, attempts, plan.canonical(), attempt.confidence, path,
-                    "valid" if round_ == 0 else f"valid after {round_} replan(s)", start))
-            feedback = ("Your previous plan was rejected: " + "; ".join(map(str, problems))
-                        + ". Fix these problems.")
+                return PlanningResult(
+                    plan,
+                    self._decision(
+                        task,
+                        attempts,
+                        plan.canonical(),
+                        attempt.confidence,
+                        path,
+                        "valid" if round_ == 0 else f"valid after {round_} replan(s)",
+                        start,
+                    ),
+                )
+            feedback = (
+                "Your previous plan was rejected: "
+                + "; ".join(map(str, problems))
+                + ". Fix these problems."
+            )
         return await self._vote(req, feedback, attempts, problems, start)
 
-    async def _vote(self, req: PlanRequest, feedback: str, attempts: list[Attempt],
-                    problems: list[Problem], start: float) -> PlanningResult:
+    async def _vote(
+        self,
+        req: PlanRequest,
+        feedback: str,
+        attempts: list[Attempt],
+        problems: list[Problem],
+        start: float,
+    ) -> PlanningResult:
         task = self._task(req, f"{req.header} VOTE", feedback)
-        asks = [self._ask(self.planners[i % len(self.planners)], task, "voter",
-                          self.voter_temperature, self.seed + 100 + i, req.done)
-                for i in range(self.vote_k)]
+        asks = [
+            self._ask(
+                self.planners[i % len(self.planners)],
+                task,
+                "voter",
+                self.voter_temperature,
+                self.seed + 100 + i,
+                req.done,
+            )
+            for i in range(self.vote_k)
+        ]
         votes = await asyncio.gather(*asks)
         attempts.extend(a for a, _, _ in votes)
         plans = {p.canonical(): p for a, p, probs in votes if p is not None and not probs}
         tally = Tally.of((a.answer, 1.0) for a, _, _ in votes if a.verdict.ok)
         if tally.leader is None:
             last = tuple(votes[-1][2]) or tuple(problems)
-            return PlanningResult(None, self._decision(task, attempts, "", 0.0, "escalated",
-                                                       "no valid plan", start), last)
-        return PlanningResult(plans[tally.leader], self._decision(
-            task, attempts, tally.leader, tally.share, "escalated", "vote", start))
+            return PlanningResult(
+                None,
+                self._decision(task, attempts, "", 0.0, "escalated", "no valid plan", start),
+                last,
+            )
+        return PlanningResult(
+            plans[tally.leader],
+            self._decision(task, attempts, tally.leader, tally.share, "escalated", "vote", start),
+        )
 
-    def _decision(self, task: Task, attempts: list[Attempt], answer: str, confidence: float,
-                  path: str, reason: str, start: float) -> Decision:
+    def _decision(
+        self,
+        task: Task,
+        attempts: list[Attempt],
+        answer: str,
+        confidence: float,
+        path: str,
+        reason: str,
+        start: float,
+    ) -> Decision:
         status = "accepted" if answer else "unresolved"
-        return Decision(task_id=task.id, answer=answer, confidence=confidence,
-                        path=path, stop_reason=reason, status=status,  # type: ignore[arg-type]
-                        policy=f"plan:replan@{self.max_replans}+vote@{self.vote_k}",
-                        attempts=tuple(attempts), wall_ms=(time.perf_counter() - start) * 1e3)
+        return Decision(
+            task_id=task.id,
+            answer=answer,
+            confidence=confidence,
+            path=path,
+            stop_reason=reason,
+            status=status,  # type: ignore[arg-type]
+            policy=f"plan:replan@{self.max_replans}+vote@{self.vote_k}",
+            attempts=tuple(attempts),
+            wall_ms=(time.perf_counter() - start) * 1e3,
+        )

@@ -55,20 +55,24 @@ def check_tools(crew: Crew, toolset: ToolSet | None = None) -> ToolsSpec:
     spec = crew.spec
     tools = spec.tools
     if tools is None:
-        raise ConfigError("the crew has no `tools:` section", path=crew.source,
-                          hint="see configs/refund.yaml")
+        raise ConfigError(
+            "the crew has no `tools:` section", path=crew.source, hint="see configs/refund.yaml"
+        )
     if not spec.goals:
-        raise ConfigError("the crew has no `goals:`", path=crew.source,
-                          hint="add `goals: [{id, goal}]`")
+        raise ConfigError(
+            "the crew has no `goals:`", path=crew.source, hint="add `goals: [{id, goal}]`"
+        )
     if not tools.planners:
-        raise _where(crew, ("tools",), "name at least one planner role",
-                     "add `planners: [ROLE]`")
+        raise _where(crew, ("tools",), "name at least one planner role", "add `planners: [ROLE]`")
     roles = sorted(r.name for r in spec.roles)
     named: list[tuple[Loc, str | None]] = [(("tools", "grants", r), r) for r in tools.grants]
     named += [(("tools", "planners", i), p) for i, p in enumerate(tools.planners)]
     named += [(("tools", "executor"), tools.executor)]
-    named += [(("tools", "approvals", i, k), getattr(a, k))
-              for i, a in enumerate(tools.approvals) for k in ("role", "reviewed_by")]
+    named += [
+        (("tools", "approvals", i, k), getattr(a, k))
+        for i, a in enumerate(tools.approvals)
+        for k in ("role", "reviewed_by")
+    ]
     named += [(("goals", i, "role"), g.role) for i, g in enumerate(spec.goals)]
     for loc, name in named:
         if name is not None and name not in roles:
@@ -76,36 +80,58 @@ def check_tools(crew: Crew, toolset: ToolSet | None = None) -> ToolsSpec:
     if toolset is not None:
         used: list[tuple[Loc, str]] = [
             (("tools", "grants", r, i, "tool"), g.tool)
-            for r, grants in tools.grants.items() for i, g in enumerate(grants)]
+            for r, grants in tools.grants.items()
+            for i, g in enumerate(grants)
+        ]
         used += [(("tools", "approvals", i, "tool"), a.tool) for i, a in enumerate(tools.approvals)]
-        used += [(("tools", "limits", i, "tool"), lim.tool) for i, lim in enumerate(tools.limits)
-                 if lim.tool != "*"]
+        used += [
+            (("tools", "limits", i, "tool"), lim.tool)
+            for i, lim in enumerate(tools.limits)
+            if lim.tool != "*"
+        ]
         for loc, name in used:
             if name not in toolset:
-                raise _where(crew, loc, f"unknown tool {name!r}",
-                             f"tools of {tools.toolset!r}: {', '.join(toolset)}")
+                raise _where(
+                    crew,
+                    loc,
+                    f"unknown tool {name!r}",
+                    f"tools of {tools.toolset!r}: {', '.join(toolset)}",
+                )
     return tools
 
 
 class GoalRun:
     """The parts of one goal run, wired together: executor, approvals, planner, monitor."""
 
-    def __init__(self, crew: Crew, agents: AgentPool, ledger: Ledger, run_id: str, *,
-                 confirm: Confirm | None = None, toolset: ToolSet | None = None) -> None:
+    def __init__(
+        self,
+        crew: Crew,
+        agents: AgentPool,
+        ledger: Ledger,
+        run_id: str,
+        *,
+        confirm: Confirm | None = None,
+        toolset: ToolSet | None = None,
+    ) -> None:
         spec = crew.spec
         self.spec, self.tools_spec = spec, check_tools(crew)
         self.agents, self.ledger, self.run_id = agents, ledger, run_id
-        self.toolset = toolset or create_toolset(self.tools_spec.toolset,
-                                                 **self.tools_spec.options)
+        self.toolset = toolset or create_toolset(self.tools_spec.toolset, **self.tools_spec.options)
         check_tools(crew, self.toolset)
         self.permissions = Permissions(self.tools_spec.grants)
         self.audit = AuditTrail(ledger, run_id, batch=256)  # flushed after every goal
-        self.executor = ToolExecutor(self.toolset, self.permissions,
-                                     limits=self.tools_spec.limits, keys=self.toolset.keys,
-                                     audit=self.audit, run_id=run_id)
+        self.executor = ToolExecutor(
+            self.toolset,
+            self.permissions,
+            limits=self.tools_spec.limits,
+            keys=self.toolset.keys,
+            audit=self.audit,
+            run_id=run_id,
+        )
         self.gate = ApprovalGate(self.tools_spec.approvals, confirm=confirm)
         self.default_role = self.tools_spec.executor or next(
-            r.name for r in spec.roles if r.name not in self.tools_spec.planners)
+            r.name for r in spec.roles if r.name not in self.tools_spec.planners
+        )
         self._reviews = itertools.count(1)
 
     def _probe(self, role: str) -> Callable[[str, dict[str, Any]], Any]:
@@ -123,65 +149,118 @@ class GoalRun:
     def monitor(self, role: str) -> Monitor:
         """A monitor whose planner validates plans as `role` would run them."""
         ts = self.tools_spec
-        validator = PlanValidator(self.toolset, self.permissions, default_role=role,
-                                  probe=self._probe(role))
+        validator = PlanValidator(
+            self.toolset, self.permissions, default_role=role, probe=self._probe(role)
+        )
         roles_tools = {r: self.permissions.tools_of(r) for r in ts.grants if r not in ts.planners}
-        planner = Planner(self.agents, ts.planners, self.toolset, validator,
-                          roles_tools=roles_tools, max_replans=ts.max_replans, vote_k=ts.vote_k,
-                          voter_temperature=self.spec.policy.voter_temperature,
-                          seed=self.spec.seed, on_attempt=self._audit_refusals)
-        return Monitor(planner, self.executor, self.gate, reviewer=self.review,
-                       max_revisions=ts.max_replans,
-                       on_plan=lambda p: self.ledger.record(self.run_id, p.decision))
+        planner = Planner(
+            self.agents,
+            ts.planners,
+            self.toolset,
+            validator,
+            roles_tools=roles_tools,
+            max_replans=ts.max_replans,
+            vote_k=ts.vote_k,
+            voter_temperature=self.spec.policy.voter_temperature,
+            seed=self.spec.seed,
+            on_attempt=self._audit_refusals,
+        )
+        return Monitor(
+            planner,
+            self.executor,
+            self.gate,
+            reviewer=self.review,
+            max_revisions=ts.max_replans,
+            on_plan=lambda p: self.ledger.record(self.run_id, p.decision),
+        )
 
     def _audit_refusals(self, task_id: str, attempt: Any, problems: Sequence[Any]) -> None:
         """A planned call the permissions refuse is audited as a refused call (stage=plan)."""
         for p in problems:
             if p.kind == "permission":
-                self.audit.append("tool_call", p.role or self.default_role, "refused",
-                                  tool=p.tool, args=p.args, policy=p.policy,
-                                  detail=f"stage=plan; step={p.step}; plan={task_id}; "
-                                         f"{p.message}")
+                self.audit.append(
+                    "tool_call",
+                    p.role or self.default_role,
+                    "refused",
+                    tool=p.tool,
+                    args=p.args,
+                    policy=p.policy,
+                    detail=f"stage=plan; step={p.step}; plan={task_id}; {p.message}",
+                )
 
     async def review(self, reviewer: str, request: CallRequest, reason: str) -> Review:
         """Ask the reviewer role (say, the finance approver) to approve or reject a call."""
         n = next(self._reviews)
-        task = Task(id=f"review-{n}.{request.step or request.tool.name}",
-                    prompt=f"REVIEW {request.tool.name} requested by {request.role} with "
-                           f"{canonical(request.args)}. It needs approval: {reason}. "
-                           "Approve or reject?",
-                    answer_type="choice", choices=("approve", "reject"), role=reviewer)
-        attempt = await self.agents.attempt(reviewer, task, kind="primary", temperature=0.0,
-                                            seed=self.spec.seed + n)
+        task = Task(
+            id=f"review-{n}.{request.step or request.tool.name}",
+            prompt=f"REVIEW {request.tool.name} requested by {request.role} with "
+            f"{canonical(request.args)}. It needs approval: {reason}. "
+            "Approve or reject?",
+            answer_type="choice",
+            choices=("approve", "reject"),
+            role=reviewer,
+        )
+        attempt = await self.agents.attempt(
+            reviewer, task, kind="primary", temperature=0.0, seed=self.spec.seed + n
+        )
         confidence = attempt.option_prob or 0.0
-        self.ledger.record(self.run_id, Decision(
-            task_id=task.id, answer=attempt.answer, confidence=confidence, path="single",
-            stop_reason="review", status="accepted", policy="review",
-            attempts=(attempt,), wall_ms=attempt.model_ms))
-        return Review(attempt.answer == "approve", reviewer,
-                      f"{reviewer} answered {attempt.answer!r} (p={confidence:.2f})")
+        self.ledger.record(
+            self.run_id,
+            Decision(
+                task_id=task.id,
+                answer=attempt.answer,
+                confidence=confidence,
+                path="single",
+                stop_reason="review",
+                status="accepted",
+                policy="review",
+                attempts=(attempt,),
+                wall_ms=attempt.model_ms,
+            ),
+        )
+        return Review(
+            attempt.answer == "approve",
+            reviewer,
+            f"{reviewer} answered {attempt.answer!r} (p={confidence:.2f})",
+        )
 
 
-async def arun_goals(crew: Crew, *, db: str | Path = DEFAULT_PATH, backend: str | None = None,
-                     pool: PoolKind | AgentPool = "local", address: str | None = None,
-                     confirm: Confirm | None = None, only: Sequence[str] | None = None,
-                     on_goal: Callable[[GoalResult], None] | None = None,
-                     ledger: Ledger | None = None) -> AgentRunResult:
+async def arun_goals(
+    crew: Crew,
+    *,
+    db: str | Path = DEFAULT_PATH,
+    backend: str | None = None,
+    pool: PoolKind | AgentPool = "local",
+    address: str | None = None,
+    confirm: Confirm | None = None,
+    only: Sequence[str] | None = None,
+    on_goal: Callable[[GoalResult], None] | None = None,
+    ledger: Ledger | None = None,
+) -> AgentRunResult:
     """Plan and run each goal of `crew` (or those in `only`), in order."""
     spec = crew.spec
     tools_spec = check_tools(crew)
     goals = [g for g in spec.goals if only is None or g.id in only]
     if only is not None and not goals:
-        raise ConfigError(f"no goal named {', '.join(only)}",
-                          hint=f"known goals: {', '.join(g.id for g in spec.goals)}")
+        raise ConfigError(
+            f"no goal named {', '.join(only)}",
+            hint=f"known goals: {', '.join(g.id for g in spec.goals)}",
+        )
     toolset = create_toolset(tools_spec.toolset, **tools_spec.options)
     check_tools(crew, toolset)
-    agents = crew.build_pool(pool, backend=backend, address=address) if isinstance(
-        pool, str) else pool
+    agents = (
+        crew.build_pool(pool, backend=backend, address=address) if isinstance(pool, str) else pool
+    )
     ledger = ledger or Ledger(db)
     tiers = sorted({backend or spec.models[r.model].backend for r in spec.roles})
-    run_id = ledger.start_run(spec.name, source=crew.source, backend=",".join(tiers),
-                              policy="plan", seed=spec.seed, config=spec.model_dump(mode="json"))
+    run_id = ledger.start_run(
+        spec.name,
+        source=crew.source,
+        backend=",".join(tiers),
+        policy="plan",
+        seed=spec.seed,
+        config=spec.model_dump(mode="json"),
+    )
     result = AgentRunResult(run_id, spec.name, ledger.path)
     status = "failed"
     wiring: GoalRun | None = None
@@ -190,9 +269,14 @@ async def arun_goals(crew: Crew, *, db: str | Path = DEFAULT_PATH, backend: str 
         for goal in goals:
             role = goal.role or wiring.default_role
             outcome = await wiring.monitor(role).run_goal(goal, role)
-            wiring.audit.append("goal", role, outcome.status, policy="monitor",
-                                detail=f"goal={goal.id}; {len(outcome.steps)} step(s); "
-                                       f"{outcome.revisions} revision(s)")
+            wiring.audit.append(
+                "goal",
+                role,
+                outcome.status,
+                policy="monitor",
+                detail=f"goal={goal.id}; {len(outcome.steps)} step(s); "
+                f"{outcome.revisions} revision(s)",
+            )
             wiring.audit.flush()
             result.goals.append(outcome)
             if on_goal:

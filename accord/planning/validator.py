@@ -54,8 +54,14 @@ class DoneStep:
 class PlanValidator:
     """Checks plans against the tool registry, the permissions and tool preconditions."""
 
-    def __init__(self, tools: ToolSet, permissions: Permissions, *, default_role: str,
-                 probe: Probe | None = None) -> None:
+    def __init__(
+        self,
+        tools: ToolSet,
+        permissions: Permissions,
+        *,
+        default_role: str,
+        probe: Probe | None = None,
+    ) -> None:
         self.tools = tools
         self.permissions = permissions
         self.default_role = default_role
@@ -81,25 +87,43 @@ class PlanValidator:
         for step in plan.steps:
             for dep in step.depends_on:
                 if dep not in seen and dep not in done:
-                    problems.append(Problem("structure", step.id,
-                                            f"depends on unknown step {dep!r}"))
+                    problems.append(
+                        Problem("structure", step.id, f"depends on unknown step {dep!r}")
+                    )
         cycle = find_cycle({s.id: s.depends_on for s in plan.steps})
         if cycle:
-            problems.append(Problem("structure", cycle[0],
-                                    f"dependency cycle: {' -> '.join(cycle)}"))
+            problems.append(
+                Problem("structure", cycle[0], f"dependency cycle: {' -> '.join(cycle)}")
+            )
         return problems
 
     def _step(self, plan: Plan, step: PlanStep, done: Mapping[str, DoneStep]) -> list[Problem]:
         role = step.role or self.default_role
         if step.tool not in self.tools:
-            return [Problem("unknown_tool", step.id, f"unknown tool {step.tool!r} (known: "
-                            f"{', '.join(self.tools)})", role, step.tool, step.args)]
+            return [
+                Problem(
+                    "unknown_tool",
+                    step.id,
+                    f"unknown tool {step.tool!r} (known: {', '.join(self.tools)})",
+                    role,
+                    step.tool,
+                    step.args,
+                )
+            ]
         tool = self.tools.get(step.tool)
         try:
             args = tool.validate(step.args)
         except ValidationError as exc:
-            return [Problem("schema", step.id, f"{step.tool}: {explain_validation(exc)}",
-                            role, step.tool, step.args)]
+            return [
+                Problem(
+                    "schema",
+                    step.id,
+                    f"{step.tool}: {explain_validation(exc)}",
+                    role,
+                    step.tool,
+                    step.args,
+                )
+            ]
         for text in step.expect:
             try:
                 parse_all([text])
@@ -107,12 +131,19 @@ class PlanValidator:
                 return [Problem("schema", step.id, f"expect: {exc}", role, step.tool, args)]
         permit = self.permissions.check(role, tool, args)
         if permit.verdict == "deny":
-            return [Problem("permission", step.id, permit.reason, role, step.tool, args,
-                            permit.policy)]
+            return [
+                Problem("permission", step.id, permit.reason, role, step.tool, args, permit.policy)
+            ]
         return self._preconditions(plan, step, tool, args, done)
 
-    def _preconditions(self, plan: Plan, step: PlanStep, tool: Tool, args: dict[str, Any],
-                       done: Mapping[str, DoneStep]) -> list[Problem]:
+    def _preconditions(
+        self,
+        plan: Plan,
+        step: PlanStep,
+        tool: Tool,
+        args: dict[str, Any],
+        done: Mapping[str, DoneStep],
+    ) -> list[Problem]:
         problems: list[Problem] = []
         before = _ancestors(plan, step.id)
         env: dict[str, Any] = dict(args)
@@ -120,10 +151,17 @@ class PlanValidator:
             found = self._find(plan, before, done, needed, args)
             if found is None:
                 shared = _shared_args(self.tools, needed, args)
-                problems.append(Problem(
-                    "precondition", step.id,
-                    f"{tool.name} needs {needed}({_show(shared)}) to run first "
-                    f"(add it and list it in depends_on)", step.role, tool.name, args))
+                problems.append(
+                    Problem(
+                        "precondition",
+                        step.id,
+                        f"{tool.name} needs {needed}({_show(shared)}) to run first "
+                        f"(add it and list it in depends_on)",
+                        step.role,
+                        tool.name,
+                        args,
+                    )
+                )
                 continue
             result = self._result_of(found, done)
             if result is not None:
@@ -131,20 +169,36 @@ class PlanValidator:
         for check in parse_all(tool.checks):
             verdict = check.check(env)
             if verdict is False:
-                problems.append(Problem("precondition", step.id,
-                                        f"{tool.name}: {check.explain(env)}", step.role,
-                                        tool.name, args))
+                problems.append(
+                    Problem(
+                        "precondition",
+                        step.id,
+                        f"{tool.name}: {check.explain(env)}",
+                        step.role,
+                        tool.name,
+                        args,
+                    )
+                )
         return problems
 
-    def _find(self, plan: Plan, before: set[str], done: Mapping[str, DoneStep], needed: str,
-              args: dict[str, Any]) -> PlanStep | DoneStep | None:
+    def _find(
+        self,
+        plan: Plan,
+        before: set[str],
+        done: Mapping[str, DoneStep],
+        needed: str,
+        args: dict[str, Any],
+    ) -> PlanStep | DoneStep | None:
         shared = _shared_args(self.tools, needed, args)
         for d in done.values():
             if d.tool == needed and all(d.args.get(k) == v for k, v in shared.items()):
                 return d
         for step in plan.steps:
-            if step.id in before and step.tool == needed and all(
-                    step.args.get(k) == v for k, v in shared.items()):
+            if (
+                step.id in before
+                and step.tool == needed
+                and all(step.args.get(k) == v for k, v in shared.items())
+            ):
                 return step
         return None
 

@@ -25,8 +25,12 @@ def ensure_ray(address: str | None = None, *, num_cpus: int | None = None) -> No
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS")
-    options: dict[str, Any] = {"ignore_reinit_error": True, "logging_level": "ERROR",
-                               "log_to_driver": False, "include_dashboard": False}
+    options: dict[str, Any] = {
+        "ignore_reinit_error": True,
+        "logging_level": "ERROR",
+        "log_to_driver": False,
+        "include_dashboard": False,
+    }
     if address:
         ray.init(address=address, **options)
     else:

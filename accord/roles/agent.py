@@ -76,25 +76,42 @@ class RoleAgent:
         index = _pick(probs, temperature, seed)
         usage = scores.usage
         return Attempt(
-            task_id=task.id, role=self.role.name, model=usage.model, answer=task.choices[index],
-            raw=task.choices[index], prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens, model_ms=usage.wall_ms, seed=seed,
-            temperature=temperature, kind=kind, option_prob=probs[index],  # type: ignore[arg-type]
+            task_id=task.id,
+            role=self.role.name,
+            model=usage.model,
+            answer=task.choices[index],
+            raw=task.choices[index],
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            model_ms=usage.wall_ms,
+            seed=seed,
+            temperature=temperature,
+            kind=kind,
+            option_prob=probs[index],  # type: ignore[arg-type]
         )
 
     def _generate(self, task: Task, kind: str, temperature: float, seed: int) -> Attempt:
         request = CompletionRequest(
-            messages=build_messages(self.role, task), max_tokens=task.max_tokens,
-            temperature=temperature, seed=seed,
+            messages=build_messages(self.role, task),
+            max_tokens=task.max_tokens,
+            temperature=temperature,
+            seed=seed,
         )
         completion = self.backend.complete(request)
         lps = completion.token_logprobs
         usage = completion.usage
         return Attempt(
-            task_id=task.id, role=self.role.name, model=usage.model,
-            answer=read_answer(completion.text, task), raw=completion.text,
-            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-            model_ms=usage.wall_ms, seed=seed, temperature=temperature, kind=kind,  # type: ignore[arg-type]
+            task_id=task.id,
+            role=self.role.name,
+            model=usage.model,
+            answer=read_answer(completion.text, task),
+            raw=completion.text,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            model_ms=usage.wall_ms,
+            seed=seed,
+            temperature=temperature,
+            kind=kind,  # type: ignore[arg-type]
             mean_logprob=sum(lps) / len(lps) if lps else None,
             min_logprob=min(lps) if lps else None,
         )

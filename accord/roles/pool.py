@@ -36,8 +36,9 @@ class AgentPool(Protocol):
         """How many attempts of `role` can run at the same time."""
         ...
 
-    async def attempt(self, role: str, task: Task, *, kind: Kind, temperature: float,
-                      seed: int) -> Attempt:
+    async def attempt(
+        self, role: str, task: Task, *, kind: Kind, temperature: float, seed: int
+    ) -> Attempt:
         """Run one attempt of `task` by `role`."""
         ...
 
@@ -91,8 +92,9 @@ class LocalPool:
 
     @staticmethod
     def _build(spec: AgentSpec) -> RoleAgent:
-        return RoleAgent(spec.role, backend_name=spec.backend,
-                         backend_options=dict(spec.backend_options))
+        return RoleAgent(
+            spec.role, backend_name=spec.backend, backend_options=dict(spec.backend_options)
+        )
 
     def roles(self) -> list[str]:
         """Names of the roles this pool can run."""
@@ -102,8 +104,9 @@ class LocalPool:
         """Number of replicas of `role`."""
         return len(_replicas_of(self._agents, role).handles)
 
-    async def attempt(self, role: str, task: Task, *, kind: Kind, temperature: float,
-                      seed: int) -> Attempt:
+    async def attempt(
+        self, role: str, task: Task, *, kind: Kind, temperature: float, seed: int
+    ) -> Attempt:
         """Run one attempt in-process (in a worker thread when `threads`)."""
         replicas = _replicas_of(self._agents, role)
         index = replicas.acquire()
@@ -111,7 +114,8 @@ class LocalPool:
         try:
             if self._threads:
                 return await asyncio.to_thread(
-                    agent.attempt, task, kind=kind, temperature=temperature, seed=seed)
+                    agent.attempt, task, kind=kind, temperature=temperature, seed=seed
+                )
             return agent.attempt(task, kind=kind, temperature=temperature, seed=seed)
         finally:
             replicas.release(index)
@@ -138,8 +142,9 @@ def _node_placements() -> list[object]:
 class RayPool:
     """One Ray actor per role replica; attempts are awaited on the actors' object refs."""
 
-    def __init__(self, specs: Sequence[AgentSpec], *, num_cpus: float = 0.0,
-                 max_restarts: int = 3) -> None:
+    def __init__(
+        self, specs: Sequence[AgentSpec], *, num_cpus: float = 0.0, max_restarts: int = 3
+    ) -> None:
         import ray
 
         from accord.roles.actor import role_actor_class
@@ -151,12 +156,18 @@ class RayPool:
         for spec in specs:
             handles = []
             for _ in range(spec.replicas):
-                handles.append(cls.options(
-                    num_cpus=num_cpus, max_restarts=max_restarts,
-                    max_task_retries=max_restarts,
-                    scheduling_strategy=placements[placed % len(placements)],
-                ).remote(spec.role, backend_name=spec.backend,
-                         backend_options=dict(spec.backend_options)))
+                handles.append(
+                    cls.options(
+                        num_cpus=num_cpus,
+                        max_restarts=max_restarts,
+                        max_task_retries=max_restarts,
+                        scheduling_strategy=placements[placed % len(placements)],
+                    ).remote(
+                        spec.role,
+                        backend_name=spec.backend,
+                        backend_options=dict(spec.backend_options),
+                    )
+                )
                 placed += 1
             self._actors[spec.role.name] = _Replicas(handles)
         # Surface construction errors (a missing model file, a bad option) here, at start.
@@ -174,14 +185,16 @@ class RayPool:
         """Number of actors of `role`."""
         return len(_replicas_of(self._actors, role).handles)
 
-    async def attempt(self, role: str, task: Task, *, kind: Kind, temperature: float,
-                      seed: int) -> Attempt:
+    async def attempt(
+        self, role: str, task: Task, *, kind: Kind, temperature: float, seed: int
+    ) -> Attempt:
         """Run one attempt on the least busy actor of `role`."""
         replicas = _replicas_of(self._actors, role)
         index = replicas.acquire()
         try:
             ref = replicas.handles[index].attempt.remote(  # type: ignore[attr-defined]
-                task, kind=kind, temperature=temperature, seed=seed)
+                task, kind=kind, temperature=temperature, seed=seed
+            )
             return await ref
         finally:
             replicas.release(index)

@@ -18,8 +18,9 @@ from accord.sandbox.base import Files, Limits, Sandbox, SandboxResult
 class RecordedSandbox:
     """Runs through `inner` and audits each run under `run_id` (a new `sandbox` run if None)."""
 
-    def __init__(self, inner: Sandbox, ledger: Ledger, *, run_id: str | None = None,
-                 actor: str = "user") -> None:
+    def __init__(
+        self, inner: Sandbox, ledger: Ledger, *, run_id: str | None = None, actor: str = "user"
+    ) -> None:
         self.inner = inner
         self.name = inner.name
         self.ledger = ledger
@@ -31,19 +32,34 @@ class RecordedSandbox:
         """Whether the wrapped sandbox can run."""
         self.inner.check()
 
-    def run(self, argv: Sequence[str] | None = None, *, python_code: str | None = None,
-            files: Files | None = None, limits: Limits | None = None,
-            stdin: bytes | None = None) -> SandboxResult:
+    def run(
+        self,
+        argv: Sequence[str] | None = None,
+        *,
+        python_code: str | None = None,
+        files: Files | None = None,
+        limits: Limits | None = None,
+        stdin: bytes | None = None,
+    ) -> SandboxResult:
         """Run in the wrapped sandbox, then append the audit event."""
-        result = self.inner.run(argv, python_code=python_code, files=files, limits=limits,
-                                stdin=stdin)
-        outcome: dict[str, Any] = {"exit_code": result.exit_code, "limit": result.limit_hit,
-                                   "timed_out": result.timed_out}
-        self.trail.append("sandbox", self.actor, result.isolation, tool="sandbox.run",
-                          args={"argv": list(result.argv), "files": sorted(files or {})},
-                          result=outcome, policy="explicit opt-in"
-                          if result.isolation == "unsafe-local" else "isolated",
-                          detail=" ".join(result.argv)[:500])
+        result = self.inner.run(
+            argv, python_code=python_code, files=files, limits=limits, stdin=stdin
+        )
+        outcome: dict[str, Any] = {
+            "exit_code": result.exit_code,
+            "limit": result.limit_hit,
+            "timed_out": result.timed_out,
+        }
+        self.trail.append(
+            "sandbox",
+            self.actor,
+            result.isolation,
+            tool="sandbox.run",
+            args={"argv": list(result.argv), "files": sorted(files or {})},
+            result=outcome,
+            policy="explicit opt-in" if result.isolation == "unsafe-local" else "isolated",
+            detail=" ".join(result.argv)[:500],
+        )
         return result
 
     def close(self, status: str = "finished") -> None:

@@ -25,16 +25,21 @@ class Review:
 class ApprovalGate:
     """Decides approval requests; without a matching pre-approval or an operator, denies."""
 
-    def __init__(self, approvals: Sequence[PreApprovalSpec] = (), *,
-                 confirm: Confirm | None = None) -> None:
+    def __init__(
+        self, approvals: Sequence[PreApprovalSpec] = (), *, confirm: Confirm | None = None
+    ) -> None:
         self.rules = list(approvals)
         self._when = [parse_all(rule.when) for rule in self.rules]
         self.confirm = confirm
 
     def _matching(self, request: CallRequest) -> list[int]:
-        return [i for i, rule in enumerate(self.rules)
-                if rule.tool == request.tool.name and rule.role in (None, request.role)
-                and not failing(self._when[i], request.env)]
+        return [
+            i
+            for i, rule in enumerate(self.rules)
+            if rule.tool == request.tool.name
+            and rule.role in (None, request.role)
+            and not failing(self._when[i], request.env)
+        ]
 
     def reviewer_for(self, request: CallRequest) -> str | None:
         """The role whose review a matching pre-approval asks for (None: no review needed)."""
@@ -42,8 +47,7 @@ class ApprovalGate:
             return self.rules[i].reviewed_by
         return None
 
-    def decide(self, request: CallRequest, reason: str, review: Review | None = None
-               ) -> Approval:
+    def decide(self, request: CallRequest, reason: str, review: Review | None = None) -> Approval:
         """Approve or deny `request`, which needs approval because of `reason`."""
         if review is not None and not review.approved:
             return Approval(False, review.by, "review", review.reason or "rejected on review")
@@ -55,7 +59,12 @@ class ApprovalGate:
                 return Approval(True, f"{review.by} review", f"approvals[{i}]", review.reason)
         if self.confirm is not None:
             ok = self.confirm(request, reason)
-            return Approval(ok, "operator", "interactive",
-                            "confirmed" if ok else "declined at the prompt")
-        return Approval(False, "non-interactive run", "approvals",
-                        "not pre-approved in the crew file; run with --interactive to confirm")
+            return Approval(
+                ok, "operator", "interactive", "confirmed" if ok else "declined at the prompt"
+            )
+        return Approval(
+            False,
+            "non-interactive run",
+            "approvals",
+            "not pre-approved in the crew file; run with --interactive to confirm",
+        )

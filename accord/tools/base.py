@@ -60,8 +60,12 @@ class Tool:
         params.pop("title", None)
         for prop in params.get("properties", {}).values():
             prop.pop("title", None)
-        return {"name": self.name, "description": self.description, "effect": self.effect,
-                "parameters": params}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "effect": self.effect,
+            "parameters": params,
+        }
 
     def idempotency_key(self, args: Mapping[str, Any]) -> str | None:
         """The key identifying this write (None for reads): tool name plus the key arguments."""
@@ -85,14 +89,28 @@ def _args_model(name: str, fn: Callable[..., Any]) -> type[BaseModel]:
     return create_model(model_name, __config__=ConfigDict(extra="forbid"), **fields)
 
 
-def make_tool(fn: Callable[..., Any], *, name: str | None = None, effect: Effect = "read",
-              idempotency: tuple[str, ...] = (), requires: tuple[str, ...] = (),
-              checks: tuple[str, ...] = ()) -> Tool:
+def make_tool(
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    effect: Effect = "read",
+    idempotency: tuple[str, ...] = (),
+    requires: tuple[str, ...] = (),
+    checks: tuple[str, ...] = (),
+) -> Tool:
     """A Tool from a typed function (its docstring's first line becomes the description)."""
     name = name or fn.__name__
     doc = (inspect.getdoc(fn) or "").strip().splitlines()
-    return Tool(name, fn, _args_model(name, fn), effect, doc[0] if doc else "",
-                tuple(idempotency), tuple(requires), tuple(checks))
+    return Tool(
+        name,
+        fn,
+        _args_model(name, fn),
+        effect,
+        doc[0] if doc else "",
+        tuple(idempotency),
+        tuple(requires),
+        tuple(checks),
+    )
 
 
 @dataclass
@@ -102,14 +120,26 @@ class ToolSet:
     tools: dict[str, Tool] = field(default_factory=dict)
     keys: Any = None  # an idempotency KeyStore the tools' own system provides, if any
 
-    def tool(self, *, effect: Effect = "read", idempotency: tuple[str, ...] = (),
-             requires: tuple[str, ...] = (), checks: tuple[str, ...] = (),
-             name: str | None = None) -> Callable[[Callable[..., Any]], Tool]:
+    def tool(
+        self,
+        *,
+        effect: Effect = "read",
+        idempotency: tuple[str, ...] = (),
+        requires: tuple[str, ...] = (),
+        checks: tuple[str, ...] = (),
+        name: str | None = None,
+    ) -> Callable[[Callable[..., Any]], Tool]:
         """Decorator: register a typed function as a tool."""
 
         def deco(fn: Callable[..., Any]) -> Tool:
-            built = make_tool(fn, name=name, effect=effect, idempotency=idempotency,
-                              requires=requires, checks=checks)
+            built = make_tool(
+                fn,
+                name=name,
+                effect=effect,
+                idempotency=idempotency,
+                requires=requires,
+                checks=checks,
+            )
             self.add(built)
             return built
 

@@ -17,14 +17,19 @@ from typing import Any
 from accord.errors import ConfigError
 
 _PATTERN = re.compile(
-    r"^\s*(?P<left>[A-Za-z_][\w.]*)\s*(?P<op><=|>=|==|!=|<|>|not in|in)\s*(?P<right>.+?)\s*$")
+    r"^\s*(?P<left>[A-Za-z_][\w.]*)\s*(?P<op><=|>=|==|!=|<|>|not in|in)\s*(?P<right>.+?)\s*$"
+)
 _NAME = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$|^[A-Za-z_]\w*$")
-_LITERALS = {"true": True, "false": False, "null": None, "True": True, "False": False,
-             "None": None}
+_LITERALS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt,
-    "==": operator.eq, "!=": operator.ne,
-    "in": lambda a, b: a in b, "not in": lambda a, b: a not in b,
+    "<=": operator.le,
+    "<": operator.lt,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "in": lambda a, b: a in b,
+    "not in": lambda a, b: a not in b,
 }
 _MISSING = object()
 
@@ -50,8 +55,10 @@ class Constraint:
         """Parse `text`; a malformed constraint is a ConfigError naming it."""
         found = _PATTERN.match(text)
         if not found:
-            raise ConfigError(f"cannot read constraint {text!r}",
-                              hint="write `NAME OP VALUE`, e.g. `amount <= 500`")
+            raise ConfigError(
+                f"cannot read constraint {text!r}",
+                hint="write `NAME OP VALUE`, e.g. `amount <= 500`",
+            )
         raw = found["right"]
         right: Any
         if raw in _LITERALS:
@@ -62,8 +69,10 @@ class Constraint:
             try:
                 right = ast.literal_eval(raw)
             except (ValueError, SyntaxError):
-                raise ConfigError(f"cannot read the value in constraint {text!r}",
-                                  hint="quote strings: `status == 'paid'`") from None
+                raise ConfigError(
+                    f"cannot read the value in constraint {text!r}",
+                    hint="quote strings: `status == 'paid'`",
+                ) from None
         return cls(text.strip(), found["left"], found["op"], right)
 
     @property

@@ -26,9 +26,18 @@ from accord.tools.spec import LimitSpec
 class AuditSink(Protocol):
     """Where audit events go (accord.ledger.audit.AuditTrail, or a list in tests)."""
 
-    def append(self, kind: str, actor: str, decision: str, *, tool: str | None = None,
-               args: Any = None, result: Any = None, policy: str | None = None,
-               detail: str | None = None) -> object:
+    def append(
+        self,
+        kind: str,
+        actor: str,
+        decision: str,
+        *,
+        tool: str | None = None,
+        args: Any = None,
+        result: Any = None,
+        policy: str | None = None,
+        detail: str | None = None,
+    ) -> object:
         """Record one event."""
         ...
 
@@ -66,10 +75,17 @@ def detail_of(outcome: CallOutcome) -> str:
 class ToolExecutor:
     """Runs tool calls for roles under permissions, governance and idempotency; audits all."""
 
-    def __init__(self, tools: ToolSet, permissions: Permissions, *,
-                 limits: Sequence[LimitSpec] = (), keys: KeyStore | None = None,
-                 audit: AuditSink | None = None, run_id: str = "",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        tools: ToolSet,
+        permissions: Permissions,
+        *,
+        limits: Sequence[LimitSpec] = (),
+        keys: KeyStore | None = None,
+        audit: AuditSink | None = None,
+        run_id: str = "",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.tools = tools
         self.permissions = permissions
         self.audit = audit or MemoryAudit()
@@ -80,26 +96,43 @@ class ToolExecutor:
         chain = Idempotent(chain, keys)
         self._chain: Caller = Permissioned(chain, permissions)
 
-    def request(self, role: str, tool: str, args: Mapping[str, Any], *, step: str | None = None,
-                stage: str = "run", approval: Approval | None = None
-                ) -> CallRequest | CallOutcome:
+    def request(
+        self,
+        role: str,
+        tool: str,
+        args: Mapping[str, Any],
+        *,
+        step: str | None = None,
+        stage: str = "run",
+        approval: Approval | None = None,
+    ) -> CallRequest | CallOutcome:
         """A checked request, or the refusal when the tool is unknown or the args are wrong."""
         if tool not in self.tools:
             req = CallRequest(role, _unknown(tool), dict(args), self.run_id, stage, step)
             known = ", ".join(self.tools)
-            return CallOutcome(req, "refused", "registry", f"unknown tool {tool!r} "
-                                                           f"(known: {known})")
+            return CallOutcome(
+                req, "refused", "registry", f"unknown tool {tool!r} (known: {known})"
+            )
         found = self.tools.get(tool)
         try:
             checked = found.validate(args)
         except ValidationError as exc:
             req = CallRequest(role, found, dict(args), self.run_id, stage, step)
-            return CallOutcome(req, "refused", "schema",
-                               f"invalid arguments: {explain_validation(exc)}")
+            return CallOutcome(
+                req, "refused", "schema", f"invalid arguments: {explain_validation(exc)}"
+            )
         return CallRequest(role, found, checked, self.run_id, stage, step, approval)
 
-    def call(self, role: str, tool: str, args: Mapping[str, Any], *, step: str | None = None,
-             stage: str = "run", approval: Approval | None = None) -> CallOutcome:
+    def call(
+        self,
+        role: str,
+        tool: str,
+        args: Mapping[str, Any],
+        *,
+        step: str | None = None,
+        stage: str = "run",
+        approval: Approval | None = None,
+    ) -> CallOutcome:
         """Make one call through the guards and audit its outcome."""
         made = self.request(role, tool, args, step=step, stage=stage, approval=approval)
         outcome = made if isinstance(made, CallOutcome) else self._chain(made)
@@ -109,6 +142,13 @@ class ToolExecutor:
     def record(self, outcome: CallOutcome) -> None:
         """Audit one outcome (also used for refusals found while validating a plan)."""
         req = outcome.request
-        self.audit.append("tool_call", req.role, outcome.decision, tool=req.tool.name,
-                          args=req.args, result=outcome.result, policy=outcome.policy,
-                          detail=detail_of(outcome))
+        self.audit.append(
+            "tool_call",
+            req.role,
+            outcome.decision,
+            tool=req.tool.name,
+            args=req.args,
+            result=outcome.result,
+            policy=outcome.policy,
+            detail=detail_of(outcome),
+        )

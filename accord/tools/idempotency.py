@@ -46,8 +46,10 @@ class DuckDBKeys:
         self.path = str(path)
         self.table = table
         with duckdb.connect(self.path) as db:
-            db.execute(f"CREATE TABLE IF NOT EXISTS {table} (key VARCHAR PRIMARY KEY, "
-                       "result JSON, created_at TIMESTAMP DEFAULT current_timestamp)")
+            db.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} (key VARCHAR PRIMARY KEY, "
+                "result JSON, created_at TIMESTAMP DEFAULT current_timestamp)"
+            )
 
     def get(self, key: str) -> Any | None:
         """The stored result for `key`."""
@@ -58,8 +60,10 @@ class DuckDBKeys:
     def put(self, key: str, result: Any) -> None:
         """Remember `result` under `key` (the first result wins)."""
         with duckdb.connect(self.path) as db:
-            db.execute(f"INSERT INTO {self.table} (key, result) VALUES (?, ?) "
-                       "ON CONFLICT DO NOTHING", [key, canonical(result)])
+            db.execute(
+                f"INSERT INTO {self.table} (key, result) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [key, canonical(result)],
+            )
 
 
 class Idempotent:
@@ -76,10 +80,23 @@ class Idempotent:
             return self.inner(request)
         earlier = self.store.get(key)
         if earlier is not None:
-            return CallOutcome(request, "deduplicated", "idempotency",
-                               f"same write as an earlier call (key {key})", earlier, key)
+            return CallOutcome(
+                request,
+                "deduplicated",
+                "idempotency",
+                f"same write as an earlier call (key {key})",
+                earlier,
+                key,
+            )
         outcome = self.inner(request)
         if outcome.decision == "allowed":
             self.store.put(key, outcome.result if outcome.result is not None else True)
-        return CallOutcome(outcome.request, outcome.decision, outcome.policy, outcome.reason,
-                           outcome.result, key, outcome.notes)
+        return CallOutcome(
+            outcome.request,
+            outcome.decision,
+            outcome.policy,
+            outcome.reason,
+            outcome.result,
+            key,
+            outcome.notes,
+        )

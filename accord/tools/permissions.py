@@ -38,8 +38,10 @@ class Permissions:
 
     def __init__(self, grants: Mapping[str, Sequence[GrantSpec]]) -> None:
         self._grants: dict[str, dict[str, Grant]] = {
-            role: {g.tool: Grant(g.tool, parse_all(g.limits), g.over_limit, g.requires_approval)
-                   for g in specs}
+            role: {
+                g.tool: Grant(g.tool, parse_all(g.limits), g.over_limit, g.requires_approval)
+                for g in specs
+            }
             for role, specs in grants.items()
         }
 
@@ -57,8 +59,11 @@ class Permissions:
         if grant is None:
             others = self.roles_for(tool.name)
             hint = f"; granted to {', '.join(others)}" if others else ""
-            return Permit("deny", "deny-by-default",
-                          f"role {role!r} has no grant for tool {tool.name!r}{hint}")
+            return Permit(
+                "deny",
+                "deny-by-default",
+                f"role {role!r} has no grant for tool {tool.name!r}{hint}",
+            )
         broken = failing(grant.limits, dict(args))
         policy = f"grants.{role}.{tool.name}"
         if broken:
@@ -70,8 +75,11 @@ class Permissions:
         if needs is None:
             needs = tool.effect == "irreversible"
         if needs:
-            return Permit("approval", f"{policy}.requires_approval",
-                          f"{tool.name!r} is {tool.effect} and needs approval")
+            return Permit(
+                "approval",
+                f"{policy}.requires_approval",
+                f"{tool.name!r} is {tool.effect} and needs approval",
+            )
         return Permit("allow", policy)
 
 
@@ -92,7 +100,11 @@ class Permissioned:
             if approval is None:
                 return CallOutcome(request, "needs_approval", permit.policy, permit.reason)
             if not approval.approved:
-                return CallOutcome(request, "refused", approval.policy,
-                                   f"approval denied by {approval.by}: {approval.reason}")
+                return CallOutcome(
+                    request,
+                    "refused",
+                    approval.policy,
+                    f"approval denied by {approval.by}: {approval.reason}",
+                )
             return self.inner(request).note(f"approved by {approval.by} ({approval.policy})")
         return self.inner(request)

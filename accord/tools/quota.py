@@ -24,16 +24,23 @@ class Quota:
                 continue
             used = self._calls.get((index, request.run_id), 0)
             if limit.per_run is not None and used >= limit.per_run:
-                return CallOutcome(request, "refused", f"quota[{scope(limit)}]",
-                                   f"quota of {limit.per_run} call(s) per run used up "
-                                   f"for {scope(limit)}")
+                return CallOutcome(
+                    request,
+                    "refused",
+                    f"quota[{scope(limit)}]",
+                    f"quota of {limit.per_run} call(s) per run used up for {scope(limit)}",
+                )
             for arg, cap in (limit.total or {}).items():
                 value = float(request.args.get(arg, 0) or 0)
                 spent = self._totals.get((index, request.run_id, arg), 0.0)
                 if spent + value > cap:
-                    return CallOutcome(request, "refused", f"quota[{scope(limit)}].{arg}",
-                                       f"{arg} total per run would be {spent + value:g} > "
-                                       f"{cap:g} for {scope(limit)}")
+                    return CallOutcome(
+                        request,
+                        "refused",
+                        f"quota[{scope(limit)}].{arg}",
+                        f"{arg} total per run would be {spent + value:g} > "
+                        f"{cap:g} for {scope(limit)}",
+                    )
         return None
 
     def _charge(self, request: CallRequest) -> None:

@@ -23,8 +23,13 @@ def scope(limit: LimitSpec) -> str:
 class RateLimited:
     """Wraps a caller: refuses a call that would exceed a rate (refused calls do not count)."""
 
-    def __init__(self, inner: Caller, limits: Sequence[LimitSpec], *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        inner: Caller,
+        limits: Sequence[LimitSpec],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.inner = inner
         self.limits = [lim for lim in limits if lim.rate_pair is not None]
         self.clock = clock
@@ -42,8 +47,12 @@ class RateLimited:
             while window and now - window[0] >= seconds:
                 window.popleft()
             if len(window) >= calls:
-                return CallOutcome(request, "refused", f"rate[{scope(limit)}]",
-                                   f"rate limit {limit.rate} reached for {scope(limit)}")
+                return CallOutcome(
+                    request,
+                    "refused",
+                    f"rate[{scope(limit)}]",
+                    f"rate limit {limit.rate} reached for {scope(limit)}",
+                )
             windows.append(window)
         for window in windows:
             window.append(now)

@@ -34,19 +34,27 @@ def create_shop(path: str | Path, *, reset: bool = False) -> None:
     if reset and path.exists():
         path.unlink()
     with duckdb.connect(str(path)) as db:
-        if db.execute("SELECT count(*) FROM information_schema.tables "
-                      "WHERE table_name = 'orders'").fetchone()[0]:  # type: ignore[index]
+        if db.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'orders'"
+        ).fetchone()[0]:  # type: ignore[index]
             return
-        db.execute("CREATE TABLE orders (order_id VARCHAR PRIMARY KEY, customer VARCHAR, "
-                   "status VARCHAR, delivered_days_ago INTEGER, total DOUBLE)")
-        db.execute("CREATE TABLE payments (order_id VARCHAR, amount DOUBLE, method VARCHAR, "
-                   "card_status VARCHAR)")
-        db.execute("CREATE TABLE refunds (refund_id VARCHAR PRIMARY KEY, order_id VARCHAR, "
-                   "amount DOUBLE, method VARCHAR, reason VARCHAR, "
-                   "created_at TIMESTAMP DEFAULT current_timestamp)")
+        db.execute(
+            "CREATE TABLE orders (order_id VARCHAR PRIMARY KEY, customer VARCHAR, "
+            "status VARCHAR, delivered_days_ago INTEGER, total DOUBLE)"
+        )
+        db.execute(
+            "CREATE TABLE payments (order_id VARCHAR, amount DOUBLE, method VARCHAR, "
+            "card_status VARCHAR)"
+        )
+        db.execute(
+            "CREATE TABLE refunds (refund_id VARCHAR PRIMARY KEY, order_id VARCHAR, "
+            "amount DOUBLE, method VARCHAR, reason VARCHAR, "
+            "created_at TIMESTAMP DEFAULT current_timestamp)"
+        )
         for order, customer, status, days, total, method, card in SEED_ORDERS:
-            db.execute("INSERT INTO orders VALUES (?, ?, ?, ?, ?)",
-                       [order, customer, status, days, total])
+            db.execute(
+                "INSERT INTO orders VALUES (?, ?, ?, ?, ?)", [order, customer, status, days, total]
+            )
             db.execute("INSERT INTO payments VALUES (?, ?, ?, ?)", [order, total, method, card])
 
 
@@ -62,11 +70,22 @@ def shop_tools(db: str = ".accord/shop.duckdb", reset: bool = False) -> ToolSet:
             "coalesce(sum(p.amount), 0), any_value(p.method), any_value(p.card_status), "
             "(SELECT coalesce(sum(amount), 0) FROM refunds r WHERE r.order_id = o.order_id) "
             "FROM orders o LEFT JOIN payments p USING (order_id) WHERE o.order_id = ? "
-            "GROUP BY ALL", [order_id]).fetchone()
+            "GROUP BY ALL",
+            [order_id],
+        ).fetchone()
         if row is None:
             raise ToolFailure(f"no order {order_id!r}")
-        keys = ("order_id", "customer", "status", "delivered_days_ago", "total", "paid",
-                "method", "card_status", "refunded")
+        keys = (
+            "order_id",
+            "customer",
+            "status",
+            "delivered_days_ago",
+            "total",
+            "paid",
+            "method",
+            "card_status",
+            "refunded",
+        )
         return dict(zip(keys, row, strict=True))
 
     @tools.tool(effect="read")
@@ -82,38 +101,59 @@ def shop_tools(db: str = ".accord/shop.duckdb", reset: bool = False) -> ToolSet:
             facts = order_facts(con, order_id)
         in_window = facts["delivered_days_ago"] <= REFUND_WINDOW_DAYS
         eligible = facts["status"] == "delivered" and in_window
-        reason = "within the refund window" if eligible else (
-            f"delivered {facts['delivered_days_ago']} days ago; the window is "
-            f"{REFUND_WINDOW_DAYS} days")
-        return {"order_id": order_id, "eligible": eligible, "reason": reason,
-                "refundable": round(facts["paid"] - facts["refunded"], 2)}
+        reason = (
+            "within the refund window"
+            if eligible
+            else (
+                f"delivered {facts['delivered_days_ago']} days ago; the window is "
+                f"{REFUND_WINDOW_DAYS} days"
+            )
+        )
+        return {
+            "order_id": order_id,
+            "eligible": eligible,
+            "reason": reason,
+            "refundable": round(facts["paid"] - facts["refunded"], 2),
+        }
 
     def pay_back(order_id: str, amount: float, method: str, reason: str) -> dict[str, Any]:
         with shop.cursor() as con:
             facts = order_facts(con, order_id)
             if amount > facts["paid"] - facts["refunded"] + 1e-9:
-                raise ToolFailure(f"{amount:g} exceeds what is left to refund on {order_id} "
-                                  f"({facts['paid'] - facts['refunded']:g})")
+                raise ToolFailure(
+                    f"{amount:g} exceeds what is left to refund on {order_id} "
+                    f"({facts['paid'] - facts['refunded']:g})"
+                )
             if method == "card" and facts["card_status"] != "active":
-                raise ToolFailure(f"the card paid for {order_id} is {facts['card_status']}; "
-                                  "refund as store credit instead")
+                raise ToolFailure(
+                    f"the card paid for {order_id} is {facts['card_status']}; "
+                    "refund as store credit instead"
+                )
             refund_id = f"R-{uuid.uuid4().hex[:8]}"
-            con.execute("INSERT INTO refunds (refund_id, order_id, amount, method, reason) "
-                        "VALUES (?, ?, ?, ?, ?)", [refund_id, order_id, amount, method, reason])
-        return {"refund_id": refund_id, "order_id": order_id, "amount": amount,
-                "method": method}
+            con.execute(
+                "INSERT INTO refunds (refund_id, order_id, amount, method, reason) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [refund_id, order_id, amount, method, reason],
+            )
+        return {"refund_id": refund_id, "order_id": order_id, "amount": amount, "method": method}
 
-    @tools.tool(effect="irreversible", idempotency=("order_id", "amount"),
-                requires=("lookup_order", "check_policy"),
-                checks=("amount <= lookup_order.paid", "check_policy.eligible == true"))
+    @tools.tool(
+        effect="irreversible",
+        idempotency=("order_id", "amount"),
+        requires=("lookup_order", "check_policy"),
+        checks=("amount <= lookup_order.paid", "check_policy.eligible == true"),
+    )
     def issue_refund(order_id: OrderId, amount: Amount, reason: str = "") -> dict[str, Any]:
         """Refund money to the card that paid for the order."""
         return pay_back(order_id, amount, "card", reason)
 
-    @tools.tool(effect="write", idempotency=("order_id", "amount"),
-                requires=("lookup_order",), checks=("amount <= lookup_order.paid",))
-    def issue_store_credit(order_id: OrderId, amount: Amount, reason: str = ""
-                           ) -> dict[str, Any]:
+    @tools.tool(
+        effect="write",
+        idempotency=("order_id", "amount"),
+        requires=("lookup_order",),
+        checks=("amount <= lookup_order.paid",),
+    )
+    def issue_store_credit(order_id: OrderId, amount: Amount, reason: str = "") -> dict[str, Any]:
         """Give the customer store credit for (part of) an order."""
         return pay_back(order_id, amount, "store_credit", reason)
 
@@ -122,8 +162,9 @@ def shop_tools(db: str = ".accord/shop.duckdb", reset: bool = False) -> ToolSet:
         """Change the recorded payment of an order (finance only)."""
         with shop.cursor() as con:
             order_facts(con, order_id)
-            con.execute("UPDATE payments SET amount = amount + ? WHERE order_id = ?",
-                        [delta, order_id])
+            con.execute(
+                "UPDATE payments SET amount = amount + ? WHERE order_id = ?", [delta, order_id]
+            )
         return {"order_id": order_id, "delta": delta}
 
     return tools

@@ -52,7 +52,8 @@ class PreApprovalSpec(_Spec):
     role: str | None = None
     when: list[str] = Field(default_factory=list)
     reviewed_by: str | None = Field(
-        default=None, description="a role that must also approve each call (an agent review)")
+        default=None, description="a role that must also approve each call (an agent review)"
+    )
 
     @field_validator("when")
     @classmethod
@@ -67,7 +68,8 @@ class LimitSpec(_Spec):
     role: str = "*"
     per_run: int | None = Field(default=None, ge=0, description="quota: calls per run")
     total: dict[str, float] | None = Field(
-        default=None, description="quota on the sum of an argument per run, e.g. {amount: 2000}")
+        default=None, description="quota on the sum of an argument per run, e.g. {amount: 2000}"
+    )
     rate: str | None = Field(default=None, description="calls per window, e.g. `5/1s`")
 
     @field_validator("rate")

@@ -37,11 +37,15 @@ def script(request: CompletionRequest) -> Scripted:
 
 
 def labelled_crew(policy: Policy) -> Crew:
-    return Crew(name="calib", roles=[Role(name="solver", model="fake")],
-                models={"fake": {"backend": "scripted", "options": {"script": script}}},
-                tasks=[Task(id=f"t{i}", question=f"What is item {i}?", expected=[f"a{i}"])
-                       for i in range(N)],
-                policy=policy)
+    return Crew(
+        name="calib",
+        roles=[Role(name="solver", model="fake")],
+        models={"fake": {"backend": "scripted", "options": {"script": script}}},
+        tasks=[
+            Task(id=f"t{i}", question=f"What is item {i}?", expected=[f"a{i}"]) for i in range(N)
+        ],
+        policy=policy,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +66,12 @@ def test_ece_of_a_known_split() -> None:
 
 
 def test_choose_by_target_or_by_cap() -> None:
-    points = [cal.Point("e", 0.2, 0.70, 10.0, 1.0), cal.Point("e", 0.5, 0.90, 20.0, 0.5),
-              cal.Point("e", 0.8, 0.95, 40.0, 0.2), cal.Point("e", 1.0, 0.95, 60.0, 0.0)]
+    points = [
+        cal.Point("e", 0.2, 0.70, 10.0, 1.0),
+        cal.Point("e", 0.5, 0.90, 20.0, 0.5),
+        cal.Point("e", 0.8, 0.95, 40.0, 0.2),
+        cal.Point("e", 1.0, 0.95, 60.0, 0.0),
+    ]
     assert cal.choose(points, target_accuracy=0.9) == (points[1], True)
     assert cal.choose(points, target_accuracy=0.99) == (points[2], False)
     assert cal.choose(points, max_tokens=45) == (points[2], True)
@@ -92,20 +100,32 @@ def test_the_chosen_threshold_meets_the_target_on_the_history(history_db: Path) 
     assert capped.chosen.accuracy < 0.9
 
 
-def test_cli_writes_a_policy_that_reaches_the_target_when_run(history_db: Path,
-                                                             tmp_path: Path) -> None:
+def test_cli_writes_a_policy_that_reaches_the_target_when_run(
+    history_db: Path, tmp_path: Path
+) -> None:
     out, png = tmp_path / "policy.yaml", tmp_path / "reliability.png"
-    result = CliRunner().invoke(app, ["calibrate", "--db", str(history_db),
-                                      "--target-accuracy", "0.9", "--out", str(out),
-                                      "--plot", str(png)], terminal_width=140)
+    result = CliRunner().invoke(
+        app,
+        [
+            "calibrate",
+            "--db",
+            str(history_db),
+            "--target-accuracy",
+            "0.9",
+            "--out",
+            str(out),
+            "--plot",
+            str(png),
+        ],
+        terminal_width=140,
+    )
     assert result.exit_code == 0, result.output
     assert "chosen: confidence=auto threshold=0.6" in result.output
     assert "ECE" in result.output and png.read_bytes()[:4] == b"\x89PNG"
     policy = cal.load_policy(out)
     assert isinstance(policy, PolicySpec) and policy.threshold == 0.6
     assert policy.k == 3 and policy.confidence == "auto"  # the history's vote, kept
-    rerun = labelled_crew(Policy(**policy.model_dump())).run(db=tmp_path / "l.duckdb",
-                                                            pool="local")
+    rerun = labelled_crew(Policy(**policy.model_dump())).run(db=tmp_path / "l.duckdb", pool="local")
     marks = list(rerun.correct.values())
     assert sum(marks) / len(marks) >= 0.9
     assert sum(d.path == "single" for d in rerun.decisions) == 30
@@ -113,10 +133,17 @@ def test_cli_writes_a_policy_that_reaches_the_target_when_run(history_db: Path,
 
 def test_cli_on_a_ledger_without_labels(tmp_path: Path) -> None:
     db = tmp_path / "l.duckdb"
-    Crew(name="nolabel", roles=[Role(name="s", model="f")],
-         models={"f": {"backend": "scripted", "options": {"script": {"q": "x"}}}},
-         tasks=[Task(id="t", question="q?")]).run(db=db, pool="local")
-    result = subprocess.run([sys.executable, "-m", "accord.cli", "calibrate", "--db", str(db)],
-                            capture_output=True, text=True, timeout=120)
+    Crew(
+        name="nolabel",
+        roles=[Role(name="s", model="f")],
+        models={"f": {"backend": "scripted", "options": {"script": {"q": "x"}}}},
+        tasks=[Task(id="t", question="q?")],
+    ).run(db=db, pool="local")
+    result = subprocess.run(
+        [sys.executable, "-m", "accord.cli", "calibrate", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and "no labelled history" in result.stderr
     assert "Traceback" not in result.stderr

@@ -47,7 +47,9 @@ def test_schema_with_required_keys_and_types() -> None:
     assert check(config, '```json\n{"age": 3, "name": "x", "more": 1}\n```')[0]
     assert check(config, '{"name": "x"}') == (False, "missing key 'age'")
     assert check(config, '{"name": "x", "age": true}') == (
-        False, "key 'age': expected int, got boolean")
+        False,
+        "key 'age': expected int, got boolean",
+    )
     assert check(config, "[1, 2]") == (False, "expected a JSON object")
 
 
@@ -63,9 +65,10 @@ def test_schema_config_errors() -> None:
 def test_predicate_bool_tuple_and_raise() -> None:
     assert check({"predicate": f"{__name__}:is_even"}, "4") == (True, "")
     assert check({"predicate": f"{__name__}:is_even"}, "5") == (
-        False, f"{__name__}:is_even returned false")
-    assert check({"predicate": f"{__name__}:short"}, "seven") == (
-        False, "5 characters is too long")
+        False,
+        f"{__name__}:is_even returned false",
+    )
+    assert check({"predicate": f"{__name__}:short"}, "seven") == (False, "5 characters is too long")
     ok, reason = check({"predicate": f"{__name__}:is_even"}, "four")
     assert not ok and reason.startswith("predicate raised ValueError")
     with pytest.raises(ConfigError, match="not an import path"):
@@ -88,8 +91,9 @@ def test_all_of_nests_inside_any_of() -> None:
 
 SOLUTION = "def add(a, b):\n    return a + b\n"
 TESTS = "assert add(2, 3) == 5\n"
-UNITTESTS = ("class T(unittest.TestCase):\n"
-             "    def test_add(self):\n        self.assertEqual(add(1, 1), 2)\n")
+UNITTESTS = (
+    "class T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(1, 1), 2)\n"
+)
 
 
 @pytest.mark.parametrize("unsafe", [False, True])
@@ -129,8 +133,9 @@ def test_code_tests_config_errors(tmp_path) -> None:  # type: ignore[no-untyped-
 
 
 def test_critic_scores_yes_by_logprob() -> None:
-    judge = ScriptedBackend(script={"Proposed answer: 4": Scripted("yes", 0.9)},
-                            default=Scripted("no", 0.8))
+    judge = ScriptedBackend(
+        script={"Proposed answer: 4": Scripted("yes", 0.9)}, default=Scripted("no", 0.8)
+    )
     critic = Critic(judge, threshold=0.5)
     verdict, score = critic.judge(TASK, "4")
     assert verdict.ok and score == pytest.approx(0.9)
@@ -140,8 +145,9 @@ def test_critic_scores_yes_by_logprob() -> None:
 
 
 def test_critic_by_backend_name() -> None:
-    critic = build_validator({"critic": {"backend": "scripted",
-                                         "options": {"default": {"text": "yes", "prob": 0.7}}}})
+    critic = build_validator(
+        {"critic": {"backend": "scripted", "options": {"default": {"text": "yes", "prob": 0.7}}}}
+    )
     assert critic.check(TASK, "4").ok
     with pytest.raises(ConfigError, match="unknown backend"):
         build_validator({"critic": {"backend": "nope"}})
@@ -154,22 +160,28 @@ def test_a_crew_tasks_validators_reach_the_coordinator(tmp_path) -> None:  # typ
     def script(request):  # type: ignore[no-untyped-def]
         return Scripted("not json", 0.99) if request.temperature == 0 else '{"n": 1}'
 
-    crew = Crew(name="checked", roles=[Role(name="s", model="f")],
-                models={"f": {"backend": "scripted", "options": {"script": script}}},
-                tasks=[TaskSpec(id="j", question="json please",
-                                validators=[{"schema": {"n": "integer"}}]),
-                       TaskSpec(id="free", question="json too")],
-                policy=Policy(kind="adaptive", threshold=0.5, k=3))
+    crew = Crew(
+        name="checked",
+        roles=[Role(name="s", model="f")],
+        models={"f": {"backend": "scripted", "options": {"script": script}}},
+        tasks=[
+            TaskSpec(id="j", question="json please", validators=[{"schema": {"n": "integer"}}]),
+            TaskSpec(id="free", question="json too"),
+        ],
+        policy=Policy(kind="adaptive", threshold=0.5, k=3),
+    )
     result = crew.run(db=tmp_path / "l.duckdb", pool="local")
     first = result["j"].attempts[0]
     assert not first.verdict.ok and first.verdict.reason.startswith("schema: not JSON")
     assert result["j"].path == "escalated" and result["j"].answer == '{"n": 1}'
     assert result["free"].path == "single" and result["free"].answer == "not json"
     with pytest.raises(ConfigError, match="unknown validator"):
-        Crew(name="bad", roles=[Role(name="s", model="f")],
-             models={"f": {"backend": "scripted"}},
-             tasks=[TaskSpec(id="x", question="q", validators=["nope"])]).run(
-                 db=tmp_path / "m.duckdb", pool="local")
+        Crew(
+            name="bad",
+            roles=[Role(name="s", model="f")],
+            models={"f": {"backend": "scripted"}},
+            tasks=[TaskSpec(id="x", question="q", validators=["nope"])],
+        ).run(db=tmp_path / "m.duckdb", pool="local")
 
 
 def test_the_readme_validators_example_builds_and_checks() -> None:

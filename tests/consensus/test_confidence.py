@@ -25,22 +25,37 @@ from accord.testing import scripted_pool
 TASK = Task(id="t", prompt="q")
 
 
-def attempt(raw: str = "", option_prob: float | None = None,
-            mean_logprob: float | None = None) -> Attempt:
-    return Attempt(task_id="t", role="r", model="m", answer="a", raw=raw, prompt_tokens=1,
-                   completion_tokens=1, model_ms=0.0, seed=0, temperature=0.0,
-                   option_prob=option_prob, mean_logprob=mean_logprob)
+def attempt(
+    raw: str = "", option_prob: float | None = None, mean_logprob: float | None = None
+) -> Attempt:
+    return Attempt(
+        task_id="t",
+        role="r",
+        model="m",
+        answer="a",
+        raw=raw,
+        prompt_tokens=1,
+        completion_tokens=1,
+        model_ms=0.0,
+        seed=0,
+        temperature=0.0,
+        option_prob=option_prob,
+        mean_logprob=mean_logprob,
+    )
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Paris. Confidence: 80%", 0.8),
-    ("confidence = 0.35", 0.35),
-    ("I am confident 90 percent", 0.9),
-    ("Confidence level: 7.5%", 0.075),
-    ("confidence: 60%\n...revised. Confidence: 95%", 0.95),
-    ("confidence: 250%", 1.0),
-    ("no statement here", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Paris. Confidence: 80%", 0.8),
+        ("confidence = 0.35", 0.35),
+        ("I am confident 90 percent", 0.9),
+        ("Confidence level: 7.5%", 0.075),
+        ("confidence: 60%\n...revised. Confidence: 95%", 0.95),
+        ("confidence: 250%", 1.0),
+        ("no statement here", None),
+    ],
+)
 def test_stated_confidence(text: str, expected: float | None) -> None:
     found = stated_confidence(text)
     assert found == (pytest.approx(expected) if expected is not None else None)
@@ -88,11 +103,13 @@ def test_coordinator_uses_the_policy_confidence_and_agreement_for_votes() -> Non
     pool = scripted_pool({"a": {"sure": "x confidence: 90%", "vote": ["x", "y", "x", "x", "z"]}})
     coordinator = Coordinator(pool)
     sure, vote = Task(id="s", prompt="sure?"), Task(id="v", prompt="vote?")
-    confident = asyncio.run(coordinator.decide(sure, PolicySpec(confidence="verbalised",
-                                                                threshold=0.8)))
+    confident = asyncio.run(
+        coordinator.decide(sure, PolicySpec(confidence="verbalised", threshold=0.8))
+    )
     assert confident.path == "single" and confident.confidence == pytest.approx(0.9)
-    unsure = asyncio.run(coordinator.decide(sure, PolicySpec(confidence="verbalised",
-                                                             threshold=0.95)))
+    unsure = asyncio.run(
+        coordinator.decide(sure, PolicySpec(confidence="verbalised", threshold=0.95))
+    )
     assert unsure.path == "escalated"
     voted = asyncio.run(coordinator.decide(vote, PolicySpec(kind="vote", k=5, stopping="fixed")))
     answers = [a.answer for a in voted.attempts if a.verdict.ok]

@@ -20,8 +20,9 @@ def test_list_search_forget(tmp_path: Path) -> None:
     out = runner.invoke(app, ["memory", "list", "--db", str(db)])
     assert out.exit_code == 0, out.output
     assert "2 memories, 2 embeddings, 1 triples" in out.output
-    out = runner.invoke(app, ["memory", "search", "spider legs", "--db", str(db), "-k", "1",
-                              "--embedder", "hash"])
+    out = runner.invoke(
+        app, ["memory", "search", "spider legs", "--db", str(db), "-k", "1", "--embedder", "hash"]
+    )
     assert out.exit_code == 0, out.output
     assert "spiders" in out.output and "paris" not in out.output
     out = runner.invoke(app, ["memory", "forget", "--crew", "geo", "--db", str(db)])

@@ -28,36 +28,45 @@ class FakeCoordinator:
 def test_hook_remembers_verified_and_logs_context(tmp_path: Path) -> None:
     path = tmp_path / "ledger.duckdb"
     ledger = Ledger(path)
-    spec = MemorySpec(embedder="hash", budget_tokens=60, min_similarity=0.2,
-                      goals=["count legs of animals"])
+    spec = MemorySpec(
+        embedder="hash", budget_tokens=60, min_similarity=0.2, goals=["count legs of animals"]
+    )
     first = attach_memory(spec, ledger, crew="zoo", run_id="r1")
     assert first is not None
-    fake = FakeCoordinator({
-        "spider": decision("8", task_id="spider"),
-        "ant": decision("4", task_id="ant", status="unresolved"),
-    })
+    fake = FakeCoordinator(
+        {
+            "spider": decision("8", task_id="spider"),
+            "ant": decision("4", task_id="ant", status="unresolved"),
+        }
+    )
     coordinator = first.wrap(fake)
-    for tid, q in (("spider", "How many legs does a spider have?"),
-                   ("ant", "How many legs does an ant have?")):
+    for tid, q in (
+        ("spider", "How many legs does a spider have?"),
+        ("ant", "How many legs does an ant have?"),
+    ):
         asyncio.run(coordinator.decide(Task(id=tid, prompt=q)))
     assert "count legs of animals" in fake.prompts["spider"]
     # the spider fact (verified) is in working memory when the ant question is asked
     assert "spider have? Answer: 8" in fake.prompts["ant"]
     assert [f.text for f in first.working.facts(verified=True)] == [
-        "How many legs does a spider have? Answer: 8"]
+        "How many legs does a spider have? Answer: 8"
+    ]
     assert first.working.status("ant") == "unresolved"
     assert [m.text for m in first.store.list()] == [  # type: ignore[union-attr]
-        "How many legs does a spider have? Answer: 8"]
+        "How many legs does a spider have? Answer: 8"
+    ]
 
     second = attach_memory(spec, ledger, crew="zoo", run_id="r2")
     assert second is not None
     fake2 = FakeCoordinator({"spider": decision("8", task_id="spider")})
-    asyncio.run(second.wrap(fake2).decide(Task(id="spider",
-                                               prompt="How many legs does a spider have?")))
+    asyncio.run(
+        second.wrap(fake2).decide(Task(id="spider", prompt="How many legs does a spider have?"))
+    )
     assert "(verified)] How many legs does a spider have? Answer: 8" in fake2.prompts["spider"]
     with duckdb.connect(str(path), read_only=True) as db:
-        rows = db.execute("SELECT run_id, task_id, source, action FROM memory_context "
-                          "ORDER BY recorded_at, ref").fetchall()
+        rows = db.execute(
+            "SELECT run_id, task_id, source, action FROM memory_context ORDER BY recorded_at, ref"
+        ).fetchall()
     assert ("r2", "spider", "long_term", "included") in rows
     assert {r[3] for r in rows} <= {"included", "summarised", "omitted"}
 

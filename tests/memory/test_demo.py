@@ -16,8 +16,10 @@ DEMO = ROOT / "configs" / "memory_demo.yaml"
 def _per_run(path: Path) -> list[tuple[str, int, int, int]]:
     """(run_id, attempts, tokens, escalated) of each run, oldest first, from the ledger."""
     with duckdb.connect(str(path), read_only=True) as db:
-        return db.execute("SELECT run_id, attempts, tokens, escalated FROM run_summary "
-                          "ORDER BY started_at, run_id").fetchall()
+        return db.execute(
+            "SELECT run_id, attempts, tokens, escalated FROM run_summary "
+            "ORDER BY started_at, run_id"
+        ).fetchall()
 
 
 def test_second_run_is_cheaper_with_memory(tmp_path: Path) -> None:
@@ -30,8 +32,11 @@ def test_second_run_is_cheaper_with_memory(tmp_path: Path) -> None:
     assert esc1 > 0 and att2 < att1 and tok2 < tok1 and esc2 < esc1
     assert second.accuracy == first.accuracy == 1.0
     with duckdb.connect(str(db), read_only=True) as con:
-        used = con.execute("SELECT DISTINCT task_id FROM memory_context WHERE run_id = ? AND "
-                           "source = 'long_term' AND action = 'included'", [run2]).fetchall()
+        used = con.execute(
+            "SELECT DISTINCT task_id FROM memory_context WHERE run_id = ? AND "
+            "source = 'long_term' AND action = 'included'",
+            [run2],
+        ).fetchall()
         facts = con.execute("SELECT count(*) FROM memory_items WHERE verified").fetchone()
     assert {r[0] for r in used} >= {"add", "capital", "spider"}
     assert facts == (len(first.decisions),)
@@ -40,16 +45,22 @@ def test_second_run_is_cheaper_with_memory(tmp_path: Path) -> None:
 def test_without_memory_the_second_run_costs_the_same(tmp_path: Path) -> None:
     db = tmp_path / "ledger.duckdb"
     loaded = Crew.from_yaml(DEMO)
-    off = loaded.spec.model_copy(update={"memory": loaded.spec.memory.model_copy(  # type: ignore[union-attr]
-        update={"enabled": False})})
+    off = loaded.spec.model_copy(
+        update={
+            "memory": loaded.spec.memory.model_copy(  # type: ignore[union-attr]
+                update={"enabled": False}
+            )
+        }
+    )
     crew = Crew(off, base_dir=DEMO.parent)
     crew.run(db=db, pool="local")
     crew.run(db=db, pool="local")
     (_, att1, tok1, _), (_, att2, tok2, _) = _per_run(db)
     assert (att1, tok1) == (att2, tok2)
     with duckdb.connect(str(db), read_only=True) as con:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables")
-                  .fetchall()}
+        tables = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
     assert "memory_items" not in tables
 
 
@@ -68,6 +79,8 @@ def test_working_memory_is_writable_during_a_run(tmp_path: Path) -> None:
     assert working.status("add") == "accepted"
     assert len(working.facts(verified=True)) == len(result.decisions)
     with duckdb.connect(str(tmp_path / "l.duckdb"), read_only=True) as con:
-        goals = con.execute("SELECT count(DISTINCT task_id) FROM memory_context WHERE "
-                            "kind = 'goal' AND action = 'included'").fetchone()
+        goals = con.execute(
+            "SELECT count(DISTINCT task_id) FROM memory_context WHERE "
+            "kind = 'goal' AND action = 'included'"
+        ).fetchone()
     assert goals == (len(result.decisions),)

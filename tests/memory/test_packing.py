@@ -12,9 +12,14 @@ def cand(ref: str, text: str, relevance: float, recency: float, **kw: object) ->
 
 
 def test_most_relevant_first_then_most_recent() -> None:
-    packed = pack([cand("old", "spiders have eight legs", 0.9, 0.0),
-                   cand("new", "spiders are arachnids", 0.9, 1.0),
-                   cand("off", "paris is in france", 0.1, 1.0)], budget=200)
+    packed = pack(
+        [
+            cand("old", "spiders have eight legs", 0.9, 0.0),
+            cand("new", "spiders are arachnids", 0.9, 1.0),
+            cand("off", "paris is in france", 0.1, 1.0),
+        ],
+        budget=200,
+    )
     lines = packed.text.splitlines()
     assert lines[0] == HEADER
     assert [e.ref for e in packed.entries] == ["new", "old", "off"]
@@ -24,8 +29,7 @@ def test_most_relevant_first_then_most_recent() -> None:
 
 @pytest.mark.parametrize("budget", [0, 5, 12, 20, 33, 47, 80, 400])
 def test_never_exceeds_budget_and_accounts_for_everything(budget: int) -> None:
-    cands = [cand(f"m{i}", " ".join(["word"] * (3 + 4 * i)), 1 - i / 10, i / 10)
-             for i in range(8)]
+    cands = [cand(f"m{i}", " ".join(["word"] * (3 + 4 * i)), 1 - i / 10, i / 10) for i in range(8)]
     packed = pack(cands, budget)
     assert approx_tokens(packed.text) <= budget
     assert packed.used <= budget
@@ -35,8 +39,12 @@ def test_never_exceeds_budget_and_accounts_for_everything(budget: int) -> None:
 
 def test_what_does_not_fit_is_summarised_or_left_out_and_said_so() -> None:
     long = " ".join(f"w{i}" for i in range(60))
-    cands = [cand("a", "short fact one", 0.9, 1.0), cand("b", long, 0.8, 0.5),
-             cand("c", "another short fact", 0.1, 0.0), cand("d", "yet another fact", 0.05, 0.0)]
+    cands = [
+        cand("a", "short fact one", 0.9, 1.0),
+        cand("b", long, 0.8, 0.5),
+        cand("c", "another short fact", 0.1, 0.0),
+        cand("d", "yet another fact", 0.05, 0.0),
+    ]
     packed = pack(cands, budget=40)
     actions = {e.ref: e.action for e in packed.entries}
     assert actions["a"] == "included"
@@ -48,9 +56,14 @@ def test_what_does_not_fit_is_summarised_or_left_out_and_said_so() -> None:
 
 
 def test_goals_and_verified_facts_outrank_equal_notes() -> None:
-    packed = pack([cand("n", "a note", 0.5, 0.5, kind="note"),
-                   cand("v", "a fact", 0.5, 0.5, verified=True),
-                   cand("g", "a goal", 0.5, 0.5, kind="goal")], budget=100)
+    packed = pack(
+        [
+            cand("n", "a note", 0.5, 0.5, kind="note"),
+            cand("v", "a fact", 0.5, 0.5, verified=True),
+            cand("g", "a goal", 0.5, 0.5, kind="goal"),
+        ],
+        budget=100,
+    )
     assert [e.ref for e in packed.entries] == ["g", "v", "n"]
     assert "[fact (verified)] a fact" in packed.text
 

@@ -24,10 +24,12 @@ FACTS = {
 def test_retrieval_with_the_embedded_model(tmp_path: Path) -> None:
     store = MemoryStore(tmp_path / "l.duckdb", embedder="llama")
     ids = {key: store.remember(text, crew="c") for key, text in FACTS.items()}
-    queries = {"How many legs does a spider have?": "spider",
-               "Which city is the French capital?": "paris",
-               "Who made Python?": "python",
-               "What temperature does water boil at?": "water"}
+    queries = {
+        "How many legs does a spider have?": "spider",
+        "Which city is the French capital?": "paris",
+        "Who made Python?": "python",
+        "What temperature does water boil at?": "water",
+    }
     for query, key in queries.items():
         found = store.search(query, k=2, crew="c")
         assert found[0].id == ids[key], (query, [m.text for m in found])
@@ -73,8 +75,10 @@ def test_forget_removes_items_embeddings_and_triples(hash_store: MemoryStore) ->
 
 def test_retention_keeps_the_newest(hash_store: MemoryStore) -> None:
     base = datetime(2026, 1, 1)
-    ids = [hash_store.remember(f"fact {i}", crew="c", created_at=base + timedelta(hours=i))
-           for i in range(5)]
+    ids = [
+        hash_store.remember(f"fact {i}", crew="c", created_at=base + timedelta(hours=i))
+        for i in range(5)
+    ]
     other = hash_store.remember("fact x", crew="d", created_at=base)
     report = hash_store.retain("c", max_items=2)
     assert report.items == 3
@@ -94,8 +98,11 @@ def test_knowledge_graph_neighbourhood(hash_store: MemoryStore) -> None:
     assert [(t.subject, t.object) for t in one] == [("spider", "arachnid")]
     assert one[0].run_id == "r1" and one[0].task_id == "t1"
     two = {(t.subject, t.relation, t.object) for t in g.neighbours("spider", depth=2)}
-    assert two == {("spider", "is_a", "arachnid"), ("arachnid", "has", "eight legs"),
-                   ("scorpion", "is_a", "arachnid")}
+    assert two == {
+        ("spider", "is_a", "arachnid"),
+        ("arachnid", "has", "eight legs"),
+        ("scorpion", "is_a", "arachnid"),
+    }
     assert g.neighbours("spider", crew="other") == []
 
 
@@ -107,8 +114,15 @@ def test_memory_shares_the_ledger_database(tmp_path: Path) -> None:
     with duckdb.connect(str(path), read_only=True) as db:
         rows = db.execute("SELECT table_name FROM information_schema.tables").fetchall()
     tables = {r[0] for r in rows}
-    assert {"runs", "decisions", "memory_items", "memory_vectors_256", "memory_triples",
-            "memory_context", "memory_migrations"} <= tables
+    assert {
+        "runs",
+        "decisions",
+        "memory_items",
+        "memory_vectors_256",
+        "memory_triples",
+        "memory_context",
+        "memory_migrations",
+    } <= tables
     mem = MemoryStore.for_ledger(Ledger(":memory:"), embedder="hash")
     mem.remember("in memory", crew="c")
     assert mem.counts()["items"] == 1
@@ -118,14 +132,19 @@ def test_migration_moves_list_vectors_to_fixed_size_tables(tmp_path: Path) -> No
     from accord.memory import schema
 
     with duckdb.connect(str(tmp_path / "old.duckdb")) as db:
-        db.execute("CREATE TABLE memory_migrations (version INTEGER PRIMARY KEY, "
-                   "name VARCHAR NOT NULL, applied_at TIMESTAMP DEFAULT current_timestamp)")
+        db.execute(
+            "CREATE TABLE memory_migrations (version INTEGER PRIMARY KEY, "
+            "name VARCHAR NOT NULL, applied_at TIMESTAMP DEFAULT current_timestamp)"
+        )
         for version, (name, fn) in enumerate(schema.MIGRATIONS[:3], start=1):
             fn(db)
-            db.execute("INSERT INTO memory_migrations (version, name) VALUES (?, ?)",
-                       [version, name])
-        db.execute("INSERT INTO memory_items (crew, kind, text, verified, created_at) "
-                   "VALUES ('c', 'fact', 'old fact', true, now())")
+            db.execute(
+                "INSERT INTO memory_migrations (version, name) VALUES (?, ?)", [version, name]
+            )
+        db.execute(
+            "INSERT INTO memory_items (crew, kind, text, verified, created_at) "
+            "VALUES ('c', 'fact', 'old fact', true, now())"
+        )
         db.execute("INSERT INTO memory_embeddings VALUES (1, 'hash256', 3, [1.0, 0.0, 0.0])")
         assert schema.migrate(db) == ["m004_fixed_size_vectors"]
         assert schema.vector_tables(db) == ["memory_vectors_3"]

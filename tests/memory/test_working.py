@@ -14,8 +14,12 @@ def test_accepted_validated_decision_verifies() -> None:
 
 
 def test_accepted_consensus_decision_verifies() -> None:
-    vote = decision("8", path="escalated", stop_reason="settled",
-                    attempts=(attempt("6"), attempt("8"), attempt("8")))
+    vote = decision(
+        "8",
+        path="escalated",
+        stop_reason="settled",
+        attempts=(attempt("6"), attempt("8"), attempt("8")),
+    )
     assert wm_fact(vote).verified
     assert wm_fact(vote).source == "consensus"
 

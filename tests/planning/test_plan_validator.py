@@ -14,9 +14,12 @@ from accord.tools.spec import GrantSpec
 from accord.tools.toolsets import create_toolset
 
 GRANTS = {
-    "support": [GrantSpec(tool="lookup_order"), GrantSpec(tool="check_policy"),
-                GrantSpec(tool="issue_refund", limits=["amount <= 500"], over_limit="approval"),
-                GrantSpec(tool="issue_store_credit", limits=["amount <= 100"])],
+    "support": [
+        GrantSpec(tool="lookup_order"),
+        GrantSpec(tool="check_policy"),
+        GrantSpec(tool="issue_refund", limits=["amount <= 500"], over_limit="approval"),
+        GrantSpec(tool="issue_store_credit", limits=["amount <= 100"]),
+    ],
     "finance": [GrantSpec(tool="adjust_payment")],
 }
 
@@ -30,8 +33,9 @@ def validator(shop, probe: bool = True) -> PlanValidator:  # type: ignore[no-unt
     def run(tool: str, args: dict) -> object:
         return shop.get(tool)(**args)
 
-    return PlanValidator(shop, Permissions(GRANTS), default_role="support",
-                         probe=run if probe else None)
+    return PlanValidator(
+        shop, Permissions(GRANTS), default_role="support", probe=run if probe else None
+    )
 
 
 def steps(*items: dict) -> str:
@@ -43,8 +47,13 @@ POLICY = {"id": "s2", "tool": "check_policy", "args": {"order_id": "A100"}, "dep
 
 
 def refund(amount: float = 120, order: str = "A100", deps=("s1", "s2"), **extra: object) -> dict:
-    return {"id": "s3", "tool": "issue_refund", "args": {"order_id": order, "amount": amount},
-            "depends_on": list(deps), **extra}
+    return {
+        "id": "s3",
+        "tool": "issue_refund",
+        "args": {"order_id": order, "amount": amount},
+        "depends_on": list(deps),
+        **extra,
+    }
 
 
 def problems(shop, text: str, **kw: object) -> list[str]:  # type: ignore[no-untyped-def]
@@ -64,8 +73,9 @@ def test_plan_in_a_code_fence_or_as_a_bare_list_is_read() -> None:
     assert parse_plan(json.dumps([LOOKUP])).steps[0].tool == "lookup_order"
 
 
-@pytest.mark.parametrize("text", ["no plan here", '{"steps": []}', '{"stpes": [1]}',
-                                  '{"steps": [{"tool": "x"}]}'])
+@pytest.mark.parametrize(
+    "text", ["no plan here", '{"steps": []}', '{"stpes": [1]}', '{"steps": [{"tool": "x"}]}']
+)
 def test_unreadable_plans_are_rejected(text: str) -> None:
     with pytest.raises(PlanParseError):
         parse_plan(text)
@@ -90,41 +100,69 @@ def test_unknown_tool(shop) -> None:  # type: ignore[no-untyped-def]
     assert kinds(shop, steps({"id": "s1", "tool": "wipe_db", "args": {}})) == ["unknown_tool"]
 
 
-@pytest.mark.parametrize("args", [{"order_id": "A100", "amount": -5},
-                                  {"order_id": "bad id", "amount": 5},
-                                  {"order_id": "A100"},
-                                  {"order_id": "A100", "amount": 5, "extra": 1}])
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"order_id": "A100", "amount": -5},
+        {"order_id": "bad id", "amount": 5},
+        {"order_id": "A100"},
+        {"order_id": "A100", "amount": 5, "extra": 1},
+    ],
+)
 def test_arguments_that_break_the_tool_schema(shop, args: dict) -> None:  # type: ignore[no-untyped-def]
     plan = steps(LOOKUP, POLICY, {**refund(), "args": args})
     assert kinds(shop, plan) == ["schema"]
 
 
 def test_tool_the_role_is_not_granted(shop) -> None:  # type: ignore[no-untyped-def]
-    plan = steps(LOOKUP, {"id": "s2", "tool": "adjust_payment",
-                          "args": {"order_id": "A100", "delta": -5}, "depends_on": ["s1"]})
+    plan = steps(
+        LOOKUP,
+        {
+            "id": "s2",
+            "tool": "adjust_payment",
+            "args": {"order_id": "A100", "delta": -5},
+            "depends_on": ["s1"],
+        },
+    )
     (problem,) = validator(shop).validate(parse_plan(plan))
     assert problem.kind == "permission" and problem.policy == "deny-by-default"
     assert "granted to finance" in problem.message
 
 
 def test_tool_granted_to_the_step_role_is_accepted(shop) -> None:  # type: ignore[no-untyped-def]
-    plan = steps({**LOOKUP, "role": "support"},
-                 {"id": "s2", "tool": "adjust_payment", "role": "finance",
-                  "args": {"order_id": "A100", "delta": -5}, "depends_on": ["s1"]})
+    plan = steps(
+        {**LOOKUP, "role": "support"},
+        {
+            "id": "s2",
+            "tool": "adjust_payment",
+            "role": "finance",
+            "args": {"order_id": "A100", "delta": -5},
+            "depends_on": ["s1"],
+        },
+    )
     assert problems(shop, plan) == []
 
 
 def test_argument_limit_with_deny(shop) -> None:  # type: ignore[no-untyped-def]
-    plan = steps(LOOKUP, {"id": "s2", "tool": "issue_store_credit",
-                          "args": {"order_id": "A100", "amount": 110}, "depends_on": ["s1"]})
+    plan = steps(
+        LOOKUP,
+        {
+            "id": "s2",
+            "tool": "issue_store_credit",
+            "args": {"order_id": "A100", "amount": 110},
+            "depends_on": ["s1"],
+        },
+    )
     found = problems(shop, plan)
     assert len(found) == 1 and "amount <= 100" in found[0]
 
 
 def test_over_limit_with_approval_is_not_a_rejection(shop) -> None:  # type: ignore[no-untyped-def]
-    plan = steps({"id": "s1", "tool": "lookup_order", "args": {"order_id": "A103"}},
-                 {"id": "s2", "tool": "check_policy", "args": {"order_id": "A103"},
-                  "depends_on": ["s1"]}, refund(800, "A103"))
+    plan = steps(
+        {"id": "s1", "tool": "lookup_order", "args": {"order_id": "A103"}},
+        {"id": "s2", "tool": "check_policy", "args": {"order_id": "A103"}, "depends_on": ["s1"]},
+        refund(800, "A103"),
+    )
     assert problems(shop, plan) == []
 
 
@@ -158,8 +196,10 @@ def test_without_a_probe_data_checks_wait_for_execution(shop) -> None:  # type: 
 
 
 def test_amount_checked_against_completed_steps(shop) -> None:  # type: ignore[no-untyped-def]
-    done = {"s1": DoneStep("s1", "lookup_order", {"order_id": "A100"}, {"paid": 50.0}),
-            "s2": DoneStep("s2", "check_policy", {"order_id": "A100"}, {"eligible": True})}
+    done = {
+        "s1": DoneStep("s1", "lookup_order", {"order_id": "A100"}, {"paid": 50.0}),
+        "s2": DoneStep("s2", "check_policy", {"order_id": "A100"}, {"eligible": True}),
+    }
     plan = parse_plan(steps(refund(80)))
     found = validator(shop, probe=False).validate(plan, done)
     assert [p.kind for p in found] == ["precondition"] and "50" in found[0].message
@@ -167,8 +207,10 @@ def test_amount_checked_against_completed_steps(shop) -> None:  # type: ignore[n
 
 
 def test_ineligible_order_is_rejected(shop) -> None:  # type: ignore[no-untyped-def]
-    done = {"s1": DoneStep("s1", "lookup_order", {"order_id": "A100"}, {"paid": 120.0}),
-            "s2": DoneStep("s2", "check_policy", {"order_id": "A100"}, {"eligible": False})}
+    done = {
+        "s1": DoneStep("s1", "lookup_order", {"order_id": "A100"}, {"paid": 120.0}),
+        "s2": DoneStep("s2", "check_policy", {"order_id": "A100"}, {"eligible": False}),
+    }
     found = validator(shop, probe=False).validate(parse_plan(steps(refund(10))), done)
     assert len(found) == 1 and "eligible" in found[0].message
 

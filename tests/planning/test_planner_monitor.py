@@ -22,10 +22,14 @@ from accord.tools.permissions import Permissions
 from accord.tools.spec import GoalSpec, GrantSpec, PreApprovalSpec
 from accord.tools.toolsets import create_toolset
 
-GRANTS = {"support": [GrantSpec(tool="lookup_order"), GrantSpec(tool="check_policy"),
-                      GrantSpec(tool="issue_refund", limits=["amount <= 500"],
-                                over_limit="approval"),
-                      GrantSpec(tool="issue_store_credit")]}
+GRANTS = {
+    "support": [
+        GrantSpec(tool="lookup_order"),
+        GrantSpec(tool="check_policy"),
+        GrantSpec(tool="issue_refund", limits=["amount <= 500"], over_limit="approval"),
+        GrantSpec(tool="issue_store_credit"),
+    ]
+}
 
 
 def plan(*items: dict) -> str:
@@ -33,17 +37,24 @@ def plan(*items: dict) -> str:
 
 
 def refund_plan(order: str = "A100", amount: float = 120, expect_eligible: bool = True) -> str:
-    policy = {"id": "s2", "tool": "check_policy", "args": {"order_id": order},
-              "depends_on": ["s1"]}
+    policy = {"id": "s2", "tool": "check_policy", "args": {"order_id": order}, "depends_on": ["s1"]}
     if expect_eligible:
         policy["expect"] = ["eligible == true"]
-    return plan({"id": "s1", "tool": "lookup_order", "args": {"order_id": order}}, policy,
-                {"id": "s3", "tool": "issue_refund", "args": {"order_id": order, "amount": amount},
-                 "depends_on": ["s1", "s2"]})
+    return plan(
+        {"id": "s1", "tool": "lookup_order", "args": {"order_id": order}},
+        policy,
+        {
+            "id": "s3",
+            "tool": "issue_refund",
+            "args": {"order_id": order, "amount": amount},
+            "depends_on": ["s1", "s2"],
+        },
+    )
 
 
-UNAUTHORISED = plan({"id": "s1", "tool": "adjust_payment", "args": {"order_id": "A100",
-                                                                     "delta": 1}})
+UNAUTHORISED = plan(
+    {"id": "s1", "tool": "adjust_payment", "args": {"order_id": "A100", "delta": 1}}
+)
 
 
 class Script:
@@ -62,17 +73,24 @@ class Script:
 def build(tmp_path: Path, script: Script, *, approvals=(), max_replans: int = 2):  # type: ignore[no-untyped-def]
     shop = create_toolset("shop", db=str(tmp_path / "shop.duckdb"), reset=True)
     perms = Permissions(GRANTS)
-    pool = LocalPool([AgentSpec(RoleProfile("planner"), "scripted", {"script": script},
-                                replicas=3)])
+    pool = LocalPool(
+        [AgentSpec(RoleProfile("planner"), "scripted", {"script": script}, replicas=3)]
+    )
     audit = MemoryAudit()
     executor = ToolExecutor(shop, perms, audit=audit, run_id="t")
-    validator = PlanValidator(shop, perms, default_role="support",
-                              probe=lambda t, a: shop.get(t)(**a))
-    planner = Planner(pool, ["planner"], shop, validator,
-                      roles_tools={"support": perms.tools_of("support")},
-                      max_replans=max_replans, vote_k=3)
-    gate = ApprovalGate([PreApprovalSpec(tool="issue_refund", when=["amount <= 500"]),
-                         *approvals])
+    validator = PlanValidator(
+        shop, perms, default_role="support", probe=lambda t, a: shop.get(t)(**a)
+    )
+    planner = Planner(
+        pool,
+        ["planner"],
+        shop,
+        validator,
+        roles_tools={"support": perms.tools_of("support")},
+        max_replans=max_replans,
+        vote_k=3,
+    )
+    gate = ApprovalGate([PreApprovalSpec(tool="issue_refund", when=["amount <= 500"]), *approvals])
     return Monitor(planner, executor, gate, max_revisions=max_replans), audit
 
 
@@ -92,8 +110,9 @@ def test_valid_first_plan_is_a_single_decision(tmp_path: Path) -> None:
 
 
 def test_rejected_plan_is_replanned_with_the_validators_reasons(tmp_path: Path) -> None:
-    script = Script(lambda header, seed: UNAUTHORISED if header.startswith("PLAN [")
-                    else refund_plan())
+    script = Script(
+        lambda header, seed: UNAUTHORISED if header.startswith("PLAN [") else refund_plan()
+    )
     monitor, _ = build(tmp_path, script)
     result = asyncio.run(monitor.run_goal(goal(), "support"))
     decision = result.plans[0].decision
@@ -125,19 +144,29 @@ def test_no_valid_plan_at_all_is_unresolved_and_nothing_runs(tmp_path: Path) -> 
     result = asyncio.run(monitor.run_goal(goal(), "support"))
     assert result.status == "no_plan" and result.steps == []
     assert result.plans[0].decision.status == "unresolved"
-    assert not [e for e in audit.events if e["kind"] == "tool_call" and "stage=run" in
-                e["detail"]]
+    assert not [e for e in audit.events if e["kind"] == "tool_call" and "stage=run" in e["detail"]]
 
 
 def test_failed_step_triggers_a_bounded_replan_of_the_remaining_steps(tmp_path: Path) -> None:
-    revised = plan({"id": "s4", "tool": "issue_store_credit",
-                    "args": {"order_id": "A102", "amount": 45}, "depends_on": ["s1"]})
-    script = Script(lambda header, seed: revised if header.startswith("REVISE 1")
-                    else refund_plan("A102", 45))
+    revised = plan(
+        {
+            "id": "s4",
+            "tool": "issue_store_credit",
+            "args": {"order_id": "A102", "amount": 45},
+            "depends_on": ["s1"],
+        }
+    )
+    script = Script(
+        lambda header, seed: revised if header.startswith("REVISE 1") else refund_plan("A102", 45)
+    )
     monitor, audit = build(tmp_path, script)
     result = asyncio.run(monitor.run_goal(goal(), "support"))
     assert [(s.step.id, s.status) for s in result.steps] == [
-        ("s1", "done"), ("s2", "done"), ("s3", "failed"), ("s4", "done")]
+        ("s1", "done"),
+        ("s2", "done"),
+        ("s3", "failed"),
+        ("s4", "done"),
+    ]
     assert result.status == "completed" and result.revisions == 1
     assert "expired" in script.prompts[-1] and "Completed steps" in script.prompts[-1]
     assert any(e["kind"] == "replan" for e in audit.events)
@@ -150,8 +179,14 @@ def test_surprising_result_triggers_a_replan(tmp_path: Path) -> None:
         calls["n"] += 1
         if header.startswith("REVISE"):
             return plan({"id": "s9", "tool": "lookup_order", "args": {"order_id": "A101"}})
-        return plan({"id": "s1", "tool": "lookup_order", "args": {"order_id": "A100"},
-                     "expect": ["status == 'cancelled'"]})
+        return plan(
+            {
+                "id": "s1",
+                "tool": "lookup_order",
+                "args": {"order_id": "A100"},
+                "expect": ["status == 'cancelled'"],
+            }
+        )
 
     monitor, _ = build(tmp_path, Script(reply))
     result = asyncio.run(monitor.run_goal(goal(), "support"))
@@ -160,9 +195,15 @@ def test_surprising_result_triggers_a_replan(tmp_path: Path) -> None:
 
 
 def test_replanning_is_bounded(tmp_path: Path) -> None:
-    script = Script(lambda header, seed: refund_plan("A102", 45) if header.startswith("PLAN [")
-                    else plan({"id": f"r{len(header)}", "tool": "lookup_order",
-                               "args": {"order_id": "A999"}}))
+    script = Script(
+        lambda header, seed: (
+            refund_plan("A102", 45)
+            if header.startswith("PLAN [")
+            else plan(
+                {"id": f"r{len(header)}", "tool": "lookup_order", "args": {"order_id": "A999"}}
+            )
+        )
+    )
     monitor, _ = build(tmp_path, script, max_replans=1)
     result = asyncio.run(monitor.run_goal(goal(), "support"))
     assert result.status == "failed" and result.revisions == 1

@@ -19,12 +19,13 @@ def test_killing_actors_mid_run_loses_and_duplicates_no_decision(ledger_path: Pa
     import ray
 
     script = {f"Q{i}?": f"A{i}" for i in range(N)}
-    crew = Crew(name="killed", roles=[Role(name="solver", model="m", replicas=2),
-                                      Role(name="checker", model="m")],
-                models={"m": {"backend": "scripted",
-                              "options": {"script": script, "latency_s": 0.05}}},
-                tasks=[Task(id=f"t{i}", question=f"Q{i}?") for i in range(N)],
-                policy=Policy(kind="single"))
+    crew = Crew(
+        name="killed",
+        roles=[Role(name="solver", model="m", replicas=2), Role(name="checker", model="m")],
+        models={"m": {"backend": "scripted", "options": {"script": script, "latency_s": 0.05}}},
+        tasks=[Task(id=f"t{i}", question=f"Q{i}?") for i in range(N)],
+        policy=Policy(kind="single"),
+    )
     crew.spec = crew.spec.model_copy(update={"concurrency": 3})
     pool = crew.build_pool("ray")
     assert isinstance(pool, RayPool)
@@ -47,7 +48,9 @@ def test_killing_actors_mid_run_loses_and_duplicates_no_decision(ledger_path: Pa
     assert result.answers == {f"t{i}": f"A{i}" for i in range(N)}
     assert all(d.status == "accepted" for d in result.decisions)
     db = duckdb.connect(str(ledger_path), read_only=True)
-    row = db.execute("SELECT count(*), count(DISTINCT task_id), sum(n_attempts), "
-                     "(SELECT count(*) FROM attempts) FROM decisions").fetchone()
+    row = db.execute(
+        "SELECT count(*), count(DISTINCT task_id), sum(n_attempts), "
+        "(SELECT count(*) FROM attempts) FROM decisions"
+    ).fetchone()
     db.close()
     assert row == (N, N, N, N)

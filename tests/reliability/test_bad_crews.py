@@ -100,8 +100,9 @@ def _check(path: Path, code: int, stderr: str, fragment: str) -> None:
     assert fragment in found["msg"] + lines[0], lines[0]
 
 
-def _run_main(argv: list[str], capsys: pytest.CaptureFixture[str],
-              monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+def _run_main(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str]:
     monkeypatch.setattr(sys, "argv", ["accord", *argv])
     with pytest.raises(SystemExit) as exited:
         main()
@@ -117,7 +118,10 @@ def test_corpus_is_big_and_every_file_has_an_expectation() -> None:
 @pytest.mark.parametrize("command", ["validate", "run"])
 @pytest.mark.parametrize("path", _corpus(), ids=lambda p: p.name)
 def test_bad_crew_exits_2_with_a_located_hint(
-    path: Path, command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    path: Path,
+    command: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     argv = [command, str(path)]
@@ -129,7 +133,9 @@ def test_bad_crew_exits_2_with_a_located_hint(
 
 
 def test_fifty_megabyte_file_is_refused_without_reading_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     huge = tmp_path / "huge.yaml"
     with huge.open("w") as out:
@@ -142,20 +148,27 @@ def test_fifty_megabyte_file_is_refused_without_reading_it(
     _check(huge, code, stderr, "crew files are limited to")
 
 
-def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     missing = tmp_path / "missing.yaml"
     code, stderr = _run_main(["run", str(missing)], capsys, monkeypatch)
     _check(missing, code, stderr, "no such file")
 
 
-@pytest.mark.parametrize("name", ["tabs.yaml", "deep_nesting.yaml", "unknown_top_key.yaml",
-                                  "directory.yaml", "non_utf8.yaml"])
+@pytest.mark.parametrize(
+    "name",
+    ["tabs.yaml", "deep_nesting.yaml", "unknown_top_key.yaml", "directory.yaml", "non_utf8.yaml"],
+)
 def test_real_cli_process(name: str, tmp_path: Path) -> None:
     """The installed `accord` script, in a narrow terminal: still one line, still exit 2."""
     path = BAD / name
-    done = subprocess.run([str(ACCORD), "run", str(path), "--db", str(tmp_path / "l.duckdb")],
-                          capture_output=True, text=True, timeout=60,
-                          env={"COLUMNS": "40", "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [str(ACCORD), "run", str(path), "--db", str(tmp_path / "l.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"COLUMNS": "40", "PATH": "/usr/bin:/bin"},
+    )
     _check(path, done.returncode, done.stderr, EXPECTED[name])
     assert done.stdout == ""

@@ -16,20 +16,49 @@ from accord.errors import ConfigError
 from accord.roles.agent import read_answer
 from accord.roles.parse import parse_choice, parse_number, parse_text
 
-FUZZ = settings(max_examples=150, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow])
-KEYS = ["name", "roles", "tasks", "policy", "budget", "models", "sources", "seed", "goal",
-        "question", "id", "depends_on", "choices", "threshold", "k", "kind", "backend",
-        "tokens_per_run", "replicas", "answer_type", "expected", "voters", "path", "stopping"]
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20),
-                    st.floats(allow_nan=True), st.text(max_size=20),
-                    st.sampled_from(["solver", "a", "vote", "adaptive", "-1", "1.5", "settled"]))
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+KEYS = [
+    "name",
+    "roles",
+    "tasks",
+    "policy",
+    "budget",
+    "models",
+    "sources",
+    "seed",
+    "goal",
+    "question",
+    "id",
+    "depends_on",
+    "choices",
+    "threshold",
+    "k",
+    "kind",
+    "backend",
+    "tokens_per_run",
+    "replicas",
+    "answer_type",
+    "expected",
+    "voters",
+    "path",
+    "stopping",
+]
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=True),
+    st.text(max_size=20),
+    st.sampled_from(["solver", "a", "vote", "adaptive", "-1", "1.5", "settled"]),
+)
 VALUES: st.SearchStrategy[Any] = st.recursive(
     SCALARS,
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=8), inner,
-                                            max_size=5)),
-    max_leaves=25)
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=8), inner, max_size=5),
+    ),
+    max_leaves=25,
+)
 
 
 def _load(data: bytes) -> None:
@@ -50,8 +79,11 @@ def test_random_bytes_never_crash_the_loader(data: bytes) -> None:
 
 
 @FUZZ
-@given(st.text(alphabet=st.sampled_from(list("ab:-[]{}&*!|>'\"#%@`\t\n ,?<=.0123456789")),
-               max_size=200))
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("ab:-[]{}&*!|>'\"#%@`\t\n ,?<=.0123456789")), max_size=200
+    )
+)
 def test_random_yaml_punctuation_never_crashes_the_loader(text: str) -> None:
     _load(text.encode())
 

@@ -20,12 +20,32 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _decision(task: str, n_attempts: int = 2) -> Decision:
     attempts = tuple(
-        Attempt(task_id=task, role="r", model="scripted", answer="a", raw="a", prompt_tokens=3,
-                completion_tokens=1, model_ms=1.0, seed=i, temperature=0.0,
-                verdict=Verdict(True)) for i in range(n_attempts))
-    return Decision(task_id=task, answer="a", confidence=0.9, path="single",
-                    stop_reason="confident", status="accepted", policy="single",
-                    attempts=attempts, wall_ms=1.0)
+        Attempt(
+            task_id=task,
+            role="r",
+            model="scripted",
+            answer="a",
+            raw="a",
+            prompt_tokens=3,
+            completion_tokens=1,
+            model_ms=1.0,
+            seed=i,
+            temperature=0.0,
+            verdict=Verdict(True),
+        )
+        for i in range(n_attempts)
+    )
+    return Decision(
+        task_id=task,
+        answer="a",
+        confidence=0.9,
+        path="single",
+        stop_reason="confident",
+        status="accepted",
+        policy="single",
+        attempts=attempts,
+        wall_ms=1.0,
+    )
 
 
 def _counts(path: Path, run_id: str) -> tuple[int, int, int]:
@@ -34,7 +54,8 @@ def _counts(path: Path, run_id: str) -> tuple[int, int, int]:
             "SELECT (SELECT count(*) FROM decisions WHERE run_id = ?), "
             "(SELECT count(*) FROM attempts WHERE run_id = ?), "
             "(SELECT sum(n_attempts) FROM decisions WHERE run_id = ?)",
-            [run_id, run_id, run_id]).fetchone()
+            [run_id, run_id, run_id],
+        ).fetchone()
     assert row is not None
     return int(row[0]), int(row[1]), int(row[2] or 0)
 
@@ -94,8 +115,13 @@ WRITER = textwrap.dedent("""
 def test_another_process_reads_the_ledger_while_a_run_writes_it(ledger_path: Path) -> None:
     n = 250  # ~2.5 s of decisions, flushed every 0.4 s (one file flush costs ~0.1 s)
     script = WRITER.format(tests=str(Path(__file__).parent), db=str(ledger_path), n=n)
-    writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     assert writer.stdout is not None and writer.stdout.readline().strip() == "started"
     seen: list[tuple[int, str]] = []
     try:

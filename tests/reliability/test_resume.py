@@ -30,11 +30,23 @@ def _crew_file(folder: Path, latency_s: float = 0.0) -> Path:
             task["question"] = f"Q{i}? given {{t{i - 10}}}"
             task["depends_on"] = [f"t{i - 10}"]
         tasks.append(task)
-    crew = {"name": "resumable", "seed": 3, "concurrency": 2,
-            "models": {"fake": {"backend": "scripted", "options": {
-                "latency_s": latency_s, "script": {f"Q{i}?": f"A{i}" for i in range(N)}}}},
-            "roles": [{"name": "solver", "model": "fake"}], "policy": {"kind": "single"},
-            "tasks": tasks}
+    crew = {
+        "name": "resumable",
+        "seed": 3,
+        "concurrency": 2,
+        "models": {
+            "fake": {
+                "backend": "scripted",
+                "options": {
+                    "latency_s": latency_s,
+                    "script": {f"Q{i}?": f"A{i}" for i in range(N)},
+                },
+            }
+        },
+        "roles": [{"name": "solver", "model": "fake"}],
+        "policy": {"kind": "single"},
+        "tasks": tasks,
+    }
     path = folder / "crew.yaml"
     path.write_text(yaml.safe_dump(crew, sort_keys=False))
     return path
@@ -71,7 +83,8 @@ def test_resume_reuses_decisions_and_recomputes_only_the_rest(tmp_path: Path) ->
 
     again: list[str] = []
     result = Crew.from_yaml(_crew_file(tmp_path)).run(
-        db=db, pool="local", resume=run_id, on_decision=lambda t, d: again.append(d.task_id))
+        db=db, pool="local", resume=run_id, on_decision=lambda t, d: again.append(d.task_id)
+    )
     assert result.run_id == run_id
     assert len(again) == N - 25 and not set(again) & set(seen)  # nothing recomputed
     assert result.answers == EXPECTED
@@ -95,9 +108,14 @@ def test_resume_refuses_an_unknown_run_or_another_crew(tmp_path: Path) -> None:
 
 def _start(crew: Path, db: Path, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.Popen([str(ACCORD), "run", str(crew), "--db", str(db), "--local",
-                             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, cwd=crew.parent)
+    return subprocess.Popen(
+        [str(ACCORD), "run", str(crew), "--db", str(db), "--local", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=crew.parent,
+    )
 
 
 def _wait_for_decisions(db: Path, at_least: int, process: subprocess.Popen[str]) -> str:
@@ -113,16 +131,21 @@ def _wait_for_decisions(db: Path, at_least: int, process: subprocess.Popen[str])
 
 
 def _resume_and_check(crew: Path, db: Path, run_id: str) -> None:
-    done = subprocess.run([str(ACCORD), "run", str(crew), "--db", str(db), "--local",
-                           "--resume", run_id], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(ACCORD), "run", str(crew), "--db", str(db), "--local", "--resume", run_id],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert _stored(db, run_id) == EXPECTED  # the same answers as an uninterrupted run
     assert _attempt_count(db, run_id) == N  # each decision and attempt exactly once
     assert list_runs(db)[0]["status"] == "finished"
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM,
-                                    pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)]
+)
 def test_a_signal_stops_the_run_cleanly_and_it_resumes(tmp_path: Path, signum: int) -> None:
     crew, db = _crew_file(tmp_path, latency_s=0.05), tmp_path / "ledger.duckdb"
     process = _start(crew, db)

@@ -48,9 +48,17 @@ def test_actors_are_placed_on_both_nodes_and_the_crew_completes(tmp_path) -> Non
     script = tmp_path / "two_nodes.py"
     script.write_text(SCRIPT)
     done = subprocess.run(
-        [sys.executable, str(script), str(ROOT / "configs" / "scripted.yaml"),
-         str(tmp_path / "ledger.duckdb")],
-        capture_output=True, text=True, timeout=280, cwd=ROOT)
+        [
+            sys.executable,
+            str(script),
+            str(ROOT / "configs" / "scripted.yaml"),
+            str(tmp_path / "ledger.duckdb"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(report["alive"]) == 2

@@ -27,9 +27,23 @@ def test_recorded_sandbox_appends_one_chained_event_per_run(ledger_path) -> None
 def test_cli_unsafe_local_run_is_audited(tmp_path) -> None:
     db = tmp_path / "ledger.duckdb"
     done = subprocess.run(
-        [sys.executable, "-m", "accord.cli", "sandbox", "run", "--unsafe-local", "--db", str(db),
-         str(ROOT / "examples" / "hello.py"), "Ada"],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "accord.cli",
+            "sandbox",
+            "run",
+            "--unsafe-local",
+            "--db",
+            str(db),
+            str(ROOT / "examples" / "hello.py"),
+            "Ada",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "recorded in" in done.stderr
     run = list_runs(db)[0]

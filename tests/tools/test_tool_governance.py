@@ -52,7 +52,10 @@ def test_rate_limit_per_tool_refuses_inside_the_window_and_recovers() -> None:
     clock = Clock()
     ex = make([LimitSpec(tool="ping", rate="2/1s")], clock=clock)
     assert [ex.call("a", "ping", {}).decision for _ in range(3)] == [
-        "allowed", "allowed", "refused"]
+        "allowed",
+        "allowed",
+        "refused",
+    ]
     assert ex.call("b", "ping", {}).decision == "refused"  # per tool: any role
     clock.now = 1.0
     assert ex.call("a", "ping", {}).decision == "allowed"
@@ -135,8 +138,10 @@ def test_duckdb_keys_survive_a_new_executor(tmp_path: Path) -> None:
     keys_path = tmp_path / "keys.duckdb"
     box, perms = tools(), Permissions(ALL)
     ToolExecutor(box, perms, keys=DuckDBKeys(keys_path)).call(
-        "a", "pay", {"order_id": "X", "amount": 5})
+        "a", "pay", {"order_id": "X", "amount": 5}
+    )
     later = ToolExecutor(box, perms, keys=DuckDBKeys(keys_path)).call(
-        "a", "pay", {"order_id": "X", "amount": 5})
+        "a", "pay", {"order_id": "X", "amount": 5}
+    )
     assert later.decision == "deduplicated"
     assert box.runs == [("pay", "X")]  # type: ignore[attr-defined]

@@ -34,9 +34,11 @@ def tools() -> ToolSet:
 
 
 GRANTS = {
-    "support": [GrantSpec(tool="lookup"),
-                GrantSpec(tool="refund", limits=["amount <= 500"], over_limit="approval"),
-                GrantSpec(tool="note", limits=["order_id != 'A9'"])],
+    "support": [
+        GrantSpec(tool="lookup"),
+        GrantSpec(tool="refund", limits=["amount <= 500"], over_limit="approval"),
+        GrantSpec(tool="note", limits=["order_id != 'A9'"]),
+    ],
     "auditor": [GrantSpec(tool="refund", requires_approval=False)],
 }
 
@@ -103,8 +105,10 @@ def test_pre_approved_call_runs() -> None:
     pending = ex.call("support", "refund", {"order_id": "A1", "amount": 50})
     approval = gate.decide(pending.request, pending.reason)
     assert approval.approved and approval.policy == "approvals[0]"
-    assert ex.call("support", "refund", {"order_id": "A1", "amount": 50},
-                   approval=approval).decision == "allowed"
+    assert (
+        ex.call("support", "refund", {"order_id": "A1", "amount": 50}, approval=approval).decision
+        == "allowed"
+    )
 
 
 def test_pre_approval_for_another_role_does_not_apply() -> None:
@@ -130,8 +134,9 @@ def test_interactive_confirmation_decides() -> None:
 
 
 def test_review_required_by_pre_approval() -> None:
-    gate = ApprovalGate([PreApprovalSpec(tool="refund", when=["amount <= 1000"],
-                                         reviewed_by="finance")])
+    gate = ApprovalGate(
+        [PreApprovalSpec(tool="refund", when=["amount <= 1000"], reviewed_by="finance")]
+    )
     pending = executor().call("support", "refund", {"order_id": "A1", "amount": 800})
     assert gate.reviewer_for(pending.request) == "finance"
     assert not gate.decide(pending.request, pending.reason).approved  # no review yet
@@ -156,5 +161,8 @@ def test_every_call_is_audited_allowed_or_not() -> None:
     ex.call("support", "refund", {"order_id": "A1", "amount": 900})
     events = ex.audit.events  # type: ignore[attr-defined]
     assert [(e["actor"], e["decision"]) for e in events] == [
-        ("support", "allowed"), ("stranger", "refused"), ("support", "needs_approval")]
+        ("support", "allowed"),
+        ("stranger", "refused"),
+        ("support", "needs_approval"),
+    ]
     assert all(e["tool"] for e in events)

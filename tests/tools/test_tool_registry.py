@@ -63,16 +63,19 @@ def test_unknown_tool_lists_known_ones() -> None:
         make_tools().get("refnud")
 
 
-@pytest.mark.parametrize(("text", "env", "expected"), [
-    ("amount <= 500", {"amount": 500}, True),
-    ("amount <= 500", {"amount": 500.01}, False),
-    ("amount < lookup.paid", {"amount": 5, "lookup": {"paid": 10}}, True),
-    ("status == 'paid'", {"status": "paid"}, True),
-    ("eligible == true", {"eligible": False}, False),
-    ("method in ['card', 'cash']", {"method": "cash"}, True),
-    ("method not in ['card']", {"method": "card"}, False),
-    ("amount <= 500", {}, None),
-])
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        ("amount <= 500", {"amount": 500}, True),
+        ("amount <= 500", {"amount": 500.01}, False),
+        ("amount < lookup.paid", {"amount": 5, "lookup": {"paid": 10}}, True),
+        ("status == 'paid'", {"status": "paid"}, True),
+        ("eligible == true", {"eligible": False}, False),
+        ("method in ['card', 'cash']", {"method": "cash"}, True),
+        ("method not in ['card']", {"method": "card"}, False),
+        ("amount <= 500", {}, None),
+    ],
+)
 def test_constraints(text: str, env: dict, expected: bool | None) -> None:
     assert Constraint.parse(text).check(env) is expected
 
