@@ -90,7 +90,7 @@ def test_decision_budget_stops_the_vote() -> None:
         seed=0,
     )
     d = asyncio.run(coordinator.decide(MC))
-    assert d.stop_reason == "budget"
+    assert d.stop_reason == "budget:tokens_per_decision" and d.over_budget
     assert len(d.attempts) < 9
 
 

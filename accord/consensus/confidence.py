@@ -107,6 +107,21 @@ class Verbalised:
         return stated_confidence(attempt.raw) or 0.0
 
 
+@estimators.register("critic")
+class CriticScore:
+    """The P(yes) a critic role gave the answer (0 when no critic judged it).
+
+    Needs a role-bound critic validator on the task (`critic: {role: ...}`); combine it with
+    another estimator, e.g. `min:option_prob,critic`.
+    """
+
+    name = "critic"
+
+    def estimate(self, task: Task, attempt: Attempt) -> float:
+        """The critic's score of `attempt`."""
+        return _clamp(attempt.critic_score or 0.0)
+
+
 def agreement(tally: Tally) -> float:
     """Agreement among samples: the leader's share of the votes (0 with no votes)."""
     return tally.share

@@ -10,12 +10,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from accord.consensus.confidence import agreement, build_estimator
+from accord.consensus.critic import Critic, critic_score, critic_task
 from accord.consensus.policy import BudgetSpec, PolicySpec
-from accord.consensus.records import Attempt, Decision, Task, Verdict
+from accord.consensus.records import ANSWER_KINDS, BUDGET, Attempt, Decision, Task, Verdict
+from accord.consensus.spending import DecisionSpend, RunSpend
 from accord.consensus.stopping import stopping_rules
 from accord.consensus.validators import AllOf, Validator, default_validators
 from accord.consensus.voting import Tally
 from accord.errors import ConfigError
+from accord.ledger.pricing import PriceTable
 
 if TYPE_CHECKING:
     from accord.roles.pool import AgentPool
@@ -49,13 +52,27 @@ def failed_attempt(
     )  # type: ignore[arg-type]
 
 
+def feedback_task(task: Task, rejected: Attempt) -> Task:
+    """`task` asked again, with the rejected answer and the validator's reason in the prompt."""
+    answer = rejected.answer or " ".join(rejected.raw.split())[:200] or "(empty)"
+    prompt = (
+        f"{task.prompt.rstrip()}\n\nYour previous answer was: {answer}\n"
+        f"It was rejected: {rejected.verdict.reason}\nAnswer again, fixing that."
+    )
+    return replace(task, prompt=prompt)
+
+
 def task_seed(base: int, task_id: str) -> int:
     """A stable per-task seed: the same task gets the same seeds in every run."""
     return (base * 1_000_003 + zlib.crc32(task_id.encode())) % (2**31)
 
 
 class Coordinator:
-    """Decides tasks with a policy, spending attempts only where they buy accuracy."""
+    """Decides tasks with a policy, spending attempts only where they buy accuracy.
+
+    `spend` tracks the run's spending against `budget` (shared by every decision of a run;
+    one is made when not given). `prices` prices attempts for the money limits.
+    """
 
     def __init__(
         self,
@@ -66,29 +83,23 @@ class Coordinator:
         primary: str | None = None,
         validators_for: ValidatorsFor | None = None,
         seed: int = 0,
+        prices: PriceTable | None = None,
+        spend: RunSpend | None = None,
     ) -> None:
         self.pool = pool
         self.policy = policy or PolicySpec()
-        self.budget = budget or BudgetSpec()
+        self.budget = budget or (spend.budget if spend else BudgetSpec())
         self.primary = primary or pool.roles()[0]
         self.validators_for = validators_for or default_validators
         self.seed = seed
+        self.spend = spend or RunSpend(self.budget, prices)
 
     async def decide(self, task: Task, policy: PolicySpec | None = None) -> Decision:
         """Make one decision for `task` under `policy` (the coordinator's by default)."""
         policy = policy or self.policy
         start = time.perf_counter()
         run = _DecisionRun(self, task, policy)
-        if policy.kind == "vote":
-            await run.vote([], path="vote")
-        else:
-            first = await run.ask(task.role or self.primary, "primary", policy.temperature, 0)
-            accept = first.verdict.ok and first.confidence >= policy.threshold
-            if policy.kind == "single" or accept:
-                run.finish_single(first, "confident" if accept else "single")
-            else:
-                start_votes = [first] if first.verdict.ok else []
-                await run.vote(start_votes, path="escalated")
+        await run.make()
         return run.decision(policy, (time.perf_counter() - start) * 1000.0)
 
 
@@ -101,17 +112,70 @@ class _DecisionRun:
         self.policy = policy
         self.seed = task_seed(coordinator.seed, task.id)
         self.attempts: list[Attempt] = []
-        self.validator = AllOf(coordinator.validators_for(task))
+        checks = list(coordinator.validators_for(task))
+        self.critics = [v for v in checks if isinstance(v, Critic) and v.role]
+        for critic in self.critics:
+            if critic.role not in coordinator.pool.roles():
+                raise ConfigError(
+                    f"critic role {critic.role!r} of task {task.id!r} is not a role of this crew",
+                    hint=f"add a role named {critic.role!r} or use one of: "
+                    + ", ".join(coordinator.pool.roles()),
+                )
+        self.validator = AllOf([v for v in checks if not (isinstance(v, Critic) and v.role)])
         self.estimator = build_estimator(policy.confidence)
+        self.spent = DecisionSpend(coordinator.spend)
         self.answer = ""
         self.confidence = 0.0
         self.path = "single"
         self.stop_reason = ""
         self.tally = Tally(())
 
+    async def make(self) -> None:
+        """Run the policy: answer, validate, retry or escalate, within the budgets."""
+        policy = self.policy
+        if (limit := self.c.spend.exhausted()) is not None:  # the run's budget is already spent
+            self.stop_reason = BUDGET + limit
+            return
+        if policy.kind == "vote":
+            await self.vote([], path="vote")
+            return
+        first = await self.ask(self.task.role or self.c.primary, "primary", policy.temperature, 0)
+        if self._rejected(first) and policy.on_invalid in ("retry", "both"):
+            first = await self.retry(first)
+        accept = first.verdict.ok and first.confidence >= policy.threshold
+        limit = self.spent.exhausted()
+        if policy.kind == "single" or accept:
+            self.finish_single(first, "confident" if accept else "single")
+        elif limit is not None:
+            self.finish_single(first, BUDGET + limit)
+        elif not first.verdict.ok and policy.on_invalid == "retry":
+            self.finish_single(first, "invalid")
+        else:
+            await self.vote([first] if first.verdict.ok else [], path="escalated")
+
+    @staticmethod
+    def _rejected(attempt: Attempt) -> bool:
+        """Invalid by a validator (not a failed call: a retry with feedback cannot fix that)."""
+        return not attempt.verdict.ok and not attempt.verdict.reason.startswith(FAILED)
+
+    async def retry(self, rejected: Attempt) -> Attempt:
+        """Ask the primary again with the rejection reason, up to `retries` times."""
+        role = self.task.role or self.c.primary
+        for _ in range(self.policy.retries):
+            if self.spent.exhausted() is not None:
+                break
+            task = feedback_task(self.task, rejected)
+            rejected = await self.ask(
+                role, "retry", self.policy.temperature, len(self.attempts), task=task
+            )
+            if not self._rejected(rejected):
+                break
+        return rejected
+
     def voters(self) -> list[str]:
-        names = self.policy.voters or self.c.pool.roles()
         known = set(self.c.pool.roles())
+        judges = {c.role for c in self.critics}
+        names = self.policy.voters or [r for r in self.c.pool.roles() if r not in judges]
         for name in names:
             if name not in known:
                 raise ConfigError(
@@ -120,42 +184,87 @@ class _DecisionRun:
                 )
         return names
 
-    async def ask(self, role: str, kind: str, temperature: float, index: int) -> Attempt:
+    async def _call(
+        self, role: str, task: Task, kind: str, temperature: float, seed: int
+    ) -> Attempt:
+        """One attempt from the pool, abandoned at the time budget (TimeoutError)."""
+        call = self.c.pool.attempt(
+            role,
+            task,
+            kind=kind,
+            temperature=temperature,
+            seed=seed,  # type: ignore[arg-type]
+        )
+        left = self.spent.seconds_left()
+        if left is None:
+            return await call
+        return await asyncio.wait_for(call, max(left, 0.0))
+
+    async def ask(
+        self, role: str, kind: str, temperature: float, index: int, *, task: Task | None = None
+    ) -> Attempt:
+        """One answer attempt, validated (critic roles included) and given a confidence."""
+        seed = self.seed + index
         try:
-            raw = await self.c.pool.attempt(
-                role,
-                self.task,
-                kind=kind,  # type: ignore[arg-type]
-                temperature=temperature,
-                seed=self.seed + index,
-            )
+            raw = await self._call(role, task or self.task, kind, temperature, seed)
         except ConfigError:
             raise
+        except TimeoutError:
+            limit = "seconds_per_decision" if self.c.budget.seconds_per_decision else "seconds"
+            reason = TimeoutError(f"abandoned at the time budget ({limit})")
+            return self._record(failed_attempt(self.task, role, kind, temperature, seed, reason))
         except Exception as exc:  # a failed attempt is recorded; the decision goes on
-            failed = failed_attempt(self.task, role, kind, temperature, self.seed + index, exc)
-            self.attempts.append(failed)
-            return failed
+            return self._record(failed_attempt(self.task, role, kind, temperature, seed, exc))
+        raw = replace(raw, task_id=self.task.id)
         verdict = self.validator.check(self.task, raw.answer)
-        attempt = replace(raw, verdict=verdict, confidence=self.estimator.estimate(self.task, raw))
+        score, judged = None, []
+        for critic in self.critics if verdict.ok else ():
+            verdict, score, judgement = await self.judge(critic, raw.answer, seed)
+            judged.append(judgement)
+            if not verdict.ok:
+                break
+        attempt = replace(raw, verdict=verdict, critic_score=score)
+        attempt = replace(attempt, confidence=self.estimator.estimate(self.task, attempt))
+        self._record(attempt)
+        for judgement in judged:  # recorded after the answer they judge: they cost tokens too
+            self._record(judgement)
+        return attempt
+
+    async def judge(self, critic: Critic, answer: str, seed: int) -> tuple[Verdict, float, Attempt]:
+        """A critic role's verdict on `answer`, its P(yes), and the critic's own attempt."""
+        role = str(critic.role)
+        try:
+            raw = await self._call(role, critic_task(self.task, answer), "critic", 0.0, seed)
+        except ConfigError:
+            raise
+        except Exception as exc:  # no verdict from the critic: the answer is not validated
+            failed = failed_attempt(self.task, role, "critic", 0.0, seed, exc)
+            return Verdict(False, f"critic {role} gave no verdict"), 0.0, failed
+        score = critic_score(raw)
+        return critic.verdict(score), score, replace(raw, task_id=self.task.id, confidence=score)
+
+    def _record(self, attempt: Attempt) -> Attempt:
         self.attempts.append(attempt)
+        self.spent.add(attempt)
         return attempt
 
     def finish_single(self, attempt: Attempt, reason: str) -> None:
         self.answer, self.confidence = attempt.answer, attempt.confidence
-        self.stop_reason = reason if attempt.verdict.ok else "invalid"
+        budget_stop = reason.startswith(BUDGET)
+        self.stop_reason = reason if attempt.verdict.ok or budget_stop else "invalid"
 
-    def over_budget(self) -> bool:
-        limit = self.c.budget.tokens_per_decision
-        return limit is not None and sum(a.tokens for a in self.attempts) >= limit
+    def _answers(self) -> list[Attempt]:
+        return [a for a in self.attempts if a.kind in ANSWER_KINDS]
 
     def _votes(self) -> Tally:
-        return Tally.of((a.answer, a.confidence) for a in self.attempts if a.verdict.ok)
+        return Tally.of((a.answer, a.confidence) for a in self._answers() if a.verdict.ok)
 
     async def vote(self, seeded: list[Attempt], *, path: str) -> None:
-        """Draw voter attempts in parallel until the stopping rule ends the vote.
+        """Draw voter attempts in parallel until the stopping rule or a budget ends the vote.
 
         Attempts already in flight when the vote ends are awaited and counted: their compute
-        was spent, so they belong in the ledger and in the tally.
+        was spent, so they belong in the ledger and in the tally (a time budget abandons them
+        at its deadline instead).
         """
         self.path = path
         rule = stopping_rules.create(self.policy.stopping)
@@ -166,10 +275,11 @@ class _DecisionRun:
         launched = 0
         reason = rule.done(self._votes(), k_max) if seeded else None
         while reason is None:
+            limit = self.spent.exhausted()
             while (
-                len(pending) < capacity
-                and len(self.attempts) + len(pending) < k_max
-                and not self.over_budget()
+                limit is None
+                and len(pending) < capacity
+                and len(self._answers()) + len(pending) < k_max
             ):
                 role = voters[launched % len(voters)]
                 index = len(self.attempts) + len(pending)
@@ -180,24 +290,28 @@ class _DecisionRun:
                 )
                 launched += 1
             if not pending:
-                reason = "budget" if self.over_budget() else "k_max"
+                reason = BUDGET + limit if limit is not None else "k_max"
                 break
             _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             reason = rule.done(self._votes(), k_max)
+            if reason is None and (limit := self.spent.exhausted()) is not None:
+                reason = BUDGET + limit
         if pending:
             await asyncio.gather(*pending)
         self.tally = self._votes()
         self.stop_reason = reason
+        answers = self._answers()
         if self.tally.leader is not None:
             self.answer, self.confidence = self.tally.leader, agreement(self.tally)
-        elif self.attempts:
-            self.answer, self.confidence = self.attempts[0].answer, 0.0
+        elif answers:
+            self.answer, self.confidence = answers[0].answer, 0.0
 
     def decision(self, policy: PolicySpec, wall_ms: float) -> Decision:
-        valid = any(a.verdict.ok and a.answer == self.answer for a in self.attempts)
+        answers = self._answers()
+        valid = any(a.verdict.ok and a.answer == self.answer for a in answers)
         status = "accepted" if valid else "unresolved"
-        failures = [a.verdict.reason for a in self.attempts if a.verdict.reason.startswith(FAILED)]
-        if not valid and failures and len(failures) == len(self.attempts):
+        failures = [a.verdict.reason for a in answers if a.verdict.reason.startswith(FAILED)]
+        if not valid and failures and len(failures) == len(answers) and not self.over_budget:
             self.stop_reason = failures[-1]
         votes = tuple((a, float(c)) for a, c, _ in self.tally.rows)
         return Decision(
@@ -212,3 +326,7 @@ class _DecisionRun:
             wall_ms=wall_ms,
             votes=votes,
         )
+
+    @property
+    def over_budget(self) -> bool:
+        return self.stop_reason.startswith(BUDGET)

@@ -10,14 +10,23 @@ from pydantic_core import PydanticCustomError
 from accord.errors import ConfigError
 
 PolicyKind = Literal["single", "vote", "adaptive"]
+OnInvalid = Literal["escalate", "retry", "both"]
 
 
 class BudgetSpec(BaseModel):
-    """Limits on what a decision or a run may spend; None means no limit."""
+    """Limits on what a decision or a run may spend; None means no limit.
+
+    A decision that reaches a limit stops drawing attempts and returns the best answer so far,
+    marked with `stop_reason` `budget:<limit>`. A run that reaches a limit ends the decisions in
+    flight the same way and skips the tasks not yet started. Money is priced from the models'
+    `price` (USD per million tokens); models without one cost nothing.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tokens_per_decision: int | None = Field(default=None, ge=0)
+    usd_per_decision: float | None = Field(default=None, ge=0)
+    seconds_per_decision: float | None = Field(default=None, gt=0)
     tokens_per_run: int | None = Field(default=None, ge=0)
     seconds_per_run: float | None = Field(default=None, ge=0)
     usd_per_run: float | None = Field(default=None, ge=0)
@@ -29,6 +38,10 @@ class PolicySpec(BaseModel):
     `single`: one answer from the primary role. `vote`: a majority of `k` voter answers.
     `adaptive`: the primary answers; it is accepted when valid and its confidence reaches
     `threshold`, otherwise voters are asked until the stopping rule ends the vote.
+
+    `on_invalid` says what a validator failure of the primary answer triggers: `escalate` (the
+    vote), `retry` (ask the primary again up to `retries` times with the rejection reason in
+    the prompt; an answer still invalid is unresolved) or `both` (retry, then vote).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -41,6 +54,8 @@ class PolicySpec(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     voter_temperature: float = Field(default=0.8, ge=0.0, le=2.0)
     voters: list[str] | None = None
+    on_invalid: OnInvalid = "escalate"
+    retries: int = Field(default=1, ge=0, le=5)
 
     @field_validator("stopping", "confidence")
     @classmethod

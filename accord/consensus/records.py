@@ -8,6 +8,10 @@ from typing import Literal
 AnswerType = Literal["text", "number", "choice"]
 Path = Literal["single", "escalated", "vote"]
 Status = Literal["accepted", "unresolved"]
+# primary: the first answer; retry: the primary again, told why its answer was rejected;
+# voter: a vote sample; critic: a critic role judging another attempt's answer.
+AttemptKind = Literal["primary", "voter", "retry", "critic"]
+ANSWER_KINDS = frozenset({"primary", "voter", "retry"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +49,13 @@ class Attempt:
     model_ms: float
     seed: int
     temperature: float
-    kind: Literal["primary", "voter"] = "primary"
+    kind: AttemptKind = "primary"
     option_prob: float | None = None
     mean_logprob: float | None = None
     min_logprob: float | None = None
     confidence: float = 0.0
     verdict: Verdict = field(default_factory=lambda: Verdict(True))
+    critic_score: float | None = None
 
     @property
     def tokens(self) -> int:
@@ -97,3 +102,11 @@ class Decision:
     def escalated(self) -> bool:
         """Whether more than the primary attempt was needed."""
         return self.path != "single"
+
+    @property
+    def over_budget(self) -> bool:
+        """Whether a budget ended this decision early: its answer is the best found so far."""
+        return self.stop_reason.startswith(BUDGET)
+
+
+BUDGET = "budget:"

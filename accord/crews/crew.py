@@ -19,6 +19,7 @@ from accord.crews.runner import GraphRunner
 from accord.crews.scoring import is_correct
 from accord.crews.spec import CrewSpec, ModelSpec, RoleSpec, TaskSpec
 from accord.errors import ConfigError, RunInterrupted
+from accord.ledger.pricing import Price
 from accord.ledger.writer import DEFAULT_PATH, Ledger
 from accord.memory.crew_memory import attach_memory
 from accord.roles.pool import AgentPool, LocalPool, RayPool
@@ -238,6 +239,17 @@ class Crew:
                 on_decision(task, decision)
 
         checks = validators_by_task({t.id: t.validators for t in tasks})
+        if spec.prices:  # the crew's prices count in the ledger and in its money budgets
+            ledger.prices = ledger.prices.with_overrides(
+                {
+                    name: Price(
+                        p.prompt_usd_per_mtok,
+                        p.completion_usd_per_mtok,
+                        ledger.prices.prices.get(name, Price()).parameters,
+                    )
+                    for name, p in spec.prices.items()
+                }
+            )
         coordinator = Coordinator(
             agents,
             policy=spec.policy,
@@ -245,6 +257,7 @@ class Crew:
             primary=spec.roles[0].name,
             seed=spec.seed,
             validators_for=checks,
+            prices=ledger.prices,
         )
         memory = attach_memory(spec.memory, ledger, crew=spec.name, run_id=run_id)
         if memory is not None:  # memory wraps the coordinator: context in, decisions out

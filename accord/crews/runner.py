@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from itertools import islice
 
 from accord.consensus.coordinator import Coordinator
 from accord.consensus.policy import BudgetSpec
-from accord.consensus.records import Decision
+from accord.consensus.records import BUDGET, Decision
+from accord.consensus.spending import RunSpend
 from accord.crews.plan import runtime_task
 from accord.crews.spec import TaskSpec
 from accord.errors import RunError
@@ -47,25 +47,24 @@ class GraphRunner:
         self.coordinator = coordinator
         self.keep_attempts = keep_attempts
         self.concurrency = concurrency
-        self.budget = budget or BudgetSpec()
+        # the coordinator counts each attempt as it completes; a budget given here replaces its
+        # run limits (the crew passes the same one)
+        self.spend: RunSpend = getattr(coordinator, "spend", None) or RunSpend(budget)
+        if budget is not None:
+            self.spend.budget = budget
         self.on_decision = on_decision
-        self.tokens = 0
-        self.started = time.monotonic()
 
     def _out_of_budget(self) -> str | None:
-        b = self.budget
-        if b.tokens_per_run is not None and self.tokens >= b.tokens_per_run:
-            return "run token budget exhausted"
-        if b.seconds_per_run is not None and time.monotonic() - self.started >= b.seconds_per_run:
-            return "run time budget exhausted"
-        return None
+        limit = self.spend.exhausted()
+        return None if limit is None else BUDGET + limit
 
     async def run(
         self, tasks: Sequence[TaskSpec], *, reused: Mapping[str, Decision] | None = None
     ) -> dict[str, Decision]:
         """Decide every task not in `reused` (a resumed run's); returns all by task id."""
         done: dict[str, Decision] = dict(reused or {})
-        self.tokens += sum(d.tokens for d in done.values())
+        for d in done.values():  # a resumed run's earlier spending counts against its budget
+            self.spend.add(d.attempts)
         waiting = {t.id: t for t in tasks if t.id not in done}
         running: dict[asyncio.Future[Decision], TaskSpec] = {}
         while waiting or running:
@@ -111,7 +110,6 @@ class GraphRunner:
             return _skipped(task, f"error: {exc}")
 
     def _finish(self, done: dict[str, Decision], task: TaskSpec, decision: Decision) -> None:
-        self.tokens += decision.tokens
         if self.on_decision:
             self.on_decision(task, decision)
         # Without attempts a kept decision is a few hundred bytes: long runs stay flat.

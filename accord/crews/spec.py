@@ -25,6 +25,13 @@ class ModelSpec(_Spec):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class PriceSpec(_Spec):
+    """What a model costs, in USD per million tokens (for the ledger and money budgets)."""
+
+    prompt_usd_per_mtok: float = Field(default=0.0, ge=0)
+    completion_usd_per_mtok: float = Field(default=0.0, ge=0)
+
+
 class RoleSpec(_Spec):
     """A role: who it is, which model tier it uses, how many replicas vote in parallel."""
 
@@ -85,6 +92,9 @@ class CrewSpec(_Spec):
     sources: list[SourceSpec] = Field(default_factory=list)
     policy: PolicySpec = Field(default_factory=PolicySpec)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    prices: dict[str, PriceSpec] = Field(
+        default_factory=dict, description="prices by the model name the ledger records"
+    )
     concurrency: int = Field(default=4, ge=1, le=1024)
     tools: ToolsSpec | None = Field(default=None, description="tools, grants, limits")
     goals: list[GoalSpec] = Field(default_factory=list, description="goals to plan for")

@@ -26,7 +26,7 @@ def test_dependants_of_budget_skipped_tasks_are_decided_too() -> None:
         ("t2", "unresolved"),
         ("t3", "unresolved"),
     ]
-    assert {d.stop_reason for d in result.decisions[1:]} == {"run token budget exhausted"}
+    assert {d.stop_reason for d in result.decisions[1:]} == {"budget:tokens_per_run"}
 
 
 def test_a_wide_graph_decides_every_task_once() -> None:

@@ -1,0 +1,286 @@
+"""Retry with the rejection reason fed back, money/time/run budgets, and a critic role."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accord.consensus import BudgetSpec, Coordinator, PolicySpec, Task
+from accord.consensus.critic import Critic
+from accord.consensus.spending import RunSpend
+from accord.consensus.validators import default_validators
+from accord.errors import ConfigError
+from accord.ledger.pricing import Price, PriceTable
+from accord.models.base import CompletionRequest
+from accord.models.scripted import Scripted
+from accord.testing import scripted_pool
+
+NUM = Task(id="n", prompt="What is 2 plus 2?", answer_type="number")
+MC = Task(id="q", prompt="Which is bigger?", answer_type="choice", choices=("a", "b", "c"))
+
+
+def feedback_aware(request: CompletionRequest) -> str:
+    """Answers in words first; with the rejection reason in the prompt, as a number."""
+    return "4" if "It was rejected" in request.messages[-1].content else "four-ish"
+
+
+def run(coordinator: Coordinator, task: Task, policy: PolicySpec | None = None):
+    return asyncio.run(coordinator.decide(task, policy))
+
+
+@pytest.mark.parametrize("on_invalid", ["retry", "both"])
+def test_invalid_answer_is_retried_with_the_reason_in_the_prompt(on_invalid: str) -> None:
+    seen: list[str] = []
+
+    def solver(request: CompletionRequest) -> str:
+        seen.append(request.messages[-1].content)
+        return feedback_aware(request)
+
+    pool = scripted_pool({"solver": solver, "voter": {"2 plus 2": "5"}})
+    policy = PolicySpec(kind="adaptive", threshold=0.5, on_invalid=on_invalid, voters=["voter"])
+    d = run(Coordinator(pool, policy=policy), NUM)
+    assert [a.kind for a in d.attempts] == ["primary", "retry"]
+    assert (d.answer, d.status, d.stop_reason) == ("4", "accepted", "confident")
+    assert "Your previous answer was: four-ish\nIt was rejected: nonempty: empty" in seen[1]
+
+
+def test_retry_only_leaves_a_still_invalid_answer_unresolved_without_a_vote() -> None:
+    pool = scripted_pool({"solver": {"2 plus 2": "dunno"}, "voter": {"2 plus 2": "4"}})
+    policy = PolicySpec(on_invalid="retry", retries=2, voters=["voter"])
+    d = run(Coordinator(pool, policy=policy), NUM)
+    assert [a.kind for a in d.attempts] == ["primary", "retry", "retry"]
+    assert (d.status, d.stop_reason, d.path) == ("unresolved", "invalid", "single")
+
+
+def test_both_retries_then_escalates_and_k_bounds_every_answer_attempt() -> None:
+    pool = scripted_pool({"solver": {"2 plus 2": "dunno"}, "voter": {"2 plus 2": "4"}})
+    policy = PolicySpec(on_invalid="both", retries=1, k=4, stopping="fixed", voters=["voter"])
+    d = run(Coordinator(pool, policy=policy), NUM)
+    assert [a.kind for a in d.attempts] == ["primary", "retry", "voter", "voter"]
+    assert (d.answer, d.path, d.status) == ("4", "escalated", "accepted")
+
+
+def test_escalate_default_does_not_retry() -> None:
+    pool = scripted_pool({"solver": {"2 plus 2": "dunno"}, "voter": {"2 plus 2": "4"}})
+    d = run(Coordinator(pool, policy=PolicySpec(k=3, voters=["voter"])), NUM)
+    assert "retry" not in {a.kind for a in d.attempts}
+
+
+def priced(usd_per_mtok: float) -> PriceTable:
+    return PriceTable({"scripted": Price(usd_per_mtok, usd_per_mtok)})
+
+
+def test_money_budget_per_decision_stops_the_vote_with_the_best_answer_marked() -> None:
+    pool = scripted_pool(
+        {"solver": {"bigger": Scripted("a", 0.5)}, "voter": {"bigger": ["b", "b", "c"]}}
+    )
+    # a scored multiple-choice attempt here costs ~65 tokens: at 1000 USD/Mtok ~0.065 USD
+    coordinator = Coordinator(
+        pool,
+        policy=PolicySpec(k=9, voters=["voter"], stopping="fixed"),
+        budget=BudgetSpec(usd_per_decision=0.15),
+        prices=priced(1000.0),
+    )
+    d = run(coordinator, MC)
+    assert d.stop_reason == "budget:usd_per_decision" and d.over_budget
+    assert 2 <= len(d.attempts) < 9
+    spent = sum(coordinator.spend.usd_of(a) for a in d.attempts)
+    assert spent >= 0.15 and spent - coordinator.spend.usd_of(d.attempts[-1]) < 0.15
+    assert d.status == "accepted" and d.answer in {"a", "b", "c"}
+    assert coordinator.spend.usd == pytest.approx(spent)
+
+
+def test_free_models_never_reach_a_money_budget() -> None:
+    pool = scripted_pool({"solver": {"bigger": Scripted("a", 0.5)}, "voter": {"bigger": "b"}})
+    coordinator = Coordinator(
+        pool,
+        policy=PolicySpec(k=5, voters=["voter"], stopping="fixed"),
+        budget=BudgetSpec(usd_per_decision=0.0001),
+    )
+    d = run(coordinator, MC)
+    assert d.stop_reason == "k_max" and len(d.attempts) == 5
+
+
+def test_time_budget_abandons_slow_attempts_and_returns_what_it_has() -> None:
+    pool = scripted_pool(
+        {"solver": {"bigger": Scripted("a", 0.5)}, "voter": {"bigger": "b"}},
+        latency_s=0.15,
+        threads=True,
+    )
+    coordinator = Coordinator(
+        pool,
+        policy=PolicySpec(k=9, voters=["voter"], stopping="fixed"),
+        budget=BudgetSpec(seconds_per_decision=0.25),
+    )
+    d = run(coordinator, MC)
+    assert d.over_budget and d.stop_reason.startswith("budget:seconds")
+    assert d.wall_ms < 1500
+    assert d.attempts[0].answer == "a"  # the primary came back in time
+    abandoned = [a for a in d.attempts if "abandoned at the time budget" in a.verdict.reason]
+    assert abandoned and all(a.tokens == 0 for a in abandoned)
+    assert d.answer in {"a", "b"}
+
+
+def test_run_budget_ends_decisions_in_flight_and_skips_later_ones() -> None:
+    pool = scripted_pool({"solver": {"bigger": Scripted("a", 0.5)}, "voter": {"bigger": "b"}})
+    spend = RunSpend(BudgetSpec(tokens_per_run=40))
+    coordinator = Coordinator(
+        pool, policy=PolicySpec(k=9, voters=["voter"], stopping="fixed"), spend=spend
+    )
+    first = run(coordinator, MC)
+    assert first.stop_reason == "budget:tokens_per_run" and len(first.attempts) < 9
+    second = run(coordinator, MC)
+    assert second.stop_reason == "budget:tokens_per_run" and second.attempts == ()
+    assert spend.tokens == first.tokens
+
+
+def critic_pool(verdict: str, prob: float = 0.9):
+    return scripted_pool(
+        {
+            "solver": {"bigger": Scripted("b", 0.95)},
+            "voter": {"bigger": "c"},
+            "judge": {"Proposed answer": Scripted(verdict, prob)},
+        }
+    )
+
+
+def with_critic(**options):
+    return lambda task: [*default_validators(task), Critic(role="judge", **options)]
+
+
+def test_critic_role_passes_an_answer_and_its_score_is_a_confidence() -> None:
+    coordinator = Coordinator(
+        critic_pool("yes", 0.8),
+        policy=PolicySpec(threshold=0.7, confidence="critic"),
+        validators_for=with_critic(),
+    )
+    d = run(coordinator, MC)
+    assert [a.kind for a in d.attempts] == ["primary", "critic"]
+    assert d.attempts[0].critic_score == pytest.approx(0.8)
+    assert d.confidence == pytest.approx(0.8) and d.stop_reason == "confident"
+    assert d.attempts[1].role == "judge" and d.attempts[1].task_id == "q"
+
+
+def test_critic_role_rejection_escalates_and_the_critic_does_not_vote() -> None:
+    coordinator = Coordinator(
+        critic_pool("no", 0.9),
+        policy=PolicySpec(threshold=0.5, k=3, stopping="fixed"),
+        validators_for=with_critic(threshold=0.5),
+    )
+    d = run(coordinator, MC)
+    first = d.attempts[0]
+    assert not first.verdict.ok and "critic says no" in first.verdict.reason
+    assert first.critic_score == pytest.approx(0.1)
+    assert d.path == "escalated"
+    assert {a.role for a in d.attempts if a.kind == "voter"} <= {"solver", "voter"}
+    assert d.status == "unresolved"  # the judge rejects every answer
+
+
+def test_combined_confidence_with_critic_takes_the_lower() -> None:
+    coordinator = Coordinator(
+        critic_pool("yes", 0.6),
+        policy=PolicySpec(threshold=0.7, confidence="min:option_prob,critic", k=3),
+        validators_for=with_critic(),
+    )
+    d = run(coordinator, MC)
+    assert d.attempts[0].confidence == pytest.approx(0.6)
+    assert d.path == "escalated"
+
+
+def test_unknown_critic_role_is_a_config_error() -> None:
+    coordinator = Coordinator(critic_pool("yes"), validators_for=lambda t: [Critic(role="nobody")])
+    with pytest.raises(ConfigError, match="critic role 'nobody'"):
+        run(coordinator, MC)
+
+
+def test_role_critic_cannot_check_outside_a_coordinator() -> None:
+    with pytest.raises(ConfigError, match="inside a crew's coordinator"):
+        Critic(role="judge").check(MC, "b")
+
+
+CREW = """
+name: guarded
+models:
+  fake:
+    backend: scripted
+    options:
+      script:
+        "Proposed answer: 4": {text: "yes", prob: 0.9}
+        "Proposed answer": {text: "no", prob: 0.9}
+        "It was rejected": "4"
+        "2 plus 2": "about four"
+        "3 plus 3": {text: "6", prob: 0.3}
+roles:
+  - {name: solver, model: fake}
+  - {name: judge, model: fake}
+prices:
+  scripted: {prompt_usd_per_mtok: 1000, completion_usd_per_mtok: 1000}
+policy: {kind: adaptive, threshold: 0.8, k: 7, stopping: fixed, on_invalid: both}
+budget: {usd_per_decision: 0.05}
+tasks:
+  - id: sum
+    question: What is 2 plus 2?
+    answer_type: number
+    validators: [{critic: {role: judge}}]
+  - id: six
+    question: What is 3 plus 3?
+    answer_type: number
+"""
+
+
+def test_yaml_crew_retries_judges_prices_and_marks_budget_stops(tmp_path) -> None:
+    import duckdb
+
+    from accord import Crew
+
+    path = tmp_path / "crew.yaml"
+    path.write_text(CREW)
+    db = tmp_path / "ledger.duckdb"
+    result = Crew.from_yaml(path).run(db=db, pool="local")
+    assert (result["sum"].answer, result["sum"].status) == ("4", "accepted")
+    assert [a.kind for a in result["sum"].attempts] == ["primary", "retry", "critic"]
+    six = result["six"]
+    assert six.over_budget and six.stop_reason == "budget:usd_per_decision"
+    assert six.answer == "6" and len(six.attempts) < 7
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute(
+        "SELECT task_id, kind, cost_usd FROM attempts WHERE run_id = ? ORDER BY task_id, kind",
+        [result.run_id],
+    ).fetchall()
+    stops = dict(con.execute("SELECT task_id, stop_reason FROM decisions").fetchall())
+    con.close()
+    assert {k for t, k, _ in rows if t == "sum"} == {"primary", "retry", "critic"}
+    assert all(usd > 0 for _, _, usd in rows)  # the crew's price reached the ledger
+    assert stops["six"] == "budget:usd_per_decision"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 400),
+    st.floats(0.0, 0.5),
+    st.integers(1, 9),
+    st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=5),
+)
+def test_a_vote_never_exceeds_k_max_nor_its_budgets_beyond_the_attempt_that_crossed_them(
+    tokens: int, usd: float, k: int, answers: list[str]
+) -> None:
+    pool = scripted_pool(
+        {"solver": {"bigger": Scripted("a", 0.4)}, "voter": {"bigger": [*answers]}}
+    )
+    coordinator = Coordinator(
+        pool,
+        policy=PolicySpec(k=k, voters=["voter"], stopping="fixed", on_invalid="both"),
+        budget=BudgetSpec(tokens_per_decision=tokens, usd_per_decision=usd),
+        prices=priced(1000.0),
+    )
+    d = run(coordinator, MC)
+    assert len(d.attempts) <= k
+    # one voter replica: attempts run one at a time, so only the last may cross a limit
+    before_last = d.attempts[:-1]
+    assert sum(a.tokens for a in before_last) < max(tokens, 1)
+    assert sum(coordinator.spend.usd_of(a) for a in before_last) < max(usd, 1e-12)
+    if len(d.attempts) < k and d.stop_reason != "settled":
+        assert d.over_budget
