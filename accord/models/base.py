@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
 from accord.registry import Registry
@@ -10,12 +11,18 @@ from accord.registry import Registry
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """What one backend call cost: tokens, wall time and the model that ran."""
+    """What one backend call cost: tokens, wall time and the model that ran.
+
+    `prompt_tokens` is the whole prompt as sent. `cached_prompt_tokens` (at most that) is how
+    many of them the backend did not evaluate for this call because an earlier evaluation of
+    the same prompt was reused (llama.cpp's prompt cache, `complete_many`); 0 when unknown.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     wall_ms: float = 0.0
     model: str = "unknown"
+    cached_prompt_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -74,6 +81,31 @@ class Backend(Protocol):
     def score(self, messages: tuple[Message, ...], options: tuple[str, ...]) -> OptionScores:
         """Log-probability of each option as the assistant's reply to `messages`."""
         ...
+
+
+@runtime_checkable
+class BatchBackend(Backend, Protocol):
+    """A backend that draws several samples of one request in one call (optional)."""
+
+    def complete_many(
+        self, request: CompletionRequest, seeds: Sequence[int | None]
+    ) -> list[Completion]:
+        """One completion of `request` per seed, each as `complete` would give it."""
+        ...
+
+
+def complete_many(
+    backend: Backend, request: CompletionRequest, seeds: Sequence[int | None]
+) -> list[Completion]:
+    """One completion of `request` per seed, in seed order.
+
+    Batched where the backend can (`complete_many`: the llama backend evaluates the prompt
+    once), otherwise one `complete` per seed with the request's seed replaced.
+    """
+    batched = getattr(backend, "complete_many", None)
+    if callable(batched):
+        return list(batched(request, list(seeds)))
+    return [backend.complete(replace(request, seed=seed)) for seed in seeds]
 
 
 backends: Registry[Backend] = Registry("backend")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import os
 import time
 import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -35,11 +39,87 @@ def _fallback_template(model: str) -> str:
     return _PLAIN_TEMPLATE
 
 
+@dataclass(frozen=True, slots=True)
+class _PromptState:
+    """The context right after a fresh evaluation of one prompt: its KV cells and logits."""
+
+    kv: Any  # a ctypes uint8 array from llama_state_seq_get_data (sequence 0)
+    logits: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.kv) + self.logits.nbytes
+
+
+class PromptCache:
+    """A small LRU of prompt states keyed by the prompt's tokens, bounded in entries and bytes.
+
+    A state is the KV cache of one prompt evaluated afresh (from an empty context, in the
+    same batches as any fresh evaluation) plus the logits after its last token, so restoring
+    it is exact: what follows is byte-identical to evaluating the prompt again.
+    """
+
+    def __init__(self, entries: int = 8, max_bytes: int = 256 << 20) -> None:
+        self.entries = max(0, entries)
+        self.max_bytes = max(0, max_bytes)
+        self._states: OrderedDict[tuple[int, ...], _PromptState] = OrderedDict()
+        self.nbytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._states
+
+    def get(self, key: tuple[int, ...]) -> _PromptState | None:
+        state = self._states.get(key)
+        if state is None:
+            self.misses += 1
+            return None
+        self._states.move_to_end(key)
+        self.hits += 1
+        return state
+
+    def put(self, key: tuple[int, ...], state: _PromptState) -> None:
+        if self.entries == 0 or state.nbytes > self.max_bytes:
+            return
+        old = self._states.pop(key, None)
+        if old is not None:
+            self.nbytes -= old.nbytes
+        self._states[key] = state
+        self.nbytes += state.nbytes
+        while len(self._states) > self.entries or self.nbytes > self.max_bytes:
+            _, evicted = self._states.popitem(last=False)
+            self.nbytes -= evicted.nbytes
+
+    def clear(self) -> None:
+        self._states.clear()
+        self.nbytes = 0
+
+
 class LlamaBackend:
     """Runs a local GGUF model with llama-cpp-python; deterministic for a given seed.
 
     Generation and option scoring are driven token by token from the logits, so token
-    log-probs come for free and the prompt's KV cache is reused across calls that share it.
+    log-probs come for free.
+
+    Prompt evaluation is cached exactly (on by default): after a prompt is evaluated from an
+    empty context, its state (KV cells and last logits) is kept, and a later call with the
+    same prompt tokens, such as another voter sample with a different seed or temperature,
+    starts from that state instead of evaluating the prompt again. The prompt still in the
+    context is reused in place; others come back from an LRU of `prompt_cache` states of at
+    most `prompt_cache_mb` MiB in all (about 23 KB per prompt token for SmolLM2-135M). Either
+    way the output is byte-identical to a fresh evaluation for the same (prompt, seed,
+    temperature). `prompt_cache=0` evaluates every prompt afresh. `complete_many` draws
+    several samples from one prompt evaluation.
+
+    `reuse_prefix=True` (off by default) additionally reuses the longest common prefix with
+    whatever is in the context when the exact cache misses. It is faster for prompts that
+    share a long prefix but not exact: the suffix is evaluated in another batch than in a
+    fresh evaluation, which changes the arithmetic slightly, so the same seed can give a
+    different answer depending on what ran before. Such states are never put in the cache.
     """
 
     def __init__(
@@ -51,6 +131,8 @@ class LlamaBackend:
         seed: int = 0,
         name: str = "llama",
         reuse_prefix: bool = False,
+        prompt_cache: int = 8,
+        prompt_cache_mb: float = 256.0,
         **_ignored: object,
     ) -> None:
         from llama_cpp import Llama
@@ -74,6 +156,10 @@ class LlamaBackend:
         meta: dict[str, Any] = self._llm.metadata
         template = meta.get("tokenizer.chat_template") or _fallback_template(self.model)
         self.reuse_prefix = reuse_prefix
+        self.prompt_cache = PromptCache(int(prompt_cache), int(float(prompt_cache_mb) * (1 << 20)))
+        # The prompt whose fresh KV cells occupy the context's first positions, if any.
+        self._resident: tuple[int, ...] | None = None
+        self._resident_logits: np.ndarray | None = None
         eos = self._llm.detokenize([self._llm.token_eos()]).decode(errors="ignore")
         bos = self._llm.detokenize([self._llm.token_bos()]).decode(errors="ignore")
         self._format = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
@@ -88,6 +174,8 @@ class LlamaBackend:
 
     def close(self) -> None:
         """Free the model now."""
+        self.prompt_cache.clear()
+        self._resident = self._resident_logits = None
         self._llm.close()
 
     def _prompt_tokens(self, messages: tuple[Message, ...]) -> list[int]:
@@ -99,31 +187,114 @@ class LlamaBackend:
     def _logits(self) -> np.ndarray:
         return np.ctypeslib.as_array(self._llm._ctx.get_logits(), shape=(self._n_vocab,)).copy()
 
-    def _feed(self, tokens: list[int]) -> np.ndarray:
-        """Evaluate `tokens` after the longest cached prefix; return the last logits."""
+    def _feed(self, tokens: list[int]) -> tuple[np.ndarray, int]:
+        """Bring the context to the state after `tokens`: (last logits, tokens not evaluated).
+
+        The exact cache first (the prompt still in place, then a saved state); on a miss the
+        prompt is evaluated afresh from an empty context (or after the longest cached prefix
+        with `reuse_prefix`) and, when fresh, its state is saved for the next call.
+        """
         llm = self._llm
-        cached = llm.input_ids[: llm.n_tokens].tolist()
-        common = 0
-        for a, b in zip(cached, tokens, strict=False):
-            if a != b:
-                break
-            common += 1
-        # Reusing the cache is faster but changes the arithmetic slightly (a prefix evaluated
-        # in another batch), so by default every call evaluates its prompt afresh: the same
-        # seed then gives the same answer whatever ran before.
-        common = min(common, len(tokens) - 1) if self.reuse_prefix else 0
         if len(tokens) >= llm.n_ctx():
             raise BackendError(self.name, f"prompt of {len(tokens)} tokens exceeds n_ctx")
+        key = tuple(tokens)
+        caching = self.prompt_cache.entries > 0
+        if caching and key == self._resident and self._resident_logits is not None:
+            # Calls after the prompt only wrote positions past it; its cells are untouched.
+            llm.n_tokens = len(tokens)
+            self.prompt_cache.hits += 1
+            return self._resident_logits.copy(), len(tokens)
+        state = self.prompt_cache.get(key) if caching else None
+        if state is not None and self._restore(tokens, state):
+            return state.logits.copy(), len(tokens)
+        common = 0
+        if self.reuse_prefix:
+            cached = llm.input_ids[: llm.n_tokens].tolist()
+            for a, b in zip(cached, tokens, strict=False):
+                if a != b:
+                    break
+                common += 1
+            # Reusing a prefix changes the arithmetic slightly (a prefix evaluated in another
+            # batch), so only the exact cache above is used unless reuse_prefix is asked for.
+            common = min(common, len(tokens) - 1)
         llm.n_tokens = common
         llm.eval(tokens[common:])
-        return self._logits()
+        logits = self._logits()
+        if common == 0 and caching:
+            self._resident, self._resident_logits = key, logits.copy()
+            self.prompt_cache.put(key, _PromptState(self._save_sequence(), logits.copy()))
+        else:
+            self._resident = self._resident_logits = None
+        return logits, common
+
+    def _save_sequence(self) -> Any:
+        """The KV cells of sequence 0 (the prompt just evaluated), as a ctypes byte array."""
+        import llama_cpp
+
+        ctx = self._llm._ctx.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
+        if written != size:
+            return (ctypes.c_uint8 * written).from_buffer_copy(buffer)
+        return buffer
+
+    def _restore(self, tokens: list[int], state: _PromptState) -> bool:
+        """Put a saved prompt state back into an emptied context; False if llama.cpp refused."""
+        import llama_cpp
+
+        llm = self._llm
+        llm.n_tokens = 0
+        llm._ctx.kv_cache_seq_rm(0, 0, -1)
+        self._resident = self._resident_logits = None
+        if llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, state.kv, len(state.kv), 0) == 0:
+            llm._ctx.kv_cache_seq_rm(0, 0, -1)
+            return False
+        llm.input_ids[: len(tokens)] = tokens
+        llm.n_tokens = len(tokens)
+        self._resident, self._resident_logits = tuple(tokens), state.logits.copy()
+        return True
 
     def complete(self, request: CompletionRequest) -> Completion:
         """Generate up to max_tokens, greedy at temperature 0, seeded sampling otherwise."""
         start = time.perf_counter()
         prompt = self._prompt_tokens(request.messages)
+        logits, reused = self._feed(prompt)
+        return self._generate(request, prompt, logits, reused, start)
+
+    def complete_many(
+        self, request: CompletionRequest, seeds: Sequence[int | None]
+    ) -> list[Completion]:
+        """One completion of `request` per seed, from one evaluation of the prompt.
+
+        Each is byte-identical to `complete(replace(request, seed=seed))`. Every completion's
+        usage counts the full prompt as sent (`prompt_tokens`); `cached_prompt_tokens` says
+        how many of them were not evaluated for it, and its `wall_ms` is its own share of
+        the time (the first carries the prompt's evaluation when that was not cached).
+        """
+        start = time.perf_counter()
+        prompt = self._prompt_tokens(request.messages)
+        first, reused = self._feed(prompt)
+        out: list[Completion] = []
+        for i, seed in enumerate(seeds):
+            if i:
+                # Generation only wrote positions past the prompt: its cells are as evaluated.
+                start = time.perf_counter()
+                self._llm.n_tokens = len(prompt)
+                reused = len(prompt)
+            sample = replace(request, seed=seed)
+            out.append(self._generate(sample, prompt, first.copy(), reused, start))
+        return out
+
+    def _generate(
+        self,
+        request: CompletionRequest,
+        prompt: list[int],
+        logits: np.ndarray,
+        reused: int,
+        start: float,
+    ) -> Completion:
         budget = min(request.max_tokens, self._llm.n_ctx() - len(prompt) - 1)
-        logits = self._feed(prompt)
         rng = np.random.default_rng(request.seed)
         out: list[int] = []
         logprobs: list[float] = []
@@ -144,7 +315,7 @@ class LlamaBackend:
         for stop in stops:
             text = text.split(stop)[0]
         wall = (time.perf_counter() - start) * 1000.0
-        usage = Usage(len(prompt), len(out), wall, self.model)
+        usage = Usage(len(prompt), len(out), wall, self.model, cached_prompt_tokens=reused)
         return Completion(text.strip(), usage, tuple(logprobs))
 
     @staticmethod
@@ -159,7 +330,8 @@ class LlamaBackend:
         """Sum of token log-probs of each option as the assistant's reply."""
         start = time.perf_counter()
         prompt = self._prompt_tokens(messages)
-        first = _log_softmax(self._feed(prompt))
+        fed, reused = self._feed(prompt)
+        first = _log_softmax(fed)
         results: list[float] = []
         lengths: list[int] = []
         for option in options:
@@ -173,5 +345,5 @@ class LlamaBackend:
             lengths.append(len(tokens))
         self._llm.n_tokens = len(prompt)
         wall = (time.perf_counter() - start) * 1000.0
-        usage = Usage(len(prompt) + sum(lengths), 0, wall, self.model)
+        usage = Usage(len(prompt) + sum(lengths), 0, wall, self.model, cached_prompt_tokens=reused)
         return OptionScores(tuple(results), usage, tuple(lengths))

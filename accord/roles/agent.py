@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Literal
 
 from accord.consensus.records import Attempt, Task
 from accord.errors import AccordError, BackendError
-from accord.models.base import Backend, CompletionRequest, create_backend
+from accord.models.base import (
+    Backend,
+    Completion,
+    CompletionRequest,
+    OptionScores,
+    complete_many,
+    create_backend,
+)
 from accord.roles.parse import parse_choice, parse_number, parse_text
 from accord.roles.prompt import RoleProfile, build_messages
 
@@ -70,8 +79,58 @@ class RoleAgent:
             name = getattr(self.backend, "name", type(self.backend).__name__)
             raise BackendError(name, f"{type(exc).__name__}: {exc}") from exc
 
+    def attempts(
+        self,
+        task: Task,
+        *,
+        kind: Literal["primary", "voter"] = "voter",
+        temperature: float = 0.0,
+        seeds: Sequence[int],
+    ) -> list[Attempt]:
+        """Answer `task` once per seed in one call, the attempts in seed order.
+
+        Each attempt is the one `attempt(task, kind=..., temperature=..., seed=seed)` gives.
+        Generation goes through the backend's `complete_many` when it has one (the llama
+        backend evaluates the prompt once for all seeds), else one completion per seed; a
+        multiple-choice task is scored once and the seeds only pick among the options. Every
+        attempt's `prompt_tokens` is the full prompt as sent; that the prompt's evaluation
+        was shared shows in the backend's `Usage.cached_prompt_tokens` and in `model_ms`
+        (each attempt's own time: the first carries the shared evaluation).
+        """
+        seeds = list(seeds)
+        if not seeds:
+            return []
+        try:
+            if task.choices:
+                scores = self.backend.score(build_messages(self.role, task), task.choices)
+                # The later seeds reuse the one scoring: no model time, nothing evaluated.
+                usage = replace(
+                    scores.usage, wall_ms=0.0, cached_prompt_tokens=scores.usage.prompt_tokens
+                )
+                shared = replace(scores, usage=usage)
+                return [
+                    self._chosen(task, kind, temperature, seed, scores if i == 0 else shared)
+                    for i, seed in enumerate(seeds)
+                ]
+            request = self._request(task, temperature, seeds[0])
+            completions = complete_many(self.backend, request, seeds)
+            return [
+                self._generated(task, kind, temperature, seed, completion)
+                for seed, completion in zip(seeds, completions, strict=True)
+            ]
+        except AccordError:
+            raise
+        except Exception as exc:  # a backend's own failure becomes one error type
+            name = getattr(self.backend, "name", type(self.backend).__name__)
+            raise BackendError(name, f"{type(exc).__name__}: {exc}") from exc
+
     def _choose(self, task: Task, kind: str, temperature: float, seed: int) -> Attempt:
         scores = self.backend.score(build_messages(self.role, task), task.choices)
+        return self._chosen(task, kind, temperature, seed, scores)
+
+    def _chosen(
+        self, task: Task, kind: str, temperature: float, seed: int, scores: OptionScores
+    ) -> Attempt:
         probs = _normalise(scores.logprobs)
         index = _pick(probs, temperature, seed)
         usage = scores.usage
@@ -90,14 +149,21 @@ class RoleAgent:
             option_prob=probs[index],  # type: ignore[arg-type]
         )
 
-    def _generate(self, task: Task, kind: str, temperature: float, seed: int) -> Attempt:
-        request = CompletionRequest(
+    def _request(self, task: Task, temperature: float, seed: int) -> CompletionRequest:
+        return CompletionRequest(
             messages=build_messages(self.role, task),
             max_tokens=task.max_tokens,
             temperature=temperature,
             seed=seed,
         )
-        completion = self.backend.complete(request)
+
+    def _generate(self, task: Task, kind: str, temperature: float, seed: int) -> Attempt:
+        completion = self.backend.complete(self._request(task, temperature, seed))
+        return self._generated(task, kind, temperature, seed, completion)
+
+    def _generated(
+        self, task: Task, kind: str, temperature: float, seed: int, completion: Completion
+    ) -> Attempt:
         lps = completion.token_logprobs
         usage = completion.usage
         return Attempt(
