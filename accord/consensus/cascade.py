@@ -1,7 +1,7 @@
 """A model cascade: decide on the cheapest tier, climb to the next only while unsure.
 
 FrugalGPT-style: each tier is a Coordinator over a pool of one model tier, run with the same
-policy. A decision is final when it is accepted with confidence >= `climb_below`, or on the last
+policy. A decision is final when it is accepted with `certainty` >= `climb_below`, or on the last
 tier. The returned decision carries every attempt of every tier, so its cost is the whole climb.
 """
 
@@ -13,7 +13,25 @@ from dataclasses import replace
 
 from accord.consensus.coordinator import Coordinator
 from accord.consensus.policy import PolicySpec
-from accord.consensus.records import Decision, Task
+from accord.consensus.records import ANSWER_KINDS, Decision, Task
+from accord.consensus.spending import RunSpend
+
+
+def certainty(decision: Decision) -> float:
+    """How sure a tier is of its decision: its confidence, capped by its backers' own.
+
+    A vote's confidence is the agreement among its samples; a small model that repeats the
+    same unsure answer agrees with itself, so the mean confidence of the attempts behind the
+    answer caps it (five votes at p=0.3 are not a settled decision).
+    """
+    backing = [
+        a.confidence
+        for a in decision.attempts
+        if a.kind in ANSWER_KINDS and a.verdict.ok and a.answer == decision.answer
+    ]
+    if not backing:
+        return 0.0
+    return min(decision.confidence, sum(backing) / len(backing))
 
 
 class Cascade:
@@ -35,17 +53,26 @@ class Cascade:
 
     def settled(self, decision: Decision) -> bool:
         """Whether `decision` is good enough not to climb."""
-        return decision.status == "accepted" and decision.confidence >= self.climb_below
+        return decision.status == "accepted" and certainty(decision) >= self.climb_below
 
-    async def decide(self, task: Task) -> Decision:
-        """Decide `task`, climbing tiers while unsure; the cost is the sum over tiers."""
+    @property
+    def spend(self) -> RunSpend:
+        """The run's spending (the first tier's; share one RunSpend across tiers)."""
+        return self.tiers[0].spend
+
+    async def decide(self, task: Task, policy: PolicySpec | None = None) -> Decision:
+        """Decide `task`, climbing tiers while unsure; the cost is the sum over tiers.
+
+        `policy` (a task's own) replaces the cascade's for every tier; a tier stopped by a
+        budget ends the climb.
+        """
         start = time.perf_counter()
         attempts = []
         decisions: list[Decision] = []
         for tier in self.tiers:
-            decisions.append(await tier.decide(task, self.policy))
+            decisions.append(await tier.decide(task, policy or self.policy))
             attempts.extend(decisions[-1].attempts)
-            if self.settled(decisions[-1]):
+            if self.settled(decisions[-1]) or decisions[-1].over_budget:
                 break
         decision, level = decisions[-1], len(decisions)
         climbed = level > 1

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from accord.consensus.cascade import Cascade
 from accord.consensus.checks import validators_by_task
 from accord.consensus.coordinator import Coordinator
 from accord.consensus.policy import BudgetSpec, PolicySpec
 from accord.consensus.records import Decision
+from accord.consensus.spending import RunSpend
 from accord.crews.loader import check_references, load_crew, validate_spec
 from accord.crews.plan import agent_specs, expand_sources
 from accord.crews.resume import cancel_on_signals, stored_decisions
@@ -138,9 +140,13 @@ class Crew:
         backend: str | None = None,
         backend_options: dict[str, object] | None = None,
         address: str | None = None,
+        tier: str | None = None,
     ) -> AgentPool:
-        """Start the crew's agents: Ray actors (default) or in-process agents."""
-        specs = agent_specs(self.spec, backend=backend, backend_options=backend_options)
+        """Start the crew's agents: Ray actors (default) or in-process agents.
+
+        `tier` starts the roles on that model tier instead of their own (a cascade tier).
+        """
+        specs = agent_specs(self.spec, backend=backend, backend_options=backend_options, tier=tier)
         if kind == "local":
             return LocalPool(specs)
         from accord.roles.actor import ensure_ray
@@ -212,8 +218,22 @@ class Crew:
             if isinstance(pool, str)
             else pool
         )
-        ledger = ledger or Ledger(db)
         spec = self.spec
+        upper: list[AgentPool] = []  # a cascade's tiers above the roles' own models
+        if spec.cascade is not None:
+            if not owns_pool:
+                agents.close()
+                raise ConfigError(
+                    "a crew with a `cascade:` starts its own agents for every tier",
+                    hint="run it with pool='ray' or pool='local' instead of a pool object",
+                )
+            upper = [
+                self.build_pool(
+                    pool, backend=backend, backend_options=backend_options, address=address, tier=t
+                )
+                for t in spec.cascade.tiers
+            ]
+        ledger = ledger or Ledger(db)
         tiers = sorted({backend or spec.models[r.model].backend for r in spec.roles})
         reused = stored_decisions(ledger, resume, spec.name) if resume else {}
         run_id = ledger.start_run(
@@ -250,15 +270,22 @@ class Crew:
                     for name, p in spec.prices.items()
                 }
             )
-        coordinator = Coordinator(
-            agents,
-            policy=spec.policy,
-            budget=spec.budget,
-            primary=spec.roles[0].name,
-            seed=spec.seed,
-            validators_for=checks,
-            prices=ledger.prices,
-        )
+        spend = RunSpend(spec.budget, ledger.prices)  # one budget over every tier
+        coordinators = [
+            Coordinator(
+                tier_pool,
+                policy=spec.policy,
+                budget=spec.budget,
+                primary=spec.roles[0].name,
+                seed=spec.seed,
+                validators_for=checks,
+                spend=spend,
+            )
+            for tier_pool in (agents, *upper)
+        ]
+        coordinator: Coordinator | Cascade = coordinators[0]
+        if spec.cascade is not None:
+            coordinator = Cascade(coordinators, spec.policy, climb_below=spec.cascade.climb_below)
         memory = attach_memory(spec.memory, ledger, crew=spec.name, run_id=run_id)
         if memory is not None:  # memory wraps the coordinator: context in, decisions out
             coordinator = memory.wrap(coordinator)  # type: ignore[assignment]
@@ -280,7 +307,8 @@ class Crew:
         finally:
             ledger.finish_run(run_id, status)
             if owns_pool:
-                agents.close()
+                for started in (agents, *upper):
+                    started.close()
         result.decisions = [decided[t.id] for t in tasks if t.id in decided]
         for task in (t for t in tasks if t.id in reused):
             result.correct[task.id] = is_correct(reused[task.id].answer, task.expected, task.kind)

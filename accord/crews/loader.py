@@ -143,6 +143,8 @@ def check_references(spec: CrewSpec) -> list[tuple[Loc, str, str | None]]:
                     f"define it under `models:` (known: {', '.join(spec.models)})",
                 )
             )
+    for i, tier in enumerate(spec.cascade.tiers if spec.cascade else []):
+        problems += _known(tier, list(spec.models), ("cascade", "tiers", i), "model tier")
     task_ids = {t.id for t in spec.tasks}
     for i, task in enumerate(spec.tasks):
         problems += _known(task.role, roles, ("tasks", i, "role"), "role")

@@ -13,24 +13,30 @@ from accord.roles.prompt import RoleProfile
 
 
 def agent_specs(
-    spec: CrewSpec, *, backend: str | None = None, backend_options: dict[str, object] | None = None
+    spec: CrewSpec,
+    *,
+    backend: str | None = None,
+    backend_options: dict[str, object] | None = None,
+    tier: str | None = None,
 ) -> list[AgentSpec]:
     """One AgentSpec per role; `backend` overrides every model tier's backend.
 
+    `tier` runs every role on that model tier instead of its own (a cascade's upper tiers).
     Local models get `n_threads` = CPUs / agents unless set, so that several model actors on
     one machine share its cores instead of spinning against each other.
     """
     out = []
-    agents = sum(r.replicas for r in spec.roles)
+    tiers = 1 + (len(spec.cascade.tiers) if spec.cascade else 0)
+    agents = sum(r.replicas for r in spec.roles) * tiers
     threads = max(1, (os.cpu_count() or 1) // agents)
     for role in spec.roles:
-        tier = spec.models[role.model]
-        options: dict[str, object] = {"n_threads": threads, **tier.options, "seed": spec.seed}
-        if tier.model:
-            options["model"] = tier.model
+        model = spec.models[tier or role.model]
+        options: dict[str, object] = {"n_threads": threads, **model.options, "seed": spec.seed}
+        if model.model:
+            options["model"] = model.model
         options.update(backend_options or {})
         profile = RoleProfile(role.name, role.goal, role.instructions)
-        out.append(AgentSpec(profile, backend or tier.backend, options, role.replicas))
+        out.append(AgentSpec(profile, backend or model.backend, options, role.replicas))
     return out
 
 

@@ -67,6 +67,18 @@ class TaskSpec(_Spec):
         return self.answer_type or ("choice" if self.choices else "text")
 
 
+class CascadeSpec(_Spec):
+    """Model tiers to climb while a decision stays unsure (FrugalGPT-style).
+
+    Tier 1 is the roles on their own models; each listed tier runs the same roles on that
+    model. A decision climbs while it is unresolved or its confidence is below `climb_below`
+    (the policy's threshold when not given); every tier's attempts are in its cost.
+    """
+
+    tiers: list[str] = Field(min_length=1, description="model tier names from `models:`")
+    climb_below: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
 class SourceSpec(_Spec):
     """Tasks read from a labelled file (BIG-bench JSON or JSONL)."""
 
@@ -99,3 +111,4 @@ class CrewSpec(_Spec):
     tools: ToolsSpec | None = Field(default=None, description="tools, grants, limits")
     goals: list[GoalSpec] = Field(default_factory=list, description="goals to plan for")
     memory: MemorySpec | None = None
+    cascade: CascadeSpec | None = None

@@ -284,3 +284,69 @@ def test_a_vote_never_exceeds_k_max_nor_its_budgets_beyond_the_attempt_that_cros
     assert sum(coordinator.spend.usd_of(a) for a in before_last) < max(usd, 1e-12)
     if len(d.attempts) < k and d.stop_reason != "settled":
         assert d.over_budget
+
+
+CASCADE_CREW = """
+name: climbing
+models:
+  small:
+    backend: scripted
+    model: small-model
+    options:
+      model: small-model
+      script:
+        "capital": {text: "Lyon", prob: 0.3}
+        "2 plus 2": {text: "4", prob: 0.95}
+  large:
+    backend: scripted
+    options:
+      model: large-model
+      script:
+        "capital": {text: "Paris", prob: 0.97}
+roles:
+  - {name: solver, model: small}
+prices:
+  large-model: {prompt_usd_per_mtok: 5000, completion_usd_per_mtok: 5000}
+policy: {kind: adaptive, threshold: 0.8, k: 3, stopping: fixed}
+cascade: {tiers: [large]}
+tasks:
+  - {id: easy, question: "What is 2 plus 2?", answer_type: number}
+  - {id: hard, question: "What is the capital of France?"}
+"""
+
+
+def test_yaml_cascade_climbs_only_for_the_unsure_decision(tmp_path) -> None:
+    import duckdb
+
+    from accord import Crew
+
+    path = tmp_path / "crew.yaml"
+    path.write_text(CASCADE_CREW)
+    db = tmp_path / "ledger.duckdb"
+    result = Crew.from_yaml(path).run(db=db, pool="local")
+    easy, hard = result["easy"], result["hard"]
+    assert {a.model for a in easy.attempts} == {"small-model"} and easy.answer == "4"
+    assert easy.stop_reason == "tier1:confident"
+    assert hard.answer == "Paris" and hard.stop_reason == "tier2:confident"
+    assert [a.model for a in hard.attempts][-1] == "large-model"
+    con = duckdb.connect(str(db), read_only=True)
+    cost = dict(
+        con.execute(
+            "SELECT model, sum(cost_usd) FROM attempts WHERE run_id = ? GROUP BY model",
+            [result.run_id],
+        ).fetchall()
+    )
+    con.close()
+    assert cost["small-model"] == 0 and cost["large-model"] > 0
+
+
+def test_cascade_tier_must_be_a_known_model(tmp_path) -> None:
+    from accord.crews.loader import load_crew
+    from accord.errors import ConfigError
+
+    path = tmp_path / "crew.yaml"
+    path.write_text(CASCADE_CREW.replace("tiers: [large]", "tiers: [larg]"))
+    with pytest.raises(ConfigError, match="unknown model tier 'larg'") as err:
+        load_crew(path)
+    line = CASCADE_CREW.splitlines().index("cascade: {tiers: [large]}") + 1
+    assert "did you mean 'large'" in str(err.value.hint) and err.value.line == line
