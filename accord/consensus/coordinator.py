@@ -209,12 +209,39 @@ class _DecisionRun:
             raw = await self._call(role, task or self.task, kind, temperature, seed)
         except ConfigError:
             raise
-        except TimeoutError:
-            limit = "seconds_per_decision" if self.c.budget.seconds_per_decision else "seconds"
-            reason = TimeoutError(f"abandoned at the time budget ({limit})")
-            return self._record(failed_attempt(self.task, role, kind, temperature, seed, reason))
         except Exception as exc:  # a failed attempt is recorded; the decision goes on
-            return self._record(failed_attempt(self.task, role, kind, temperature, seed, exc))
+            return self._failed(role, kind, temperature, seed, exc)
+        return await self._checked(raw)
+
+    async def ask_many(
+        self, role: str, kind: str, temperature: float, first: int, n: int
+    ) -> list[Attempt]:
+        """`n` answer attempts from one agent in one call (seeds first .. first+n-1)."""
+        batched = getattr(self.c.pool, "attempts", None)
+        if n == 1 or batched is None:
+            return [await self.ask(role, kind, temperature, first + i) for i in range(n)]
+        seeds = [self.seed + first + i for i in range(n)]
+        call = batched(role, self.task, kind=kind, temperature=temperature, seeds=seeds)
+        left = self.spent.seconds_left()
+        try:
+            raws = await (call if left is None else asyncio.wait_for(call, max(left, 0.0)))
+        except ConfigError:
+            raise
+        except Exception as exc:
+            return [self._failed(role, kind, temperature, seed, exc) for seed in seeds]
+        return [await self._checked(raw) for raw in raws]
+
+    def _failed(
+        self, role: str, kind: str, temperature: float, seed: int, exc: Exception
+    ) -> Attempt:
+        if isinstance(exc, TimeoutError):
+            limit = "seconds_per_decision" if self.c.budget.seconds_per_decision else "seconds"
+            exc = TimeoutError(f"abandoned at the time budget ({limit})")
+        return self._record(failed_attempt(self.task, role, kind, temperature, seed, exc))
+
+    async def _checked(self, raw: Attempt) -> Attempt:
+        """`raw` validated (critic roles included), given a confidence, and recorded."""
+        seed = raw.seed
         raw = replace(raw, task_id=self.task.id)
         verdict = self.validator.check(self.task, raw.answer)
         score, judged = None, []
@@ -271,28 +298,28 @@ class _DecisionRun:
         k_max = self.policy.k
         voters = self.voters()
         capacity = sum(self.c.pool.capacity(v) for v in voters)
-        pending: set[asyncio.Future[Attempt]] = set()
+        pending: dict[asyncio.Future[list[Attempt]], int] = {}  # call -> samples it draws
         launched = 0
+        next_index = len(self.attempts)
         reason = rule.done(self._votes(), k_max) if seeded else None
         while reason is None:
             limit = self.spent.exhausted()
-            while (
-                limit is None
-                and len(pending) < capacity
-                and len(self._answers()) + len(pending) < k_max
-            ):
+            while limit is None and len(pending) < capacity:
+                n = min(self.policy.batch, k_max - len(self._answers()) - sum(pending.values()))
+                if n <= 0:
+                    break
                 role = voters[launched % len(voters)]
-                index = len(self.attempts) + len(pending)
-                pending.add(
-                    asyncio.ensure_future(
-                        self.ask(role, "voter", self.policy.voter_temperature, index)
-                    )
-                )
+                temperature = self.policy.voter_temperature
+                call = self.ask_many(role, "voter", temperature, next_index, n)
+                pending[asyncio.ensure_future(call)] = n
+                next_index += n
                 launched += 1
             if not pending:
                 reason = BUDGET + limit if limit is not None else "k_max"
                 break
-            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            finished, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for future in finished:
+                del pending[future]
             reason = rule.done(self._votes(), k_max)
             if reason is None and (limit := self.spent.exhausted()) is not None:
                 reason = BUDGET + limit

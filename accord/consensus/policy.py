@@ -42,6 +42,10 @@ class PolicySpec(BaseModel):
     `on_invalid` says what a validator failure of the primary answer triggers: `escalate` (the
     vote), `retry` (ask the primary again up to `retries` times with the rejection reason in
     the prompt; an answer still invalid is unresolved) or `both` (retry, then vote).
+
+    `batch` > 1 asks one agent for that many voter samples in one call (the llama backend
+    evaluates the prompt once for all of them); the stopping rule is checked between batches,
+    so a batch may draw samples a one-at-a-time vote would have stopped before.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -56,6 +60,7 @@ class PolicySpec(BaseModel):
     voters: list[str] | None = None
     on_invalid: OnInvalid = "escalate"
     retries: int = Field(default=1, ge=0, le=5)
+    batch: int = Field(default=1, ge=1, le=16)
 
     @field_validator("stopping", "confidence")
     @classmethod

@@ -350,3 +350,32 @@ def test_cascade_tier_must_be_a_known_model(tmp_path) -> None:
         load_crew(path)
     line = CASCADE_CREW.splitlines().index("cascade: {tiers: [large]}") + 1
     assert "did you mean 'large'" in str(err.value.hint) and err.value.line == line
+
+
+@pytest.mark.parametrize(("batch", "calls"), [(1, 4), (2, 2), (4, 1), (8, 1)])
+def test_batched_voters_draw_several_samples_per_call_within_k(batch: int, calls: int) -> None:
+    pool = scripted_pool_like()
+    made: list[int] = []
+    many = pool.attempts
+
+    async def counting(role, task, **kw):
+        made.append(len(kw["seeds"]))
+        return await many(role, task, **kw)
+
+    pool.attempts = counting  # type: ignore[method-assign]
+    policy = PolicySpec(k=5, voters=["voter"], stopping="fixed", batch=batch)
+    one_by_one = run(
+        Coordinator(scripted_pool_like(), policy=policy.model_copy(update={"batch": 1})), MC
+    )
+    d = run(Coordinator(pool, policy=policy), MC)
+    assert len(d.attempts) == 5 and sum(made) == (4 if batch > 1 else 0)
+    assert len(made) == (calls if batch > 1 else 0)
+    # the same seeds whatever the batch: the same answers and the same majority
+    assert [a.seed for a in d.attempts] == [a.seed for a in one_by_one.attempts]
+    assert d.answer == one_by_one.answer
+
+
+def scripted_pool_like():
+    return scripted_pool(
+        {"solver": {"bigger": Scripted("a", 0.4)}, "voter": {"bigger": ["b", "c", "a", "b"]}}
+    )
