@@ -118,3 +118,10 @@ bench-consensus-embedded: install
 	  --strategies single,validated,vote@3,vote@5,early-stop,adaptive,adaptive-sweep \
 	  --out .accord/bench-consensus-embedded --db .accord/bench-embedded.duckdb
 	$(BIN)/python benchmarks/consensus.py .accord/bench-embedded.duckdb
+
+# Voter samples on the embedded model: fresh prompt evaluation vs the exact prompt cache vs
+# complete_many (20 BIG-bench prompts x 5 samples, interleaved; checks outputs are identical).
+.PHONY: bench-prompt-cache
+bench-prompt-cache: export ACCORD_LLAMA_THREADS ?= 1
+bench-prompt-cache: install
+	$(BIN)/python benchmarks/prompt_cache.py --prompts 20 --n 5 --json .accord/bench-prompt-cache.json

@@ -12,7 +12,7 @@ from accord.errors import BackendError
 from accord.models.base import Completion, CompletionRequest, Message, Usage, complete_many
 from accord.models.scripted import ScriptedBackend
 from accord.roles.agent import RoleAgent
-from accord.roles.pool import AgentSpec, LocalPool, RayPool, pool_attempts, split_seeds
+from accord.roles.pool import AgentSpec, LocalPool, RayPool, pool_attempts
 from accord.roles.prompt import RoleProfile
 
 SCRIPT = {"capital": ["Paris", "Rome", "Paris", "Berlin"], "sum": ["4", "5", "4", "22"]}
@@ -84,13 +84,6 @@ def test_agent_attempts_wraps_backend_failures() -> None:
         agent.attempts(GENERATE, seeds=[1, 2])
 
 
-def test_split_seeds_keeps_order_and_balances() -> None:
-    assert split_seeds([1, 2, 3, 4, 5], 2) == [[1, 2, 3], [4, 5]]
-    assert split_seeds([1, 2], 4) == [[1], [2]]
-    assert split_seeds([1, 2, 3], 1) == [[1, 2, 3]]
-    assert split_seeds([], 3) == []
-
-
 def _specs(replicas: int) -> list[AgentSpec]:
     return [AgentSpec(RoleProfile("solver"), "scripted", {"script": SCRIPT}, replicas=replicas)]
 
@@ -101,11 +94,20 @@ def _expected(task: Task) -> list[str]:
 
 
 @pytest.mark.parametrize("threads", [False, True])
-def test_local_pool_attempts_split_over_replicas_in_seed_order(threads: bool) -> None:
+def test_local_pool_attempts_come_from_one_agent_in_seed_order(threads: bool) -> None:
     pool = LocalPool(_specs(2), threads=threads)
     got = asyncio.run(pool.attempts("solver", GENERATE, kind="voter", temperature=0.7, seeds=SEEDS))
     assert [a.seed for a in got] == SEEDS
     assert [a.answer for a in got] == _expected(GENERATE)
+
+
+def test_local_pool_attempts_make_one_batched_call() -> None:
+    pool = LocalPool(_specs(2))
+    agents = pool._agents["solver"].handles
+    for agent in agents:
+        agent.backend = Batching(script=SCRIPT)
+    asyncio.run(pool.attempts("solver", GENERATE, kind="voter", temperature=0.7, seeds=SEEDS))
+    assert sorted(a.backend.calls for a in agents) == [[], ["many:5"]]
 
 
 def test_pool_attempts_falls_back_to_one_attempt_per_seed() -> None:
@@ -127,7 +129,7 @@ def test_pool_attempts_falls_back_to_one_attempt_per_seed() -> None:
 
 
 @pytest.mark.usefixtures("ray_cluster")
-def test_ray_pool_attempts_one_call_per_actor() -> None:
+def test_ray_pool_attempts_in_one_actor_call() -> None:
     pool = RayPool(_specs(2))
     try:
         got = asyncio.run(

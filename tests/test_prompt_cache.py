@@ -138,3 +138,18 @@ def test_prompt_cache_is_an_lru_bounded_in_entries_and_bytes() -> None:
     off = PromptCache(entries=0)
     off.put((1,), _state(1))
     assert len(off) == 0
+
+
+@pytest.mark.model
+def test_role_agent_attempts_on_the_model_equal_one_attempt_per_seed(cached, fresh) -> None:
+    from accord.consensus.records import Task
+    from accord.roles.agent import RoleAgent
+    from accord.roles.prompt import RoleProfile
+
+    role = RoleProfile("voter")
+    task = Task(id="sum", prompt="What is 3 plus 4?", answer_type="number", max_tokens=8)
+    one = RoleAgent(role, fresh)
+    singles = [one.attempt(task, kind="voter", temperature=0.9, seed=s) for s in SEEDS]
+    batch = RoleAgent(role, cached).attempts(task, kind="voter", temperature=0.9, seeds=SEEDS)
+    untimed = [replace(a, model_ms=0.0) for a in batch]
+    assert untimed == [replace(a, model_ms=0.0) for a in singles]

@@ -174,9 +174,13 @@ class LlamaBackend:
 
     def close(self) -> None:
         """Free the model now."""
+        self.clear_prompt_cache()
+        self._llm.close()
+
+    def clear_prompt_cache(self) -> None:
+        """Forget every saved prompt state: the next call evaluates its prompt afresh."""
         self.prompt_cache.clear()
         self._resident = self._resident_logits = None
-        self._llm.close()
 
     def _prompt_tokens(self, messages: tuple[Message, ...]) -> list[int]:
         formatted = self._format(

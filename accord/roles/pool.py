@@ -63,19 +63,6 @@ class _Replicas:
         self.busy[index] -= 1
 
 
-def split_seeds(seeds: Sequence[int], parts: int) -> list[list[int]]:
-    """`seeds` in at most `parts` contiguous, nearly equal, non-empty chunks (in order)."""
-    seeds = list(seeds)
-    parts = max(1, min(parts, len(seeds)))
-    size, extra = divmod(len(seeds), parts)
-    chunks, start = [], 0
-    for i in range(parts):
-        end = start + size + (1 if i < extra else 0)
-        chunks.append(seeds[start:end])
-        start = end
-    return [c for c in chunks if c]
-
-
 async def pool_attempts(
     pool: AgentPool,
     role: str,
@@ -87,8 +74,8 @@ async def pool_attempts(
 ) -> list[Attempt]:
     """Attempts of `task` by `role`, one per seed, in seed order.
 
-    Batched where the pool can (`attempts`: one call per replica, each drawing its share of
-    the seeds from one prompt evaluation), else one `attempt` per seed, all in flight at once.
+    Batched where the pool can (`attempts`: one call to one agent, which draws every sample
+    from one prompt evaluation), else one `attempt` per seed, all in flight at once.
     """
     batched = getattr(pool, "attempts", None)
     if callable(batched):
@@ -160,19 +147,11 @@ class LocalPool:
     async def attempts(
         self, role: str, task: Task, *, kind: Kind, temperature: float, seeds: Sequence[int]
     ) -> list[Attempt]:
-        """Attempts per seed, the seeds split over the replicas, one batched call each."""
+        """One attempt per seed (in seed order) from the least busy replica, in one call."""
         replicas = _replicas_of(self._agents, role)
-        chunks = split_seeds(seeds, len(replicas.handles))
-        results = await asyncio.gather(
-            *(self._batch(replicas, task, kind, temperature, c) for c in chunks)
-        )
-        return [a for batch in results for a in batch]
-
-    async def _batch(
-        self, replicas: _Replicas, task: Task, kind: Kind, temperature: float, seeds: list[int]
-    ) -> list[Attempt]:
         index = replicas.acquire()
         agent: RoleAgent = replicas.handles[index]  # type: ignore[assignment]
+        seeds = list(seeds)
         try:
             if self._threads:
                 return await asyncio.to_thread(
@@ -264,23 +243,13 @@ class RayPool:
     async def attempts(
         self, role: str, task: Task, *, kind: Kind, temperature: float, seeds: Sequence[int]
     ) -> list[Attempt]:
-        """Attempts per seed: the seeds split over the role's actors, one Ray call per actor
-        (`RoleAgent.attempts`), so each actor evaluates the prompt once for its share."""
+        """One attempt per seed (in seed order) from the least busy actor of `role`, in one
+        Ray call (`RoleAgent.attempts`: the llama backend evaluates the prompt once)."""
         replicas = _replicas_of(self._actors, role)
-        chunks = split_seeds(seeds, len(replicas.handles))
-        results = await asyncio.gather(
-            *(self._batch(replicas, task, kind, temperature, c) for c in chunks)
-        )
-        return [a for batch in results for a in batch]
-
-    @staticmethod
-    async def _batch(
-        replicas: _Replicas, task: Task, kind: Kind, temperature: float, seeds: list[int]
-    ) -> list[Attempt]:
         index = replicas.acquire()
         try:
             ref = replicas.handles[index].attempts.remote(  # type: ignore[attr-defined]
-                task, kind=kind, temperature=temperature, seeds=seeds
+                task, kind=kind, temperature=temperature, seeds=list(seeds)
             )
             return await ref
         finally:
