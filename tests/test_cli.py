@@ -53,3 +53,16 @@ def test_validate_accepts_every_shipped_config() -> None:
         result = accord("validate", str(path))
         assert result.returncode == 0, (path, result.stderr)
         assert ": ok (" in result.stdout
+
+
+def test_a_duckdb_file_that_is_not_a_ledger_is_a_clear_error(tmp_path) -> None:
+    import duckdb
+
+    other = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(other))
+    con.execute("CREATE TABLE results (x INTEGER)")
+    con.close()
+    for command in (["ledger"], ["audit", "verify"], ["calibrate", "--target-accuracy", "0.5"]):
+        done = accord(*command, "--db", str(other))
+        assert done.returncode == 2, (command, done.stderr)
+        assert "not an accord ledger" in done.stderr and "Traceback" not in done.stderr

@@ -28,6 +28,8 @@ from accord.ledger.reader import open_readonly
 from accord.ledger.writer import Ledger
 from accord.tools.base import canonical, digest
 
+AUDIT_TABLES = ("audit_events", "audit_heads")
+
 _COLUMNS = (
     "run_id, seq, event_id, ts, kind, actor, tool, args_digest, result_digest, "
     "decision, policy, detail, prev_hash, hash"
@@ -307,12 +309,12 @@ def audited_runs(db: duckdb.DuckDBPyConnection) -> list[str]:
 
 def verify(path: str | Path, run_ids: Iterable[str] | None = None) -> list[RunReport]:
     """Check the chains of `run_ids` (every audited run when None) in the ledger at `path`."""
-    with open_readonly(path) as db:
+    with open_readonly(path, AUDIT_TABLES) as db:
         runs = list(run_ids) if run_ids is not None else audited_runs(db)
         return [verify_run(db, run_id) for run_id in runs]
 
 
 def timeline(path: str | Path, run_id: str) -> list[AuditEvent]:
     """A run's events in order, for `accord audit show`."""
-    with open_readonly(path) as db:
+    with open_readonly(path, AUDIT_TABLES) as db:
         return load_events(db, run_id)

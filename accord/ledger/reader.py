@@ -12,10 +12,14 @@ import duckdb
 from accord.errors import ConfigError
 from accord.ledger.locking import connect
 
+LEDGER_TABLES = ("runs", "decisions", "attempts")
+
 
 @contextmanager
-def open_readonly(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the ledger at `path`."""
+def open_readonly(
+    path: str | Path, tables: tuple[str, ...] = LEDGER_TABLES
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the ledger at `path`, which must hold `tables`."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(
@@ -28,6 +32,17 @@ def open_readonly(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
     except duckdb.Error as exc:
         raise ConfigError(f"cannot open the ledger: {exc}", path=path) from None
     try:
+        have = {r[0] for r in db.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        have |= {r[0] for r in db.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+        missing = [t for t in tables if t not in have]
+        if missing:
+            tables_word = "tables" if len(missing) > 1 else "table"
+            raise ConfigError(
+                f"not an accord ledger: no {', '.join(missing)} {tables_word}",
+                path=path,
+                hint="pass --db the ledger a crew wrote (default .accord/ledger.duckdb); "
+                "a bench's results file is read with `accord report`",
+            )
         yield db
     finally:
         db.close()
