@@ -116,10 +116,12 @@ class LlamaBackend:
     several samples from one prompt evaluation.
 
     `reuse_prefix=True` (off by default) additionally reuses the longest common prefix with
-    whatever is in the context when the exact cache misses. It is faster for prompts that
-    share a long prefix but not exact: the suffix is evaluated in another batch than in a
-    fresh evaluation, which changes the arithmetic slightly, so the same seed can give a
-    different answer depending on what ran before. Such states are never put in the cache.
+    whatever is in the context when the exact cache misses (a longer prompt that extends an
+    earlier one, a chat's next turn). It is faster but not exact: the reused cells may have
+    been computed in other batch shapes than a fresh evaluation of the whole prompt uses
+    (generated tokens, for one, are evaluated one at a time), which changes the arithmetic
+    slightly, so the same seed can give a different answer depending on what ran before
+    (tests/test_prompt_cache.py shows it on a follow-up turn). Such states are never cached.
     """
 
     def __init__(
@@ -218,8 +220,7 @@ class LlamaBackend:
                 if a != b:
                     break
                 common += 1
-            # Reusing a prefix changes the arithmetic slightly (a prefix evaluated in another
-            # batch), so only the exact cache above is used unless reuse_prefix is asked for.
+            # Inexact (the prefix may have been evaluated in other batches): opt-in only.
             common = min(common, len(tokens) - 1)
         llm.n_tokens = common
         llm.eval(tokens[common:])
