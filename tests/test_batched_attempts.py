@@ -39,7 +39,8 @@ class Batching(ScriptedBackend):
 
 
 def _without_time(attempts):
-    return [replace(a, model_ms=0.0) for a in attempts]
+    """Attempts without what batching changes: model time and the cached share of the prompt."""
+    return [replace(a, model_ms=0.0, cached_prompt_tokens=0) for a in attempts]
 
 
 def test_complete_many_falls_back_to_one_complete_per_seed() -> None:
@@ -70,6 +71,7 @@ def test_agent_attempts_equal_one_attempt_per_seed(task: Task, backend_cls: type
     assert len({a.answer for a in batch}) > 1
     if task.choices:  # one scoring for all seeds; the rest record no model time
         assert all(a.model_ms == 0.0 for a in batch[1:])
+        assert all(a.cached_prompt_tokens == a.prompt_tokens for a in batch[1:])
     if backend_cls is Batching and not task.choices:
         assert many.backend.calls == ["many:5"]
     assert many.attempts(task, seeds=[]) == []

@@ -56,6 +56,13 @@ class Attempt:
     confidence: float = 0.0
     verdict: Verdict = field(default_factory=lambda: Verdict(True))
     critic_score: float | None = None
+    # of prompt_tokens, how many the model did not evaluate again (a cached prompt state)
+    cached_prompt_tokens: int = 0
+
+    @property
+    def evaluated_tokens(self) -> int:
+        """Tokens the model actually processed: the uncached prompt plus the completion."""
+        return self.tokens - self.cached_prompt_tokens
 
     @property
     def tokens(self) -> int:

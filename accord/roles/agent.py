@@ -143,6 +143,7 @@ class RoleAgent:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             model_ms=usage.wall_ms,
+            cached_prompt_tokens=usage.cached_prompt_tokens,
             seed=seed,
             temperature=temperature,
             kind=kind,
@@ -175,6 +176,7 @@ class RoleAgent:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             model_ms=usage.wall_ms,
+            cached_prompt_tokens=usage.cached_prompt_tokens,
             seed=seed,
             temperature=temperature,
             kind=kind,  # type: ignore[arg-type]
