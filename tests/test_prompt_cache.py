@@ -151,5 +151,8 @@ def test_role_agent_attempts_on_the_model_equal_one_attempt_per_seed(cached, fre
     one = RoleAgent(role, fresh)
     singles = [one.attempt(task, kind="voter", temperature=0.9, seed=s) for s in SEEDS]
     batch = RoleAgent(role, cached).attempts(task, kind="voter", temperature=0.9, seeds=SEEDS)
-    untimed = [replace(a, model_ms=0.0) for a in batch]
+    untimed = [replace(a, model_ms=0.0, cached_prompt_tokens=0) for a in batch]
     assert untimed == [replace(a, model_ms=0.0) for a in singles]
+    # the fresh agent evaluated every prompt; the batch evaluated it once
+    assert all(a.cached_prompt_tokens == 0 for a in singles)
+    assert [a.cached_prompt_tokens for a in batch[1:]] == [a.prompt_tokens for a in batch[1:]]
