@@ -38,6 +38,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 from accord.crews.crew import Crew
 from accord.crews.spec import RoleSpec, TaskSpec
+from accord.ledger.pricing import PriceTable
 from accord.models.base import Completion, CompletionRequest, backends
 from accord.models.scripted import Scripted, ScriptedBackend
 
@@ -158,6 +159,7 @@ class NullLedger:
     """Diagnostic only: a ledger that writes nothing, to show what the ledger costs."""
 
     path = ":null:"
+    prices = PriceTable()
 
     def start_run(self, crew: str, **_: object) -> str:
         return "null-run"
@@ -214,20 +216,23 @@ def measure(
     return Row(name, overheads, meter.calls / len(tasks), tokens, correct, ledger)
 
 
-def time_ledger_flushes(meter: Meter) -> None:
-    """Instrument (not change) accord's ledger: time spent writing batches to DuckDB."""
+def time_ledger(meter: Meter) -> None:
+    """Instrument (not change) accord's ledger: time spent in it (opening the DuckDB file,
+    recording the run, buffering, writing batches, closing)."""
     from accord.ledger.writer import Ledger
 
-    flush = Ledger.flush
+    def timed(method: Callable[..., object]) -> Callable[..., object]:
+        def wrapper(*args: object, **kwargs: object) -> object:
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                meter.ledger_s += time.perf_counter() - start
 
-    def timed_flush(self: Ledger) -> int:
-        start = time.perf_counter()
-        try:
-            return flush(self)
-        finally:
-            meter.ledger_s += time.perf_counter() - start
+        return wrapper
 
-    Ledger.flush = timed_flush  # type: ignore[method-assign]
+    for name in ("__init__", "start_run", "record", "finish_run"):
+        setattr(Ledger, name, timed(getattr(Ledger, name)))
 
 
 def tokenizer() -> Callable[[str], int]:
@@ -267,7 +272,7 @@ def main() -> None:
     meter = Meter()
     backend = MeteredScripted(meter)
     backends.add("peers-scripted", lambda **_: backend)
-    time_ledger_flushes(meter)
+    time_ledger(meter)
     tasks = make_tasks(args.n)
     count = tokenizer()
     rows = [

@@ -9,6 +9,7 @@ from accord.consensus.records import Attempt, Decision, Verdict
 from accord.errors import ConfigError
 from accord.ledger import Ledger, PriceTable, list_runs, run_decisions
 from accord.ledger.pricing import Price
+from accord.ledger.reader import open_readonly
 from accord.ledger.schema import MIGRATIONS
 
 
@@ -71,11 +72,10 @@ def test_decision_cost_is_the_sum_of_its_attempts(ledger_path) -> None:
 
 
 def run_decisions_count(path, run) -> int:
-    db = duckdb.connect(str(path), read_only=True)
-    try:
+    # open_readonly, not duckdb.connect(read_only=True): the run's writer holds the file in
+    # this process, and the reader joins its database instance
+    with open_readonly(path) as db:
         return db.execute("SELECT count(*) FROM decisions WHERE run_id = ?", [run]).fetchone()[0]
-    finally:
-        db.close()
 
 
 def test_batches_flush_when_full(ledger_path) -> None:

@@ -1,23 +1,38 @@
-"""Opening a ledger file that another process may hold for a moment.
+"""Opening a ledger file that another process may hold for a moment, and holding it briefly.
 
-DuckDB lets one process write a file, or several read it, never both at once. The writer
-holds the file only while it flushes a batch and readers only while they query, so a
-conflict is short: waiting it out (with growing pauses, up to `timeout_s`) is the fix.
+DuckDB lets one process write a file, or several read it, never both at once. Opening a
+database costs ~15-25 ms (DuckDB builds its catalog each time), so a run holds one read-write
+connection while it is busy (`HeldConnection`) and lets go of it when it finishes, after a short
+idle spell, or after holding it for a while: other processes wait for such a gap (`connect`
+retries with growing pauses, up to `timeout_s`) and then read between the run's writes.
+
+Inside one process DuckDB shares one database instance per file, and refuses a read-only
+connection while a read-write one is open; `connect(read_only=True)` then joins the shared
+instance instead (reads see the same committed data).
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
 
 LOCK_TIMEOUT_S = 30.0
+IDLE_RELEASE_S = 0.25
+MAX_HOLD_S = 1.0
 
 
 def is_lock_conflict(exc: BaseException) -> bool:
     """Whether `exc` is DuckDB refusing a file another process has open."""
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+def _held_in_this_process(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.ConnectionException) and "different configuration" in str(exc)
 
 
 def connect(
@@ -29,8 +44,129 @@ def connect(
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.ConnectionException as exc:
+            if not (read_only and _held_in_this_process(exc)):
+                raise
+            # a writer in this process holds the file: read through its (shared) instance
+            return duckdb.connect(str(path))
         except duckdb.IOException as exc:
             if not is_lock_conflict(exc) or time.monotonic() + pause > deadline:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.025)
+
+
+class HeldConnection:
+    """One read-write connection to a database file, kept open while it is in use.
+
+    `use()` opens it if needed and yields it; a nested `use()` (same thread, still inside)
+    gets its own cursor, so its transaction is separate as it was with separate connections.
+    The connection is closed by `release()`, when it has been idle for `idle_s` (a timer
+    thread), or on giving it back after `max_hold_s` of being open: a busy writer leaves gaps
+    in which other processes can open the file.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        idle_s: float = IDLE_RELEASE_S,
+        max_hold_s: float = MAX_HOLD_S,
+        timeout_s: float = LOCK_TIMEOUT_S,
+    ) -> None:
+        self.path = str(path)
+        self.idle_s = idle_s
+        self.max_hold_s = max_hold_s
+        self.timeout_s = timeout_s
+        self.opens = 0  # how many times the file was opened (for tests and diagnostics)
+        self._db: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._opened_at = 0.0
+        self._last_use = 0.0
+        self._timer: threading.Timer | None = None
+        self._release_pending = False
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the file is held right now."""
+        return self._db is not None
+
+    @contextmanager
+    def use(
+        self, on_open_error: Callable[[duckdb.Error], Exception] | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The held connection (opened if needed); given back, not closed, on exit.
+
+        `on_open_error` turns a failure to open the file into the exception to raise.
+        """
+        with self._lock:
+            if self._db is None:
+                try:
+                    self._db = connect(self.path, timeout_s=self.timeout_s)
+                except duckdb.Error as exc:
+                    if on_open_error is None:
+                        raise
+                    raise on_open_error(exc) from None
+                self.opens += 1
+                self._opened_at = time.monotonic()
+            db = self._db
+            nested = self._depth > 0
+            conn = db.cursor() if nested else db
+            self._depth += 1
+            try:
+                yield conn
+            except duckdb.FatalException:
+                self._release_pending = True  # DuckDB invalidated the database: reopen
+                raise
+            finally:
+                self._depth -= 1
+                if nested:
+                    conn.close()
+                self._given_back()
+
+    def _given_back(self) -> None:
+        self._last_use = time.monotonic()
+        if self._depth:
+            return
+        if self._release_pending or self._last_use - self._opened_at >= self.max_hold_s:
+            self._close()
+        else:
+            self._arm(self.idle_s)
+
+    def _arm(self, delay: float) -> None:
+        if self._timer is None:
+            timer = threading.Timer(delay, self._on_idle)
+            timer.daemon = True
+            self._timer = timer
+            timer.start()
+
+    def _on_idle(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._db is None or self._depth:
+                return
+            wait = self._last_use + self.idle_s - time.monotonic()
+            if wait > 0:
+                self._arm(wait)
+            else:
+                self._close()
+
+    def _close(self) -> None:
+        db, self._db = self._db, None
+        self._release_pending = False
+        if db is not None:
+            # an invalidated database may fail to close; its commits are in the WAL already
+            with suppress(duckdb.FatalException):
+                db.close()
+
+    def release(self) -> None:
+        """Close the connection now (it reopens on the next `use()`)."""
+        with self._lock:
+            if self._depth:
+                self._release_pending = True  # still in use up this thread's stack
+                return
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._close()

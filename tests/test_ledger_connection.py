@@ -1,0 +1,195 @@
+"""The ledger holds one DuckDB connection per run and lets go of it when the run is done."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from accord.consensus.records import Attempt, Decision, Verdict
+from accord.ledger import Ledger, list_runs
+from accord.ledger.reader import open_readonly
+from accord.ledger.schema import MIGRATIONS, apply_migrations, migrate
+
+
+def _decision(task: str, role: str | None = "r") -> Decision:
+    attempt = Attempt(
+        task_id=task,
+        role=role,  # type: ignore[arg-type]
+        model="scripted",
+        answer="a",
+        raw="a",
+        prompt_tokens=3,
+        completion_tokens=1,
+        model_ms=1.0,
+        seed=0,
+        temperature=0.0,
+        verdict=Verdict(True),
+    )
+    return Decision(
+        task_id=task,
+        answer="a",
+        confidence=0.9,
+        path="single",
+        stop_reason="confident",
+        status="accepted",
+        policy="single",
+        attempts=(attempt,),
+        wall_ms=1.0,
+    )
+
+
+def _count(path: Path, run: str) -> int:
+    with open_readonly(path) as db:
+        row = db.execute("SELECT count(*) FROM decisions WHERE run_id = ?", [run]).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _existing(path: Path) -> Path:
+    """A ledger file as a project has it (created, migrated, closed)."""
+    Ledger(path).close()
+    return path
+
+
+def test_a_new_ledger_file_is_created_and_migrated_at_once(ledger_path: Path) -> None:
+    ledger = Ledger(ledger_path)
+    assert ledger._held is not None and ledger._held.opens == 1 and not ledger._held.is_open
+    with open_readonly(ledger_path) as db:
+        rows = db.execute("SELECT count(*) FROM schema_migrations").fetchall()
+    assert rows == [(len(MIGRATIONS),)]
+    with ledger.connect() as db:  # a use outside a run (memory, audit) opens and lets go
+        db.execute("SELECT 1")
+    assert not ledger._held.is_open and ledger._held.opens == 2
+
+
+def test_a_run_opens_the_file_once_and_lets_go_when_it_finishes(ledger_path: Path) -> None:
+    _existing(ledger_path)
+    ledger = Ledger(ledger_path, batch_size=3, flush_seconds=3600, idle_s=60, max_hold_s=60)
+    run = ledger.start_run("c")
+    for i in range(10):  # three full batches are written on the way
+        ledger.record(run, _decision(f"t{i}"))
+    assert _count(ledger_path, run) == 9  # an in-process reader joins the open instance
+    assert ledger._held is not None and ledger._held.opens == 1 and ledger._held.is_open
+    with ledger.connect() as db:  # a use inside the run (memory, audit) keeps the file
+        db.execute("SELECT 1")
+    assert ledger._held.is_open
+    ledger.finish_run(run)
+    assert not ledger._held.is_open and ledger._held.opens == 1
+    # the file is free again: even a raw read-only connection of this process opens it
+    db = duckdb.connect(str(ledger_path), read_only=True)
+    try:
+        assert db.execute("SELECT status FROM runs").fetchall() == [("finished",)]
+        assert db.execute("SELECT count(*) FROM decisions").fetchall() == [(10,)]
+    finally:
+        db.close()
+
+
+def test_an_idle_ledger_lets_go_of_the_file(ledger_path: Path) -> None:
+    _existing(ledger_path)
+    ledger = Ledger(ledger_path, flush_seconds=3600, idle_s=0.05, max_hold_s=60)
+    run = ledger.start_run("c")
+    assert ledger._held is not None and ledger._held.is_open
+    deadline = time.monotonic() + 5
+    while ledger._held.is_open and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not ledger._held.is_open
+    ledger.record(run, _decision("t1"))
+    ledger.flush()  # reopens for the write
+    assert ledger._held.opens == 2
+    ledger.finish_run(run)
+    assert _count(ledger_path, run) == 1
+
+
+def test_a_connection_held_past_max_hold_is_closed_when_given_back(ledger_path: Path) -> None:
+    ledger = Ledger(_existing(ledger_path), flush_seconds=3600, idle_s=60, max_hold_s=0.0)
+    assert ledger._held is not None and not ledger._held.is_open
+    run = ledger.start_run("c")
+    assert not ledger._held.is_open and ledger._held.opens == 1
+    ledger.record(run, _decision("t1"))
+    ledger.flush()
+    assert not ledger._held.is_open and ledger._held.opens == 2
+    ledger.finish_run(run)
+
+
+def test_another_process_waits_for_the_idle_release_then_reads(ledger_path: Path) -> None:
+    ledger = Ledger(ledger_path, flush_seconds=3600, idle_s=0.5, max_hold_s=60)
+    run = ledger.start_run("c")
+    ledger.record(run, _decision("t1"))
+    ledger.flush()
+    started = time.monotonic()
+    reader = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from accord.ledger import list_runs; "
+            "print(list_runs(sys.argv[1])[0]['decisions'])",
+            str(ledger_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert reader.returncode == 0, reader.stderr
+    assert reader.stdout.strip() == "1"
+    assert not ledger._held.is_open  # the reader got in because the writer let go
+    assert time.monotonic() - started >= 0.3
+    ledger.finish_run(run)
+
+
+def test_a_failed_flush_on_a_file_rolls_back_and_the_connection_stays_usable(
+    ledger_path: Path,
+) -> None:
+    _existing(ledger_path)
+    ledger = Ledger(ledger_path, batch_size=1000, flush_seconds=3600, idle_s=60, max_hold_s=60)
+    run = ledger.start_run("c")
+    ledger.record(run, _decision("good"))
+    ledger.record(run, _decision("bad", role=None))  # attempts.role is NOT NULL
+    with pytest.raises(duckdb.ConstraintException):
+        ledger.flush()
+    assert _count(ledger_path, run) == 0
+    ledger.record(run, _decision("after"))
+    ledger.finish_run(run)
+    assert _count(ledger_path, run) == 1
+    assert ledger._held is not None and ledger._held.opens == 1
+
+
+def test_a_new_run_written_by_another_ledger_too_is_still_recorded_once(
+    ledger_path: Path,
+) -> None:
+    """Replays of a run started here are caught in memory; if another writer wrote the same
+    run meanwhile, the primary key catches it and the keys are looked up instead."""
+    first = Ledger(ledger_path, batch_size=1000, flush_seconds=3600)
+    run = first.start_run("c")
+    first.record(run, _decision("t1"))
+    first.flush()
+    first.record(run, _decision("t1"))  # a replay: skipped without a lookup
+    assert first.flush() == 0
+    other = Ledger(ledger_path, batch_size=1000, flush_seconds=3600)
+    other.record(run, _decision("t2"))
+    assert other.flush() == 1
+    first.record(run, _decision("t2"))
+    first.record(run, _decision("t3"))
+    assert first.flush() == 1
+    first.finish_run(run)
+    other.close()
+    assert _count(ledger_path, run) == 3
+    assert [r["status"] for r in list_runs(ledger_path)] == ["finished"]
+
+
+def test_a_current_schema_is_not_migrated_again_and_a_new_migration_is_applied() -> None:
+    db = duckdb.connect(":memory:")
+    assert len(migrate(db)) == len(MIGRATIONS)
+    assert migrate(db) == []
+
+    def m_extra(conn: duckdb.DuckDBPyConnection) -> None:
+        conn.execute("CREATE TABLE extra (x INTEGER)")
+
+    assert apply_migrations(db, [*MIGRATIONS, ("m_extra", m_extra)], "schema_migrations") == [
+        "m_extra"
+    ]
+    assert db.execute("SELECT count(*) FROM extra").fetchall() == [(0,)]
