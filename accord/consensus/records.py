@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-AnswerType = Literal["text", "number", "choice"]
+AnswerType = Literal["text", "number", "choice", "free"]
 Path = Literal["single", "escalated", "vote"]
 Status = Literal["accepted", "unresolved"]
 # primary: the first answer; retry: the primary again, told why its answer was rejected;

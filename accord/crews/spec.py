@@ -47,7 +47,9 @@ class TaskSpec(_Spec):
 
     id: str = Field(pattern=NAME_PATTERN)
     question: str = Field(min_length=1)
-    answer_type: Literal["text", "number", "choice"] | None = None
+    # text: a short answer (the reply's first line); free: the whole reply (a report, a
+    # CrewAI task's output); number; choice (one of `choices`)
+    answer_type: Literal["text", "number", "choice", "free"] | None = None
     choices: list[str] = Field(default_factory=list)
     role: str | None = None
     depends_on: list[str] = Field(default_factory=list)
@@ -62,7 +64,7 @@ class TaskSpec(_Spec):
         return [value] if isinstance(value, str | int | float) else value
 
     @property
-    def kind(self) -> Literal["text", "number", "choice"]:
+    def kind(self) -> Literal["text", "number", "choice", "free"]:
         """The answer type, inferred from `choices` when not given."""
         return self.answer_type or ("choice" if self.choices else "text")
 

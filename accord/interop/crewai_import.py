@@ -253,6 +253,8 @@ class _Importer:
             "id": _SAFE_NAME.sub("_", task_id),
             "question": question,
             "role": roles[agent] if agent else None,
+            # a CrewAI task's output is the agent's whole final answer, not its first line
+            "answer_type": "free",
             "depends_on": [_SAFE_NAME.sub("_", d) for d in depends],
             "max_tokens": IMPORTED_MAX_TOKENS,
         }

@@ -18,7 +18,7 @@ from accord.models.base import (
     complete_many,
     create_backend,
 )
-from accord.roles.parse import parse_choice, parse_number, parse_text
+from accord.roles.parse import parse_choice, parse_free, parse_number, parse_text
 from accord.roles.prompt import RoleProfile, build_messages
 
 
@@ -191,4 +191,6 @@ def read_answer(raw: str, task: Task) -> str:
         return parse_number(raw)
     if task.answer_type == "choice":
         return parse_choice(raw, task.choices)
+    if task.answer_type == "free":
+        return parse_free(raw)
     return parse_text(raw)

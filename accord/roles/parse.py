@@ -45,6 +45,11 @@ def parse_text(raw: str) -> str:
     return ""
 
 
+def parse_free(raw: str) -> str:
+    """The whole reply, stripped (a long-form answer: a report, a CrewAI task's output)."""
+    return raw.strip()
+
+
 def parse_choice(raw: str, choices: tuple[str, ...]) -> str:
     """The option a free-text reply names ('' when it names none or several)."""
     text = raw.strip().lower()

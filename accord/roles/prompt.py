@@ -11,6 +11,7 @@ _ANSWER_HINTS = {
     "number": "Answer with just the number.",
     "choice": "Answer with one of the options, exactly as written.",
     "text": "Answer briefly.",
+    "free": "",  # the task says what to write; the whole reply is the answer
 }
 
 
@@ -38,7 +39,8 @@ def user_prompt(task: Task) -> str:
     text = task.prompt.strip()
     if task.choices:
         text += "\nOptions: " + "; ".join(task.choices)
-    return f"{text}\n{_ANSWER_HINTS[task.answer_type]}"
+    hint = _ANSWER_HINTS[task.answer_type]
+    return f"{text}\n{hint}" if hint else text
 
 
 def build_messages(role: RoleProfile, task: Task) -> tuple[Message, ...]:

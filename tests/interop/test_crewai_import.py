@@ -233,6 +233,32 @@ def test_cli_runs_an_imported_project_into_the_ledger(tmp_path: Path) -> None:
     assert crew == ("latest_ai_development",)
 
 
+def test_an_imported_task_keeps_the_whole_reply_as_its_answer(tmp_path: Path) -> None:
+    """CrewAI's task output is the agent's whole final answer: a multi-line report stays whole
+    (a `text` task would keep its first line), and the next task gets all of it as context."""
+    from accord.models.base import CompletionRequest
+    from accord.models.scripted import Scripted
+
+    report = "1. GPT-5 ships\n2. Open weights catch up\n\n3. Agents everywhere"
+    prompts: list[str] = []
+
+    def script(request: CompletionRequest) -> Scripted:
+        prompts.append(request.messages[-1].content)
+        return Scripted(f"  {report}\n", 0.9)
+
+    imported = import_crewai(LATEST, inputs=LATEST_INPUTS)
+    assert {t.kind for t in imported.spec.tasks} == {"free"}
+    crew = Crew(imported.spec, base_dir=imported.base_dir, source=imported.source)
+    db = tmp_path / "ledger.duckdb"
+    result = crew.run(db=db, backend="scripted", backend_options={"script": script}, pool="local")
+    assert result.answers == {"research_task": report, "reporting_task": report}
+    assert report in prompts[1]  # the reporting task saw the whole research output
+    assert not any(p.rstrip().endswith("Answer briefly.") for p in prompts)
+    with duckdb.connect(str(db), read_only=True) as con:
+        stored = con.execute("SELECT answer FROM decisions ORDER BY task_id").fetchall()
+    assert stored == [(report,), (report,)]
+
+
 @pytest.mark.model
 def test_template_project_runs_end_to_end_on_the_embedded_model(tmp_path: Path) -> None:
     imported = import_crewai(LATEST, inputs=LATEST_INPUTS, max_tokens=24)
