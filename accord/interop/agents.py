@@ -2,9 +2,15 @@
 
 Each wrapper is a `Backend`: accord's coordinator asks it for attempts, validates, votes and
 records costs, while the framework's agent does the work (its own prompt, tools and loop).
-They register as the backends `crewai-agent` and `autogen-agent` when this module is
-imported, taking the agent object as the `agent` option; agent objects live in this process,
-so run such crews with `pool="local"`.
+They are the backends `crewai-agent` and `autogen-agent` (registered with the built-in
+backends), and take the agent as the `agent` option, in one of three forms:
+
+- the agent object: it lives in this process, so run the crew with `pool="local"` (a Ray
+  actor gets a pickled copy, and CrewAI agents cannot be pickled: the pool then says so);
+- a zero-argument function that builds the agent (`agent=make_agent`): called where the role
+  runs, so in each Ray actor; it must be importable there (defined in a module, not `__main__`);
+- an import path `"package.module:name"` naming an agent or such a function: works from YAML
+  and with any pool.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from accord.consensus.checks import import_object
+from accord.errors import ConfigError
 from accord.models.base import (
     Backend,
     Completion,
@@ -79,11 +87,37 @@ def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
     return box["value"]
 
 
+def resolve_agent(agent: Any, *, backend: str, method: str, kind: str) -> Any:
+    """The agent from an `agent` option: the object, a factory, or an import path to either.
+
+    `method` is one the agent must have (`kickoff`, `run`); an object without it that can be
+    called is taken for a factory and called with no arguments.
+    """
+    if agent is None:
+        raise ConfigError(
+            f"backend {backend!r} needs the `agent` option",
+            hint=f"pass agent=<{kind}>, a function building one, or 'package.module:name'",
+        )
+    if isinstance(agent, str):
+        agent = import_object(agent, f"{backend} agent")
+    if not hasattr(agent, method) and callable(agent):
+        agent = agent()
+    if not hasattr(agent, method):
+        raise ConfigError(
+            f"backend {backend!r}: the agent option gave a {type(agent).__name__}; "
+            f"expected: {kind} (an object with `{method}`)",
+            hint=f"pass a {kind}, a function returning one, or 'package.module:name'",
+        )
+    return agent
+
+
 class CrewAIAgentBackend:
     """A CrewAI `Agent` answering accord tasks through `Agent.kickoff`."""
 
-    def __init__(self, *, agent: Any, name: str = "crewai-agent", **_ignored: object) -> None:
-        self.agent = agent
+    def __init__(
+        self, *, agent: Any = None, name: str = "crewai-agent", **_ignored: object
+    ) -> None:
+        self.agent = resolve_agent(agent, backend=name, method="kickoff", kind="CrewAI Agent")
         self.name = name
 
     def profile(self) -> RoleProfile:
@@ -128,9 +162,14 @@ class AutoGenAgentBackend:
     """
 
     def __init__(
-        self, *, agent: Any, reset: bool = True, name: str = "autogen-agent", **_ignored: object
+        self,
+        *,
+        agent: Any = None,
+        reset: bool = True,
+        name: str = "autogen-agent",
+        **_ignored: object,
     ) -> None:
-        self.agent = agent
+        self.agent = resolve_agent(agent, backend=name, method="run", kind="AutoGen AssistantAgent")
         self.reset = reset
         self.name = name
         self._lock = threading.Lock()  # an AssistantAgent runs one task at a time

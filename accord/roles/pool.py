@@ -95,6 +95,19 @@ def _replicas_of(pools: Mapping[str, _Replicas], role: str) -> _Replicas:
         raise ConfigError(f"no role named {role!r}", hint=f"known roles: {known}") from None
 
 
+def _unsendable(spec: AgentSpec, exc: TypeError) -> ConfigError:
+    """A backend option Ray cannot send to an actor (a live object holding locks, sockets)."""
+    detail = next((line for line in str(exc).splitlines() if "cannot pickle" in line), "")
+    reason = detail.split("cannot pickle", 1)[-1].strip(" :") if detail else str(exc)[:200]
+    return ConfigError(
+        f"role {spec.role.name!r}: the options of backend {spec.backend!r} cannot be sent to a "
+        f"Ray actor (cannot pickle {reason})",
+        hint="pass the object as an import path 'package.module:name' or a function that "
+        "builds it (e.g. agent='my_crew.agents:make_researcher' for crewai-agent and "
+        "autogen-agent), or run in-process with pool='local' (--local)",
+    )
+
+
 def _startup_error(exc: Exception) -> AccordError:
     """The user-facing error behind a Ray actor that failed to start."""
     lines = [ln.strip() for ln in str(getattr(exc, "error_msg", exc)).splitlines() if ln.strip()]
@@ -197,8 +210,8 @@ class RayPool:
         for spec in specs:
             handles = []
             for _ in range(spec.replicas):
-                handles.append(
-                    cls.options(
+                try:
+                    handle = cls.options(
                         num_cpus=num_cpus,
                         max_restarts=max_restarts,
                         max_task_retries=max_restarts,
@@ -208,7 +221,10 @@ class RayPool:
                         backend_name=spec.backend,
                         backend_options=dict(spec.backend_options),
                     )
-                )
+                except TypeError as exc:  # Ray could not pickle an option for the actor
+                    self.close()
+                    raise _unsendable(spec, exc) from None
+                handles.append(handle)
                 placed += 1
             self._actors[spec.role.name] = _Replicas(handles)
         # Surface construction errors (a missing model file, a bad option) here, at start.
