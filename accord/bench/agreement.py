@@ -9,10 +9,11 @@ from accord.bench.stats import bootstrap_ci
 from accord.bench.store import BenchStore
 
 
-def _rows(store: BenchStore, run_id: str) -> dict[tuple[str, str], float]:
+def _rows(store: BenchStore, run_id: str, mode: str) -> dict[tuple[str, str], float]:
     with store.connect() as db:
         found = db.execute(
-            "SELECT strategy, item_key, correct FROM bench_results WHERE run_id = ?", [run_id]
+            "SELECT strategy, item_key, correct FROM bench_results WHERE run_id = ? AND mode = ?",
+            [run_id, mode],
         ).fetchall()
     return {(s, k): c for s, k, c in found}
 
@@ -24,9 +25,9 @@ def agreement(store: BenchStore, runs: Sequence[dict[str, Any]]) -> list[tuple[A
     replay = [r for r in runs if r["mode"] == "replay"]
     out = []
     for lr in live:
-        lrows = _rows(store, lr["run_id"])
+        lrows = _rows(store, lr["run_id"], "live")
         for rr in replay:
-            rrows = _rows(store, rr["run_id"])
+            rrows = _rows(store, rr["run_id"], "replay")  # not peers' live rows
             for strategy in sorted({s for s, _ in lrows}):
                 keys = [k for s, k in lrows if s == strategy and (s, k) in rrows]
                 if not keys:

@@ -86,6 +86,7 @@ class Deciders:
         self.kind = pool
         self._pools: dict[int, AgentPool] = dict(pools or {})
         self._owned: list[AgentPool] = []
+        self._peers: list[Decider] = []
 
     def pool(self, tier: int) -> AgentPool:
         """The pool of tier `tier` (built on first use)."""
@@ -102,9 +103,11 @@ class Deciders:
     def build(self, strategy: Strategy) -> Decider:
         """The decider for `strategy`."""
         if strategy.peer is not None:
-            return peers.create(
+            peer = peers.create(
                 strategy.peer, backend=self.backend, backend_options=self.options, seed=self.seed
             )
+            self._peers.append(peer)
+            return peer
         assert strategy.policy is not None
         if strategy.tiers > 1:
             tiers = [self.coordinator(t) for t in range(strategy.tiers)]
@@ -112,7 +115,12 @@ class Deciders:
         return PolicyDecider(self.coordinator(0), strategy.policy)
 
     def close(self) -> None:
-        """Close the pools this object built."""
+        """Close the pools and peers this object built."""
         for pool in self._owned:
             pool.close()
         self._owned.clear()
+        for peer in self._peers:
+            close = getattr(peer, "close", None)
+            if callable(close):
+                close()
+        self._peers.clear()

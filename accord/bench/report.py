@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from accord.bench.stats import pareto_front
-from accord.bench.store import BenchStore, SummaryRow
+from accord.bench.store import BenchStore, PromptRow, SummaryRow
 from accord.bench.strategies import BASELINE
 from accord.errors import ConfigError
 
@@ -29,6 +30,19 @@ def _label(run: dict[str, Any]) -> str:
     if run["mode"] == "replay":
         return f"replayed from {run['samples_k']} recorded samples ({run['replay_seeds']} seeds)"
     return "live"
+
+
+def is_peer(strategy: str) -> bool:
+    """Whether a row is a peer framework (CrewAI, AutoGen, ...), not an accord strategy."""
+    return strategy.startswith("peer:")
+
+
+def _row_label(run: dict[str, Any], row: SummaryRow) -> str:
+    if not is_peer(row.strategy):
+        return _label(run)
+    if run["mode"] == "replay":
+        return "live peer (peers cannot be replayed: they run live)"
+    return "live peer"
 
 
 def headline_table(run: dict[str, Any], rows: list[SummaryRow]) -> str:
@@ -62,7 +76,7 @@ def headline_table(run: dict[str, Any], rows: list[SummaryRow]) -> str:
             " | ".join(
                 [
                     f"| {r.strategy}",
-                    sim + _label(run),
+                    sim + _row_label(run, r),
                     str(r.n_items),
                     acc,
                     delta,
@@ -92,25 +106,33 @@ def plot_pareto(run: dict[str, Any], rows: list[SummaryRow], path: Path) -> Path
     points = [(r.prompt_tokens + r.completion_tokens, r.accuracy) for r in rows]
     front = pareto_front(points)
     fig, ax = plt.subplots(figsize=(7.5, 5))
+    labelled: set[str] = set()
     for r, (x, y) in zip(rows, points, strict=True):
         err = [[100 * (y - r.ci_low)], [100 * (r.ci_high - y)]]
+        kind = (
+            "peer (other framework, same backend)"
+            if is_peer(r.strategy)
+            else ("baseline" if r.strategy == BASELINE else "accord")
+        )
         ax.errorbar(
             x,
             100 * y,
             yerr=err,
-            fmt="o",
+            fmt="s" if is_peer(r.strategy) else "o",
             capsize=3,
-            color="tab:red" if r.strategy == BASELINE else "tab:blue",
+            color={"baseline": "tab:red", "accord": "tab:blue"}.get(kind, "tab:orange"),
+            label=None if kind in labelled else kind,
         )
+        labelled.add(kind)
         ax.annotate(r.strategy, (x, 100 * y), textcoords="offset points", xytext=(5, 5), fontsize=8)
     fx = [points[i][0] for i in front]
     fy = [100 * points[i][1] for i in front]
-    ax.step(fx, fy, where="post", color="tab:green", label="Pareto frontier")
+    ax.step(fx, fy, where="post", color="tab:green", label="Pareto frontier (all rows)")
     ax.set_xlabel("tokens per item (prompt + completion)")
     ax.set_ylabel("accuracy % (95% bootstrap CI)")
     title = f"{'SIMULATED · ' if run['simulated'] else ''}{run['backend']} · {_label(run)}"
     ax.set_title(title, fontsize=10)
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,12 +141,82 @@ def plot_pareto(run: dict[str, Any], rows: list[SummaryRow], path: Path) -> Path
     return path
 
 
+def _fence(text: str) -> str:
+    return text.replace("```", "ʼʼʼ")
+
+
+def peers_markdown(
+    run: dict[str, Any],
+    rows: list[SummaryRow],
+    prompts: dict[str, list[PromptRow]],
+    calls: dict[str, float],
+) -> list[str]:
+    """The section on peer rows: how they ran, and what each framework sent for one item."""
+    from accord.interop.bench_peers import FORMAT_TOKENS
+
+    peer_rows = [r for r in rows if is_peer(r.strategy)]
+    if not peer_rows:
+        return []
+    out = [
+        "## Peers: CrewAI and AutoGen on the same backend and items",
+        "",
+        "Peer rows are other frameworks driven through accord's adapters (a CrewAI `BaseLLM`, "
+        "an AutoGen `ChatCompletionClient`) on the same backend, model and items: `peer:crewai` "
+        "builds one Agent + Task + Crew per item and calls `kickoff()`; `peer:autogen` builds "
+        "one `AssistantAgent` per item and calls `run()`. Each gets accord's role (solver, goal "
+        '"answer the question correctly"), the question as accord writes it (options and '
+        "answer hint included), greedy decoding and accord's completion cap (CrewAI gets "
+        f"{FORMAT_TOKENS} tokens more for the Thought/Final Answer lines its prompt asks for). "
+        "Tokens and model time are the backend's own counts for every call the framework made; "
+        "overhead is wall time minus model time. Answers are read with accord's parser and "
+        "scored by the same scorer. Accord answers multiple-choice items by scoring the "
+        "options; the peers can only generate text.",
+        "",
+    ]
+    if run["mode"] == "replay":
+        out += [
+            "This run replays accord's strategies from recorded samples; peers cannot be "
+            "replayed (they write their own prompts), so their rows ran live on the same items.",
+            "",
+        ]
+    out += [
+        "| strategy | LLM calls/item | prompt tok/item | overhead ms/item |",
+        "|---|---|---|---|",
+    ]
+    for r in rows:
+        if r.strategy in calls:
+            out.append(
+                f"| {r.strategy} | {calls[r.strategy]:.2f} | {_num(r.prompt_tokens)} "
+                f"| {_num(r.overhead_ms, 2)} |"
+            )
+    shown = [s for s in ("accord", *(r.strategy for r in peer_rows)) if prompts.get(s)]
+    if not shown:
+        return [*out, ""]
+    keys = set.intersection(*(set(p.item_key for p in prompts[s]) for s in shown))
+    first = next((p for p in prompts[shown[0]] if p.item_key in keys), None)
+    if first is None:
+        return [*out, ""]
+    out += ["", "What each sent the model for the same item (the first call):", ""]
+    for name in shown:
+        found = next(p for p in prompts[name] if p.item_key == first.item_key)
+        head = "accord (each attempt, every strategy)" if name == "accord" else name
+        calls_note = "" if name == "accord" else f", {found.calls} call(s) in all"
+        out += [f"**{head}**{calls_note}:", "", "```"]
+        for m in json.loads(found.messages):
+            out.append(_fence(f"[{m['role']}] {m['content']}"))
+        if found.reply:
+            out.append(_fence(f"-> final reply: {found.reply!r}"))
+        out += ["```", ""]
+    return out
+
+
 def markdown(
     run: dict[str, Any],
     rows: list[SummaryRow],
     sources: list[tuple[str, int]],
     per_source: list[tuple[str, str, float, float]],
     plot_name: str,
+    peers: list[str] | None = None,
 ) -> str:
     """The whole report page."""
     sim = run["simulated"]
@@ -157,8 +249,8 @@ def markdown(
             f"{100 * cells[n][0]:.1f} ({cells[n][1]:.0f})" if n in cells else "-" for n in names
         ]
         out.append(f"| {source} | " + " | ".join(values) + " |")
+    out += ["", *(peers or [])]
     out += [
-        "",
         "## How to read this",
         "",
         "- Accuracy intervals: percentile bootstrap over items (2,000 resamples). Replayed "
@@ -170,6 +262,7 @@ def markdown(
         "rows charge each drawn attempt its recorded model time.",
         "- Escalation: share of decisions that needed more than the first answer.",
         "- Cost: the ledger's price table (local models cost $0; FLOPs = 2 x params x tokens).",
+        "- `peer:` rows are other frameworks on the same backend and items, always run live.",
         "",
     ]
     return "\n".join(out)
@@ -205,8 +298,11 @@ def write_report(
             else (f"{stem}-pareto-{n}.png" if len(runs) > 1 else f"{stem}-pareto.png")
         )
         pngs.append(plot_pareto(run, rows, out / name))
+        peers = peers_markdown(
+            run, rows, store.prompts(run["run_id"]), store.calls_per_item(run["run_id"])
+        )
         text = markdown(
-            run, rows, store.sources(run["run_id"]), store.per_source(run["run_id"]), name
+            run, rows, store.sources(run["run_id"]), store.per_source(run["run_id"]), name, peers
         )
         if len(runs) > 1:
             text = text.replace("\n## ", "\n### ").replace("# Bench report", "## Bench report", 1)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Protocol
 
-from accord.bench.deciders import Deciders, PoolKind
-from accord.bench.store import BenchStore, ResultRow
-from accord.bench.strategies import Strategy, parse_strategies
+from accord.bench.deciders import SOLVER, Deciders, PoolKind
+from accord.bench.store import BenchStore, PromptRow, ResultRow
+from accord.bench.strategies import Decider, Strategy, check_peer, parse_strategies
 from accord.bench.summary import summarise
 from accord.bench.tasks import BenchItem, load_bench_items
 from accord.consensus.records import Decision
@@ -111,6 +112,41 @@ def result_row(
     )
 
 
+def _messages_json(messages: object) -> str:
+    return json.dumps([{"role": m.role, "content": m.content} for m in messages])  # type: ignore[attr-defined]
+
+
+def prompt_rows(
+    item: BenchItem, strategy: Strategy, decider: Decider, decision: Decision, label: str, seed: int
+) -> list[PromptRow]:
+    """What a peer sent the model for `item` (its first call), with accord's prompt beside it."""
+    calls = getattr(decider, "transcript", None)
+    if not strategy.is_peer or not calls:
+        return []
+    from accord.roles.prompt import build_messages
+
+    return [
+        PromptRow(
+            item.key,
+            strategy.name,
+            label,
+            seed,
+            len(calls),
+            _messages_json(calls[0].messages),
+            decision.attempts[-1].raw if decision.attempts else "",
+        ),
+        PromptRow(
+            item.key,
+            "accord",
+            label,
+            seed,
+            1,
+            _messages_json(build_messages(SOLVER, item.task)),
+            "",
+        ),
+    ]
+
+
 def backend_label(config: BenchConfig) -> str:
     """The backend as the cache keys it: name plus options."""
     from accord.bench.deciders import tier_label
@@ -144,8 +180,10 @@ async def _live_strategy(
     )
     rows: list[ResultRow] = []
     pending: list[ResultRow] = []
+    prompts: list[PromptRow] = []
     last = time.monotonic()
     status = "failed"
+    label = backend_label(config)
     try:
         for item in todo:
             decision = await decider.decide(item.task)
@@ -154,11 +192,12 @@ async def _live_strategy(
                 item,
                 strategy.name,
                 decision,
-                backend=backend_label(config),
+                backend=label,
                 seed=config.seed,
                 prices=prices,
                 ledger_run_id=ledger_run,
             )
+            prompts += prompt_rows(item, strategy, decider, decision, label, config.seed)
             if ledger and ledger_run:
                 ledger.record(
                     ledger_run, decision, expected=item.targets, correct=bool(row.correct)
@@ -166,11 +205,13 @@ async def _live_strategy(
             rows.append(row)
             pending.append(row)
             if time.monotonic() - last > _FLUSH_SECONDS:
+                store.add_prompts(prompts)
                 store.add_results(pending)
-                pending, last = [], time.monotonic()
+                pending, prompts, last = [], [], time.monotonic()
             progress.advance(1, f"{strategy.name} {item.item.id}")
         status = "finished"
     finally:
+        store.add_prompts(prompts)
         store.add_results(pending)
         if ledger and ledger_run:
             ledger.finish_run(ledger_run, status)
@@ -219,6 +260,9 @@ def run_bench(config: BenchConfig, progress: ProgressSink | None = None) -> str:
     progress = progress or _Silent()
     items = load_bench_items(config.tasks, config.limit)
     strategies = parse_strategies(config.strategies)
+    for strategy in strategies:
+        if strategy.peer is not None:
+            check_peer(strategy.peer)  # a missing framework fails here, before any model runs
     store = BenchStore(config.db)
     run_id = "bench-" + new_run_id()
     store.start_run(
@@ -244,7 +288,16 @@ def run_bench(config: BenchConfig, progress: ProgressSink | None = None) -> str:
         if config.mode == "replay":
             from accord.bench.replay import run_replay
 
-            rows, per_seed = run_replay(config, run_id, items, strategies, store, progress)
+            # peers cannot be replayed (they send their own prompts): they run live, after
+            replayed = [s for s in strategies if not s.is_peer]
+            live = [s for s in strategies if s.is_peer]
+            rows, per_seed = (
+                run_replay(config, run_id, items, replayed, store, progress)
+                if replayed
+                else ([], {})
+            )
+            if live:
+                rows += asyncio.run(run_live(config, run_id, items, live, store, progress))
         else:
             rows = asyncio.run(run_live(config, run_id, items, strategies, store, progress))
             per_seed = None

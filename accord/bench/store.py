@@ -39,6 +39,10 @@ _SCHEMA = [
         mean_logprob DOUBLE, min_logprob DOUBLE, prompt_tokens BIGINT,
         completion_tokens BIGINT, model_ms DOUBLE,
         PRIMARY KEY (item_key, backend, model, seed, kind, idx))""",
+    # what a strategy sent the model for one item (peers' frameworks write their own prompts)
+    """CREATE TABLE IF NOT EXISTS bench_prompts (
+        item_key VARCHAR, strategy VARCHAR, backend VARCHAR, seed BIGINT, calls INTEGER,
+        messages JSON, reply VARCHAR, PRIMARY KEY (item_key, strategy, backend, seed))""",
 ]
 
 
@@ -99,6 +103,19 @@ class SummaryRow:
     escalation: float
     cost_usd: float
     flops: float | None
+
+
+@dataclass(slots=True)
+class PromptRow:
+    """The messages a strategy's first model call sent for one item, and the final reply."""
+
+    item_key: str
+    strategy: str
+    backend: str
+    seed: int
+    calls: int
+    messages: str  # JSON: [{"role": ..., "content": ...}, ...]
+    reply: str
 
 
 def _columns(cls: type) -> list[str]:
@@ -198,6 +215,30 @@ class BenchStore:
         """Store the per-strategy summary of a run."""
         self._insert("bench_summary", SummaryRow, rows)
 
+    def add_prompts(self, rows: Sequence[PromptRow]) -> None:
+        """Store what strategies sent the model, per item."""
+        self._insert("bench_prompts", PromptRow, rows)
+
+    def prompts(self, run_id: str) -> dict[str, list[PromptRow]]:
+        """Stored prompts of a run's items, by strategy, in the run's item order.
+
+        Joined on the run's backend and seed; `accord` holds the prompt accord's roles send.
+        """
+        names = [f"p.{n}" for n in _columns(PromptRow)]
+        with self.connect() as db:
+            found = db.execute(
+                f"SELECT DISTINCT {', '.join(names)}, r.source, r.item_id "
+                "FROM bench_prompts p JOIN bench_results r ON p.item_key = r.item_key "
+                "AND p.backend = r.backend AND p.seed = r.seed WHERE r.run_id = ? "
+                "ORDER BY r.source, r.item_id, p.strategy",
+                [run_id],
+            ).fetchall()
+        out: dict[str, list[PromptRow]] = {}
+        for values in found:
+            row = PromptRow(*values[:-2])
+            out.setdefault(row.strategy, []).append(row)
+        return out
+
     def cached(
         self, backend: str, seed: int, strategies: Sequence[str], mode: str = "live"
     ) -> dict[tuple[str, str], ResultRow]:
@@ -252,6 +293,16 @@ class BenchStore:
                 "GROUP BY source ORDER BY source",
                 [run_id],
             ).fetchall()
+
+    def calls_per_item(self, run_id: str) -> dict[str, float]:
+        """Mean model calls (attempts) per item, by strategy."""
+        with self.connect() as db:
+            found = db.execute(
+                "SELECT strategy, avg(n_attempts) FROM bench_results WHERE run_id = ? "
+                "GROUP BY strategy",
+                [run_id],
+            ).fetchall()
+        return {strategy: value for strategy, value in found}
 
     def per_source(self, run_id: str) -> list[tuple[str, str, float, float]]:
         """(task, strategy, accuracy, tokens per item) of a run."""

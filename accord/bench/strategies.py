@@ -30,9 +30,35 @@ class Decider(Protocol):
 
 
 PeerFactory = Callable[..., Decider]
-# Peers (CrewAI, AutoGen, ...) register here, e.g. from accord.interop:
-#   peers.add("crewai", lambda *, backend, backend_options, seed: CrewAIDecider(...))
+# Peers (CrewAI, AutoGen, ...) register here: a factory called with backend, backend_options
+# and seed. The built-in ones import accord.interop.bench_peers (and so the framework) only
+# when a bench asks for them.
 peers: Registry[Decider] = Registry("peer")
+PEER_DESCRIPTIONS = {
+    "crewai": "CrewAI Agent + Task + Crew.kickoff per item (peer, same backend)",
+    "autogen": "AutoGen AssistantAgent.run per item (peer, same backend)",
+}
+
+
+def _builtin_peer(name: str) -> PeerFactory:
+    def factory(**options: object) -> Decider:
+        from accord.interop.bench_peers import create_peer
+
+        return create_peer(name, **options)
+
+    return factory
+
+
+for _name in PEER_DESCRIPTIONS:
+    peers.add(_name, _builtin_peer(_name))
+
+
+def check_peer(name: str) -> None:
+    """Fail early, naming the pip extra, when a built-in peer's framework is not installed."""
+    if name in PEER_DESCRIPTIONS:
+        from accord.interop.bench_peers import check_installed
+
+        check_installed(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +70,17 @@ class Strategy:
     tiers: int = 1
     peer: str | None = None
     description: str = ""
+
+    @property
+    def is_peer(self) -> bool:
+        """Another framework driven through an adapter (always run live)."""
+        return self.peer is not None
+
+
+def _peer(peer: str) -> Strategy:
+    peers.get(peer)  # an unknown peer lists the known ones
+    description = PEER_DESCRIPTIONS.get(peer, f"{peer} (peer)")
+    return Strategy(f"peer:{peer}", peer=peer, description=description)
 
 
 def _adaptive(threshold: float) -> PolicySpec:
@@ -102,15 +139,16 @@ def parse_strategy(name: str) -> list[Strategy]:
     if name.startswith("adaptive@"):
         t = _number(name, name[9:], float)
         return [Strategy(f"adaptive@{t:g}", _adaptive(t), description=f"adaptive, threshold {t:g}")]
+    if name == "peers":
+        names = [*PEER_DESCRIPTIONS, *(n for n in peers.names() if n not in PEER_DESCRIPTIONS)]
+        return [_peer(peer) for peer in names]
     if name.startswith("peer:") or name in peers:
-        peer = name.removeprefix("peer:")
-        peers.get(peer)
-        return [Strategy(f"peer:{peer}", peer=peer, description=f"{peer} via accord.interop")]
+        return [_peer(name.removeprefix("peer:"))]
     try:
         return _fixed(name)
     except KeyError:
         known = "single, validated, vote@K, early-stop, adaptive, adaptive@T, adaptive-sweep, "
-        known += "cascade, peer:NAME"
+        known += "cascade, peer:NAME (" + ", ".join(peers.names()) + "), peers"
         raise ConfigError(f"unknown strategy {name!r}", hint=f"known: {known}") from None
 
 

@@ -26,7 +26,8 @@ def summarise(
     """Per-strategy measures; paired tests against vote@5 on the items both ran.
 
     Live rows hold 0/1 outcomes and get an exact McNemar test; replayed rows hold per-item rates
-    over replay seeds and get a sign-flip permutation test on the per-item differences.
+    over replay seeds and get a sign-flip permutation test on the per-item differences (so do
+    live rows, such as peers', compared with a replayed baseline).
     `per_seed` (strategy -> seeds x items 0/1 matrix) adds the spread over replay seeds.
     """
     by_strategy: dict[str, dict[str, ResultRow]] = {}
@@ -88,7 +89,8 @@ def _pair(
     b = [base[k].correct for k in shared]
     summary.delta = _mean(a) - _mean(b)
     summary.delta_low, summary.delta_high = paired_diff_ci(a, b, seed=seed)
-    if summary.mode == "live":
+    base_mode = next(iter(base.values())).mode
+    if summary.mode == "live" and base_mode == "live":
         _, _, summary.p_value = mcnemar([x >= 0.5 for x in a], [x >= 0.5 for x in b])
         summary.test = "McNemar exact"
     else:
