@@ -168,9 +168,9 @@ def peers_markdown(
         "answer hint included), greedy decoding and accord's completion cap (CrewAI gets "
         f"{FORMAT_TOKENS} tokens more for the Thought/Final Answer lines its prompt asks for). "
         "Tokens and model time are the backend's own counts for every call the framework made; "
-        "overhead is wall time minus model time. Answers are read with accord's parser and "
-        "scored by the same scorer. Accord answers multiple-choice items by scoring the "
-        "options; the peers can only generate text.",
+        "overhead is wall time minus model time. Answers are read with accord's parser "
+        "(choices by whole words) and scored by the same scorer. Accord answers multiple-choice "
+        "items by scoring the options; the peers can only generate text.",
         "",
     ]
     if run["mode"] == "replay":

@@ -89,7 +89,9 @@ def bench(
         typer.Option(
             help="Comma-separated: single, validated, vote@K, "
             "early-stop, adaptive, adaptive@T, "
-            "adaptive-sweep, cascade, peer:NAME."
+            "adaptive-sweep, cascade, and the peers peer:crewai, "
+            "peer:autogen (or 'peers' for both; always run live, "
+            "needs pip install 'accord[crewai]' / 'accord[autogen]')."
         ),
     ] = "single,vote@3,vote@5,early-stop,adaptive",
     limit: Annotated[int | None, typer.Option(help="Items per task.")] = None,

@@ -22,7 +22,7 @@ The exact messages of one item are stored in `bench_prompts` and shown in the re
 Answers are read from the framework's final text with accord's own parser (`read_answer`) and
 normalised like every attempt before voting, then scored by the bench's one scorer. Accord
 answers multiple-choice items by option scoring; peers can only generate, so their choice
-answers are read from text (`peer_answer`).
+answers are read from text, by whole words (`peer_answer`).
 
 crewai / autogen are imported only when a peer decider is built
 (`pip install 'accord[crewai]'`, `pip install 'accord[autogen]'`).
@@ -158,23 +158,27 @@ def _named_choice(text: str, choices: tuple[str, ...]) -> str:
 def peer_answer(raw: str, task: Task) -> str:
     """A framework's final text read as accord reads a generated answer, then normalised.
 
-    Numbers and text go through accord's `read_answer`. Choices: accord's reader first; when it
-    finds none or several (its substring match counts option "a" inside "answer"), the option
-    stated after the last "answer is" / "Final Answer:", else the one option the first line
-    names as a whole word.
+    Numbers and text go through accord's `read_answer`. Choices are read by whole words, not
+    by accord's `parse_choice` (its substring match finds option "a" in any text with an "a";
+    accord itself never reads choices from text, it scores the options): the reply as an
+    option or its letter, else the option after the last "answer is" / "Final Answer:", else
+    the one option the first line names.
     """
-    answer = read_answer(raw, task)
-    if task.choices and not answer:
+    if not task.choices:
+        answer = read_answer(raw, task)
+        return normalise_answer(answer, task) if answer else ""
+    answer = normalise_choice(raw.strip().strip(".!\"'"), task.choices)
+    if answer not in task.choices:
         leads = list(_LEAD.finditer(raw))
         after = raw[leads[-1].end() :].strip().split("\n", 1)[0] if leads else ""
         if after:
             answer = normalise_choice(after.split()[0].strip(".,;:!\"'"), task.choices)
             if answer not in task.choices:
                 answer = _named_choice(after, task.choices)
-        if answer not in task.choices:
-            lines = [line for line in raw.strip().splitlines() if line.strip()]
-            answer = _named_choice(lines[0], task.choices) if lines else ""
-    return normalise_answer(answer, task) if answer else ""
+    if answer not in task.choices:
+        lines = [line for line in raw.strip().splitlines() if line.strip()]
+        answer = _named_choice(lines[0], task.choices) if lines else ""
+    return answer
 
 
 def peer_decision(
