@@ -89,18 +89,20 @@ clean:
 	rm -rf $(VENV) .accord .pytest_cache
 
 # The cost/accuracy suite (issues 4 and 5). bench-quick: the embedded model on 6 items of three
-# shipped tasks, every strategy replayed from 5 recorded samples, then single and vote@3 live.
+# shipped tasks, every strategy replayed from 5 recorded samples with the CrewAI and AutoGen peers
+# run live on the same items and model (peers cannot be replayed), then single and vote@3 live.
 .PHONY: bench-quick bench-consensus bench-consensus-embedded
 # One llama.cpp thread per process: with 2 threads on busy shared cores the threads' spin-waits
 # made generation ~10x slower here; override with ACCORD_LLAMA_THREADS=2 on an idle machine.
 bench-quick bench-consensus-embedded: export ACCORD_LLAMA_THREADS ?= 1
 BENCH_QUICK_TASKS := arithmetic__1_digit_addition,hyperbaton,sports_understanding
+BENCH_QUICK_DB ?= .accord/bench-quick.duckdb
 bench-quick: install
 	$(BIN)/accord bench --tasks $(BENCH_QUICK_TASKS) --limit 6 --replay 5 --replay-seeds 20 \
-	  --strategies single,validated,vote@3,vote@5,early-stop,adaptive,adaptive-sweep \
-	  --out .accord/bench-quick/replay --db .accord/bench-quick.duckdb
+	  --strategies single,validated,vote@3,vote@5,early-stop,adaptive,adaptive-sweep,peers \
+	  --out .accord/bench-quick/replay --db $(BENCH_QUICK_DB)
 	$(BIN)/accord bench --tasks $(BENCH_QUICK_TASKS) --limit 6 --strategies single,vote@3 \
-	  --out .accord/bench-quick/live --db .accord/bench-quick.duckdb
+	  --out .accord/bench-quick/live --db $(BENCH_QUICK_DB)
 
 # Adaptive vs vote@5 on the simulated population (2,000 items; every figure says SIMULATED).
 bench-consensus: install
