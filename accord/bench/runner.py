@@ -60,6 +60,7 @@ class BenchConfig:
     pool: PoolKind = "local"
     command: str = ""
     ledger: bool | None = None  # ledger rows per decision; default: all but simulated runs
+    fresh: bool = False  # re-run live rows even when cached (replay samples are still reused)
 
     @property
     def mode(self) -> Mode:
@@ -228,7 +229,7 @@ async def run_live(
 ) -> list[ResultRow]:
     """Run every strategy through the real coordinator; reuse cached item x strategy rows."""
     label = backend_label(config)
-    cached = store.cached(label, config.seed, [s.name for s in strategies])
+    cached = {} if config.fresh else store.cached(label, config.seed, [s.name for s in strategies])
     plan = [(s, [it for it in items if (it.key, s.name) not in cached]) for s in strategies]
     reused = [
         replace(cached[(it.key, s.name)], run_id=run_id, cached=True)
@@ -281,6 +282,7 @@ def run_bench(config: BenchConfig, progress: ProgressSink | None = None) -> str:
             "limit": config.limit,
             "backend_options": config.backend_options,
             "pool": config.pool,
+            "fresh": config.fresh,
         },
     )
     status = "failed"

@@ -111,6 +111,12 @@ def bench(
         list[str] | None,
         typer.Option(help="Backend option KEY=VALUE (repeatable), e.g. confidence=overconfident."),
     ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh", help="Measure live rows again instead of reusing cached ones (re-timing)."
+        ),
+    ] = False,
 ) -> None:
     """Run strategies side by side on the same items; write report.md and pareto.png."""
     from accord.bench.report import headline_table, write_report
@@ -138,6 +144,7 @@ def bench(
         pool=kind,
         command=command,
         backend_options=_options(option or []),
+        fresh=fresh,
     )
     with _progress() as progress:
         run_id = run_bench(config, RichProgress(progress))

@@ -163,6 +163,8 @@ def test_peers_resume_from_the_cache_per_item_strategy_backend_and_seed(task_fil
     third = run_bench(config(task_file, model, seed=1))  # another seed is another key
     assert len(model.crewai()) == before + 2 + 5
     assert summary(db, third)["peer:autogen"].n_items == 5
+    run_bench(config(task_file, model, seed=1, fresh=True))  # --fresh measures again
+    assert len(model.crewai()) == before + 2 + 5 + 5
 
 
 def test_a_replay_run_runs_the_peers_live_and_says_so(task_file: Path) -> None:
