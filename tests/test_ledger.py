@@ -94,3 +94,45 @@ def test_reading_a_missing_ledger_or_run_is_a_config_error(tmp_path, ledger_path
     Ledger(ledger_path).start_run("c")
     with pytest.raises(ConfigError, match="no run 'x'"):
         run_decisions(ledger_path, "x")
+
+
+def test_cached_prompt_tokens_cut_flops_not_money_and_critic_scores_are_kept(ledger_path) -> None:
+    from dataclasses import replace
+
+    prices = PriceTable({"m": Price(1.0, 2.0, parameters=1e6)})
+    ledger = Ledger(ledger_path, prices=prices)
+    run = ledger.start_run("crew")
+    plain = _decision("t", [(100, 10), (100, 10)], model="m")
+    first, second = plain.attempts
+    cached = replace(
+        plain, attempts=(first, replace(second, cached_prompt_tokens=100, critic_score=0.7))
+    )
+    ledger.record(run, cached)
+    ledger.finish_run(run, "finished")
+    db = duckdb.connect(str(ledger_path), read_only=True)
+    rows = db.execute(
+        "SELECT cached_prompt_tokens, critic_score, cost_usd, flops FROM attempts "
+        "WHERE run_id = ? ORDER BY attempt_no",
+        [run],
+    ).fetchall()
+    db.close()
+    usd = (100 * 1.0 + 10 * 2.0) / 1e6
+    assert rows[0] == (0, None, pytest.approx(usd), pytest.approx(2 * 1e6 * 110))
+    assert rows[1] == (100, pytest.approx(0.7), pytest.approx(usd), pytest.approx(2 * 1e6 * 10))
+
+
+def test_a_ledger_from_before_migration_4_upgrades_in_place(tmp_path) -> None:
+    from accord.ledger.schema import apply_migrations
+
+    path = tmp_path / "old.duckdb"
+    db = duckdb.connect(str(path))
+    apply_migrations(db, MIGRATIONS[:3], "schema_migrations")
+    db.execute(
+        "INSERT INTO runs (run_id, crew, status, started_at) VALUES ('old', 'c', 'finished', now())"
+    )
+    db.close()
+    ledger = Ledger(path)
+    run = ledger.start_run("c")
+    ledger.record(run, _decision("t", [(5, 1)]))
+    ledger.finish_run(run, "finished")
+    assert {r["run_id"] for r in list_runs(path)} == {"old", run}

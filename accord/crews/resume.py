@@ -16,7 +16,7 @@ _DECISION = "task_id, answer, confidence, path, stop_reason, status, policy, wal
 _ATTEMPT = (
     "task_id, role, model, answer, raw, prompt_tokens, completion_tokens, model_ms, "
     "seed, temperature, kind, option_prob, mean_logprob, confidence, verdict_ok, "
-    "verdict_reason"
+    "verdict_reason, cached_prompt_tokens, critic_score"
 )
 
 
@@ -56,6 +56,8 @@ def stored_decisions(ledger: Ledger, run_id: str, crew: str) -> dict[str, Decisi
                 mean_logprob=row[12],
                 confidence=row[13] or 0.0,
                 verdict=Verdict(bool(row[14]), row[15] or ""),
+                cached_prompt_tokens=row[16] or 0,
+                critic_score=row[17],
             )
         )
     out = {}

@@ -155,3 +155,11 @@ def m003_audit_events(db: duckdb.DuckDBPyConnection) -> None:
     db.execute("""
         CREATE TABLE audit_heads (
             run_id VARCHAR NOT NULL, seq BIGINT NOT NULL, hash VARCHAR NOT NULL)""")
+
+
+@migration
+def m004_attempt_cache_and_critic(db: duckdb.DuckDBPyConnection) -> None:
+    # Of an attempt's prompt tokens, those served from a cached prompt state (not evaluated
+    # again: FLOPs count only the rest); and the critic role's P(yes) for the attempt.
+    db.execute("ALTER TABLE attempts ADD COLUMN cached_prompt_tokens BIGINT DEFAULT 0")
+    db.execute("ALTER TABLE attempts ADD COLUMN critic_score DOUBLE")

@@ -32,7 +32,7 @@ _DECISION_COLUMNS = (
 _ATTEMPT_COLUMNS = (
     "run_id, task_id, attempt_no, role, model, kind, prompt_tokens, completion_tokens, "
     "model_ms, temperature, seed, answer, raw, confidence, option_prob, mean_logprob, "
-    "verdict_ok, verdict_reason, cost_usd, flops"
+    "verdict_ok, verdict_reason, cached_prompt_tokens, critic_score, cost_usd, flops"
 )
 
 
@@ -295,8 +295,12 @@ class Ledger:
             a.mean_logprob,
             a.verdict.ok,
             a.verdict.reason,
+            a.cached_prompt_tokens,
+            a.critic_score,
+            # money as billed (every prompt token sent); FLOPs as computed (cached prompt
+            # tokens were not evaluated again)
             self.prices.usd(a.model, a.prompt_tokens, a.completion_tokens),
-            self.prices.flops(a.model, a.tokens),
+            self.prices.flops(a.model, a.evaluated_tokens),
         )
 
     def flush(self) -> int:
