@@ -193,3 +193,22 @@ def test_a_current_schema_is_not_migrated_again_and_a_new_migration_is_applied()
         "m_extra"
     ]
     assert db.execute("SELECT count(*) FROM extra").fetchall() == [(0,)]
+
+
+def test_keep_open_serves_back_to_back_runs_with_one_open(ledger_path: Path) -> None:
+    ledger = Ledger(_existing(ledger_path), idle_s=0.2, max_hold_s=60, keep_open=True)
+    runs = []
+    for _ in range(3):
+        run = ledger.start_run("c")
+        ledger.record(run, _decision("t1"))
+        ledger.finish_run(run)
+        runs.append(run)
+    assert ledger._held is not None and ledger._held.opens == 1 and ledger._held.is_open
+    assert [_count(ledger_path, r) for r in runs] == [1, 1, 1]
+    deadline = time.monotonic() + 5
+    while ledger._held.is_open and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not ledger._held.is_open  # idle: other processes get the file back
+    ledger.start_run("c")
+    ledger.close()
+    assert not ledger._held.is_open and ledger._held.opens == 2
