@@ -112,7 +112,7 @@ def plot_pareto(run: dict[str, Any], rows: list[SummaryRow], path: Path) -> Path
         kind = (
             "peer (other framework, same backend)"
             if is_peer(r.strategy)
-            else ("baseline" if r.strategy == BASELINE else "accord")
+            else (f"baseline ({BASELINE})" if r.strategy == BASELINE else "accord")
         )
         ax.errorbar(
             x,
@@ -120,7 +120,9 @@ def plot_pareto(run: dict[str, Any], rows: list[SummaryRow], path: Path) -> Path
             yerr=err,
             fmt="s" if is_peer(r.strategy) else "o",
             capsize=3,
-            color={"baseline": "tab:red", "accord": "tab:blue"}.get(kind, "tab:orange"),
+            color="tab:orange"
+            if is_peer(r.strategy)
+            else ("tab:red" if r.strategy == BASELINE else "tab:blue"),
             label=None if kind in labelled else kind,
         )
         labelled.add(kind)

@@ -272,7 +272,9 @@ class CrewAIDecider(PeerDecider):
             verbose=False,
         )
         job = crewai.Task(
-            description=user_prompt(task), expected_output=EXPECTED[task.answer_type], agent=agent
+            description=user_prompt(task),
+            expected_output=EXPECTED.get(task.answer_type, "The answer."),
+            agent=agent,
         )
         crew = crewai.Crew(
             agents=[agent], tasks=[job], process=crewai.Process.sequential, verbose=False
