@@ -84,6 +84,7 @@ class Call:
     model_ms: float
     model: str
     text: str
+    cached_prompt_tokens: int = 0
 
 
 class MeteredBackend:
@@ -108,6 +109,7 @@ class MeteredBackend:
             usage.wall_ms,
             usage.model,
             completion.text,
+            usage.cached_prompt_tokens,
         )
         with self._lock:
             self._calls.append(call)
@@ -126,6 +128,7 @@ class MeteredBackend:
             usage.wall_ms,
             usage.model,
             "",
+            usage.cached_prompt_tokens,
         )
         with self._lock:
             self._calls.append(call)
@@ -195,6 +198,7 @@ def peer_decision(
             raw=raw if i == len(calls) - 1 else c.text,
             prompt_tokens=c.prompt_tokens,
             completion_tokens=c.completion_tokens,
+            cached_prompt_tokens=c.cached_prompt_tokens,
             model_ms=c.model_ms,
             seed=seed,
             temperature=c.request.temperature if c.request else 0.0,
