@@ -45,6 +45,7 @@ from accord.consensus.records import Attempt, Decision, Task
 from accord.interop._common import as_backend, require
 from accord.models.base import Backend, Completion, CompletionRequest, Message, OptionScores
 from accord.roles.agent import read_answer
+from accord.roles.parse import named_choice
 from accord.roles.prompt import system_prompt, user_prompt
 
 # CrewAI's telemetry would try the network from the benchmark (set before crewai is imported)
@@ -147,25 +148,12 @@ class MeteredBackend:
             close()
 
 
-def _words(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s-]", " ", text.lower()).split())
-
-
-def _named_choice(text: str, choices: tuple[str, ...]) -> str:
-    """The one option `text` names as a whole word or phrase ('' for none or several)."""
-    folded = f" {_words(text)} "
-    named = [c for c in choices if _words(c) and f" {_words(c)} " in folded]
-    return named[0] if len(named) == 1 else ""
-
-
 def peer_answer(raw: str, task: Task) -> str:
     """A framework's final text read as accord reads a generated answer, then normalised.
 
-    Numbers and text go through accord's `read_answer`. Choices are read by whole words, not
-    by accord's `parse_choice` (its substring match finds option "a" in any text with an "a";
-    accord itself never reads choices from text, it scores the options): the reply as an
-    option or its letter, else the option after the last "answer is" / "Final Answer:", else
-    the one option the first line names.
+    Numbers and text go through accord's `read_answer`. Choices are read by whole words
+    (`named_choice`): the reply as an option or its letter, else the option after the last
+    "answer is" / "Final Answer:", else the one option the first line names.
     """
     if not task.choices:
         answer = read_answer(raw, task)
@@ -177,10 +165,10 @@ def peer_answer(raw: str, task: Task) -> str:
         if after:
             answer = normalise_choice(after.split()[0].strip(".,;:!\"'"), task.choices)
             if answer not in task.choices:
-                answer = _named_choice(after, task.choices)
+                answer = named_choice(after, task.choices)
     if answer not in task.choices:
         lines = [line for line in raw.strip().splitlines() if line.strip()]
-        answer = _named_choice(lines[0], task.choices) if lines else ""
+        answer = named_choice(lines[0], task.choices) if lines else ""
     return answer
 
 

@@ -50,11 +50,26 @@ def parse_free(raw: str) -> str:
     return raw.strip()
 
 
+def _words(text: str) -> str:
+    """`text` lower-cased, punctuation dropped, words separated by single spaces."""
+    return " ".join(re.sub(r"[^\w\s-]", " ", text.lower()).split())
+
+
+def named_choice(text: str, choices: tuple[str, ...]) -> str:
+    """The one option `text` names as a whole word or phrase ('' for none or several)."""
+    folded = f" {_words(text)} "
+    named = [c for c in choices if _words(c) and f" {_words(c)} " in folded]
+    return named[0] if len(named) == 1 else ""
+
+
 def parse_choice(raw: str, choices: tuple[str, ...]) -> str:
-    """The option a free-text reply names ('' when it names none or several)."""
+    """The option a free-text reply names ('' when it names none or several).
+
+    The reply itself when it is an option; else the one option it names as a whole word or
+    phrase (option "a" is not found inside "banana").
+    """
     text = raw.strip().lower()
     exact = [c for c in choices if c.strip().lower() == text]
     if exact:
         return exact[0]
-    named = [c for c in choices if c.strip().lower() in text]
-    return named[0] if len(named) == 1 else ""
+    return named_choice(raw, choices)
