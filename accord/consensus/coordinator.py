@@ -284,7 +284,8 @@ class _DecisionRun:
         return [a for a in self.attempts if a.kind in ANSWER_KINDS]
 
     def _votes(self) -> Tally:
-        return Tally.of((a.answer, a.confidence) for a in self._answers() if a.verdict.ok)
+        votes = ((a.answer, a.confidence) for a in self._answers() if a.verdict.ok)
+        return Tally.of(votes, weighted=self.policy.weighted)
 
     async def vote(self, seeded: list[Attempt], *, path: str) -> None:
         """Draw voter attempts in parallel until the stopping rule or a budget ends the vote.

@@ -46,6 +46,9 @@ class PolicySpec(BaseModel):
     `batch` > 1 asks one agent for that many voter samples in one call (the llama backend
     evaluates the prompt once for all of them); the stopping rule is checked between batches,
     so a batch may draw samples a one-at-a-time vote would have stopped before.
+
+    `weighted` makes the vote's winner the answer with the most summed confidence (ties by
+    count) instead of the most votes; stopping rules still count votes.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -61,6 +64,7 @@ class PolicySpec(BaseModel):
     on_invalid: OnInvalid = "escalate"
     retries: int = Field(default=1, ge=0, le=5)
     batch: int = Field(default=1, ge=1, le=16)
+    weighted: bool = False
 
     @field_validator("stopping", "confidence")
     @classmethod

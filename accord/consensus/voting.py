@@ -11,20 +11,26 @@ class Tally:
     """Counts and summed confidence per answer, sorted leader first."""
 
     rows: tuple[tuple[str, int, float], ...]
+    weighted: bool = False
 
     @classmethod
-    def of(cls, votes: Iterable[tuple[str, float]]) -> Tally:
-        """Tally `(answer, confidence)` votes; ties break on confidence, then on the answer."""
+    def of(cls, votes: Iterable[tuple[str, float]], *, weighted: bool = False) -> Tally:
+        """Tally `(answer, confidence)` votes.
+
+        By count, ties broken by summed confidence, then by the answer; `weighted` ranks by
+        summed confidence first (a confidence-weighted vote), then by count.
+        """
         counts: dict[str, int] = {}
         weight: dict[str, float] = {}
         for answer, confidence in votes:
             counts[answer] = counts.get(answer, 0) + 1
             weight[answer] = weight.get(answer, 0.0) + confidence
-        rows = sorted(
-            ((a, counts[a], weight[a]) for a in counts),
-            key=lambda r: (-r[1], -round(r[2], 12), r[0]),
-        )
-        return cls(tuple(rows))
+        if weighted:
+            key = lambda r: (-round(r[2], 12), -r[1], r[0])  # noqa: E731
+        else:
+            key = lambda r: (-r[1], -round(r[2], 12), r[0])  # noqa: E731
+        rows = sorted(((a, counts[a], weight[a]) for a in counts), key=key)
+        return cls(tuple(rows), weighted)
 
     @property
     def total(self) -> int:
@@ -42,5 +48,8 @@ class Tally:
 
     @property
     def share(self) -> float:
-        """The leader's share of the votes."""
+        """The leader's share of the votes (of the summed confidence, when weighted)."""
+        if self.weighted:
+            total = sum(r[2] for r in self.rows)
+            return self.rows[0][2] / total if total > 0 else 0.0
         return self.count(0) / self.total if self.total else 0.0

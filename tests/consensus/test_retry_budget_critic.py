@@ -379,3 +379,32 @@ def scripted_pool_like():
     return scripted_pool(
         {"solver": {"bigger": Scripted("a", 0.4)}, "voter": {"bigger": ["b", "c", "a", "b"]}}
     )
+
+
+def test_a_confidence_weighted_vote_can_overrule_the_count() -> None:
+    # two unsure votes for b against one sure vote for a (the primary, p=0.95 but below 0.99)
+    pool = scripted_pool(
+        {"solver": {"bigger": Scripted("a", 0.95)}, "voter": {"bigger": Scripted("b", 0.4)}}
+    )
+    base = PolicySpec(threshold=0.99, k=3, stopping="fixed", voters=["voter"], voter_temperature=0)
+    by_count = run(Coordinator(pool, policy=base), MC)
+    weighted = run(Coordinator(pool, policy=base.model_copy(update={"weighted": True})), MC)
+    assert by_count.answer == "b"
+    assert weighted.answer == "a"
+    assert weighted.confidence == pytest.approx(0.95 / (0.95 + 0.8))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from("xyz"), st.floats(0.0, 1.0)), min_size=1, max_size=9),
+    st.randoms(),
+)
+def test_weighted_tally_is_order_invariant_and_leads_by_weight(votes, rnd) -> None:
+    from accord.consensus.voting import Tally
+
+    shuffled = list(votes)
+    rnd.shuffle(shuffled)
+    tally, again = Tally.of(votes, weighted=True), Tally.of(shuffled, weighted=True)
+    assert [(a, n) for a, n, _ in tally.rows] == [(a, n) for a, n, _ in again.rows]
+    weights = {a: sum(c for b, c in votes if b == a) for a, _ in votes}
+    assert weights[tally.leader] == pytest.approx(max(weights.values()))
