@@ -14,7 +14,7 @@ from dataclasses import replace
 from accord.consensus.coordinator import Coordinator
 from accord.consensus.policy import PolicySpec
 from accord.consensus.records import ANSWER_KINDS, Decision, Task
-from accord.consensus.spending import RunSpend
+from accord.consensus.spending import DecisionSpend, RunSpend
 
 
 def certainty(decision: Decision) -> float:
@@ -63,24 +63,32 @@ class Cascade:
     async def decide(self, task: Task, policy: PolicySpec | None = None) -> Decision:
         """Decide `task`, climbing tiers while unsure; the cost is the sum over tiers.
 
-        `policy` (a task's own) replaces the cascade's for every tier; a tier stopped by a
-        budget ends the climb.
+        `policy` (a task's own) replaces the cascade's for every tier. The decision's budgets
+        cover the whole climb (one DecisionSpend for every tier); a tier stopped by a budget
+        ends it. When the top tier reached no valid answer, the best accepted lower tier's
+        answer stands (its stop reason names both tiers).
         """
         start = time.perf_counter()
+        spent = DecisionSpend(self.spend)
         attempts = []
         decisions: list[Decision] = []
         for tier in self.tiers:
-            decisions.append(await tier.decide(task, policy or self.policy))
+            decisions.append(await tier.decide(task, policy or self.policy, spent=spent))
             attempts.extend(decisions[-1].attempts)
             if self.settled(decisions[-1]) or decisions[-1].over_budget:
                 break
-        decision, level = decisions[-1], len(decisions)
-        climbed = level > 1
+        top, level = decisions[-1], len(decisions)
+        decision, reason = top, f"tier{level}:{top.stop_reason}"
+        if top.status != "accepted":
+            accepted = [(i, d) for i, d in enumerate(decisions, 1) if d.status == "accepted"]
+            if accepted:
+                best_level, decision = max(accepted, key=lambda x: (certainty(x[1]), x[0]))
+                reason = f"tier{best_level}:{decision.stop_reason} (tier{level}:{top.stop_reason})"
         return replace(
             decision,
             attempts=tuple(attempts),
             policy=self.label,
-            path="escalated" if climbed else decision.path,
-            stop_reason=f"tier{level}:{decision.stop_reason}",
+            path="escalated" if level > 1 else decision.path,
+            stop_reason=reason,
             wall_ms=(time.perf_counter() - start) * 1000.0,
         )

@@ -94,11 +94,16 @@ class Coordinator:
         self.seed = seed
         self.spend = spend or RunSpend(self.budget, prices)
 
-    async def decide(self, task: Task, policy: PolicySpec | None = None) -> Decision:
-        """Make one decision for `task` under `policy` (the coordinator's by default)."""
+    async def decide(
+        self, task: Task, policy: PolicySpec | None = None, *, spent: DecisionSpend | None = None
+    ) -> Decision:
+        """Make one decision for `task` under `policy` (the coordinator's by default).
+
+        `spent` continues a decision's spending begun elsewhere (a cascade's lower tiers).
+        """
         policy = policy or self.policy
         start = time.perf_counter()
-        run = _DecisionRun(self, task, policy)
+        run = _DecisionRun(self, task, policy, spent)
         await run.make()
         return run.decision(policy, (time.perf_counter() - start) * 1000.0)
 
@@ -106,7 +111,13 @@ class Coordinator:
 class _DecisionRun:
     """The mutable state of one decision while it is being made."""
 
-    def __init__(self, coordinator: Coordinator, task: Task, policy: PolicySpec) -> None:
+    def __init__(
+        self,
+        coordinator: Coordinator,
+        task: Task,
+        policy: PolicySpec,
+        spent: DecisionSpend | None = None,
+    ) -> None:
         self.c = coordinator
         self.task = task
         self.policy = policy
@@ -123,7 +134,7 @@ class _DecisionRun:
                 )
         self.validator = AllOf([v for v in checks if not (isinstance(v, Critic) and v.role)])
         self.estimator = build_estimator(policy.confidence)
-        self.spent = DecisionSpend(coordinator.spend)
+        self.spent = spent or DecisionSpend(coordinator.spend)
         self.answer = ""
         self.confidence = 0.0
         self.path = "single"
@@ -235,7 +246,7 @@ class _DecisionRun:
         self, role: str, kind: str, temperature: float, seed: int, exc: Exception
     ) -> Attempt:
         if isinstance(exc, TimeoutError):
-            limit = "seconds_per_decision" if self.c.budget.seconds_per_decision else "seconds"
+            limit = self.spent.exhausted() or "seconds"
             exc = TimeoutError(f"abandoned at the time budget ({limit})")
         return self._record(failed_attempt(self.task, role, kind, temperature, seed, exc))
 
@@ -243,15 +254,24 @@ class _DecisionRun:
         """`raw` validated (critic roles included), given a confidence, and recorded."""
         seed = raw.seed
         raw = replace(raw, task_id=self.task.id)
-        verdict = self.validator.check(self.task, raw.answer)
         score, judged = None, []
-        for critic in self.critics if verdict.ok else ():
-            verdict, score, judgement = await self.judge(critic, raw.answer, seed)
-            judged.append(judgement)
-            if not verdict.ok:
-                break
-        attempt = replace(raw, verdict=verdict, critic_score=score)
-        attempt = replace(attempt, confidence=self.estimator.estimate(self.task, attempt))
+        try:
+            verdict = self.validator.check(self.task, raw.answer)
+            for critic in self.critics if verdict.ok else ():
+                if self.spent.exhausted() is not None:
+                    verdict = Verdict(False, "no budget left for the critic")
+                    break
+                verdict, score, judgement = await self.judge(critic, raw.answer, seed)
+                judged.append(judgement)
+                if not verdict.ok:
+                    break
+            attempt = replace(raw, verdict=verdict, critic_score=score)
+            attempt = replace(attempt, confidence=self.estimator.estimate(self.task, attempt))
+        except ConfigError:
+            raise
+        except Exception as exc:  # a broken check: the answer (and its cost) is kept, invalid
+            reason = f"validation raised {type(exc).__name__}: {' '.join(str(exc).split())}"
+            attempt = replace(raw, verdict=Verdict(False, reason[:500]), critic_score=score)
         self._record(attempt)
         for judgement in judged:  # recorded after the answer they judge: they cost tokens too
             self._record(judgement)
@@ -321,11 +341,17 @@ class _DecisionRun:
             finished, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for future in finished:
                 del pending[future]
+                if future.exception() is not None:  # a ConfigError: stop the vote, then raise
+                    await asyncio.gather(*pending, return_exceptions=True)
+                    raise future.exception()  # type: ignore[misc]
             reason = rule.done(self._votes(), k_max)
             if reason is None and (limit := self.spent.exhausted()) is not None:
                 reason = BUDGET + limit
         if pending:
-            await asyncio.gather(*pending)
+            errors = await asyncio.gather(*pending, return_exceptions=True)
+            for error in errors:
+                if isinstance(error, BaseException):
+                    raise error
         self.tally = self._votes()
         self.stop_reason = reason
         answers = self._answers()

@@ -112,8 +112,9 @@ class Decision:
 
     @property
     def over_budget(self) -> bool:
-        """Whether a budget ended this decision early: its answer is the best found so far."""
-        return self.stop_reason.startswith(BUDGET)
+        """Whether a budget ended this decision (or a cascade tier of it) early: its answer is
+        the best found so far."""
+        return BUDGET in self.stop_reason
 
 
 BUDGET = "budget:"

@@ -212,92 +212,95 @@ class Crew:
     ) -> CrewResult:
         """Async form of `run`, for embedding in an event loop."""
         tasks = self.tasks()
-        owns_pool = isinstance(pool, str)
-        agents = (
-            self.build_pool(pool, backend=backend, backend_options=backend_options, address=address)
-            if isinstance(pool, str)
-            else pool
-        )
         spec = self.spec
-        upper: list[AgentPool] = []  # a cascade's tiers above the roles' own models
-        if spec.cascade is not None:
-            if not owns_pool:
-                agents.close()
-                raise ConfigError(
-                    "a crew with a `cascade:` starts its own agents for every tier",
-                    hint="run it with pool='ray' or pool='local' instead of a pool object",
-                )
-            upper = [
-                self.build_pool(
-                    pool, backend=backend, backend_options=backend_options, address=address, tier=t
-                )
-                for t in spec.cascade.tiers
-            ]
+        owns_pool = isinstance(pool, str)
+        if spec.cascade is not None and not owns_pool:
+            raise ConfigError(
+                "a crew with a `cascade:` starts its own agents for every tier",
+                hint="run it with pool='ray' or pool='local' instead of a pool object",
+            )
         ledger = ledger or Ledger(db)
-        tiers = sorted({backend or spec.models[r.model].backend for r in spec.roles})
-        reused = stored_decisions(ledger, resume, spec.name) if resume else {}
-        run_id = ledger.start_run(
-            spec.name,
-            source=self.source,
-            backend=",".join(tiers),
-            policy=spec.policy.label,
-            seed=spec.seed,
-            config=spec.model_dump(),
-            run_id=resume,
-        )
-        self.last_run_id = run_id
-        result = CrewResult(run_id, spec.name, [], ledger.path)
-        if on_start:
-            on_start(run_id, tasks)
-
-        def record(task: TaskSpec, decision: Decision) -> None:
-            correct = is_correct(decision.answer, task.expected, task.kind)
-            result.correct[task.id] = correct
-            result.expected[task.id] = tuple(task.expected)
-            ledger.record(run_id, decision, expected=task.expected, correct=correct)
-            if on_decision:
-                on_decision(task, decision)
-
-        checks = validators_by_task({t.id: t.validators for t in tasks})
-        if spec.prices:  # the crew's prices count in the ledger and in its money budgets
-            ledger.prices = ledger.prices.with_overrides(
-                {
-                    name: Price(
-                        p.prompt_usd_per_mtok,
-                        p.completion_usd_per_mtok,
-                        ledger.prices.prices.get(name, Price()).parameters,
-                    )
-                    for name, p in spec.prices.items()
-                }
-            )
-        spend = RunSpend(spec.budget, ledger.prices)  # one budget over every tier
-        coordinators = [
-            Coordinator(
-                tier_pool,
-                policy=spec.policy,
-                budget=spec.budget,
-                primary=spec.roles[0].name,
-                seed=spec.seed,
-                validators_for=checks,
-                spend=spend,
-            )
-            for tier_pool in (agents, *upper)
-        ]
-        coordinator: Coordinator | Cascade = coordinators[0]
-        if spec.cascade is not None:
-            coordinator = Cascade(coordinators, spec.policy, climb_below=spec.cascade.climb_below)
-        memory = attach_memory(spec.memory, ledger, crew=spec.name, run_id=run_id)
-        if memory is not None:  # memory wraps the coordinator: context in, decisions out
-            coordinator = memory.wrap(coordinator)  # type: ignore[assignment]
-        runner = GraphRunner(
-            coordinator,
-            concurrency=spec.concurrency,
-            budget=spec.budget,
-            on_decision=record,
-            keep_attempts=keep_attempts,
-        )
+        saved_prices = ledger.prices
+        started: list[AgentPool] = []  # closed whatever happens, once they are started
+        run_id: str | None = None
         status = "failed"
         try:
+            if isinstance(pool, str):
+                for tier in (None, *(spec.cascade.tiers if spec.cascade else ())):
+                    started.append(
+                        self.build_pool(
+                            pool,
+                            backend=backend,
+                            backend_options=backend_options,
+                            address=address,
+                            tier=tier,
+                        )
+                    )
+            tier_pools = started if owns_pool else [pool]  # type: ignore[list-item]
+            tiers = sorted({backend or spec.models[r.model].backend for r in spec.roles})
+            reused = stored_decisions(ledger, resume, spec.name) if resume else {}
+            run_id = ledger.start_run(
+                spec.name,
+                source=self.source,
+                backend=",".join(tiers),
+                policy=spec.policy.label,
+                seed=spec.seed,
+                config=spec.model_dump(),
+                run_id=resume,
+            )
+            self.last_run_id = run_id
+            result = CrewResult(run_id, spec.name, [], ledger.path)
+            if on_start:
+                on_start(run_id, tasks)
+
+            def record(task: TaskSpec, decision: Decision) -> None:
+                correct = is_correct(decision.answer, task.expected, task.kind)
+                result.correct[task.id] = correct
+                result.expected[task.id] = tuple(task.expected)
+                ledger.record(str(run_id), decision, expected=task.expected, correct=correct)
+                if on_decision:
+                    on_decision(task, decision)
+
+            checks = validators_by_task({t.id: t.validators for t in tasks})
+            if spec.prices:  # the crew's prices, for this run's ledger rows and money budgets
+                ledger.prices = saved_prices.with_overrides(
+                    {
+                        name: Price(
+                            p.prompt_usd_per_mtok,
+                            p.completion_usd_per_mtok,
+                            saved_prices.prices.get(name, Price()).parameters,
+                        )
+                        for name, p in spec.prices.items()
+                    }
+                )
+            spend = RunSpend(spec.budget, ledger.prices)  # one budget over every tier
+            coordinators = [
+                Coordinator(
+                    tier_pool,
+                    policy=spec.policy,
+                    budget=spec.budget,
+                    primary=spec.roles[0].name,
+                    seed=spec.seed,
+                    validators_for=checks,
+                    spend=spend,
+                )
+                for tier_pool in tier_pools
+            ]
+            coordinator: Coordinator | Cascade = coordinators[0]
+            if spec.cascade is not None:
+                coordinator = Cascade(
+                    coordinators, spec.policy, climb_below=spec.cascade.climb_below
+                )
+            memory = attach_memory(spec.memory, ledger, crew=spec.name, run_id=run_id)
+            if memory is not None:  # memory wraps the coordinator: context in, decisions out
+                coordinator = memory.wrap(coordinator)  # type: ignore[assignment]
+            runner = GraphRunner(
+                coordinator,
+                concurrency=spec.concurrency,
+                budget=spec.budget,
+                on_decision=record,
+                keep_attempts=keep_attempts,
+            )
             with cancel_on_signals():
                 decided = await runner.run(tasks, reused=reused)
             status = "finished"
@@ -305,10 +308,13 @@ class Crew:
             status = "interrupted"
             raise
         finally:
-            ledger.finish_run(run_id, status)
-            if owns_pool:
-                for started in (agents, *upper):
-                    started.close()
+            try:
+                if run_id is not None:
+                    ledger.finish_run(run_id, status)
+            finally:
+                ledger.prices = saved_prices
+                for started_pool in started:
+                    started_pool.close()
         result.decisions = [decided[t.id] for t in tasks if t.id in decided]
         for task in (t for t in tasks if t.id in reused):
             result.correct[task.id] = is_correct(reused[task.id].answer, task.expected, task.kind)

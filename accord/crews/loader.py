@@ -159,6 +159,11 @@ def check_references(spec: CrewSpec) -> list[tuple[Loc, str, str | None]]:
                 )
             )
         problems += _policy_voters(task.policy, roles, ("tasks", i, "policy"))
+        for j, check in enumerate(task.validators):
+            critic = check.get("critic") if isinstance(check, dict) else None
+            if isinstance(critic, dict) and critic.get("role") is not None:
+                loc = ("tasks", i, "validators", j, "critic", "role")
+                problems += _known(str(critic["role"]), roles, loc, "role")
     for i, source in enumerate(spec.sources):
         problems += _known(source.role, roles, ("sources", i, "role"), "role")
     problems += _policy_voters(spec.policy, roles, ("policy",))

@@ -223,6 +223,7 @@ class LlamaBackend:
             # Inexact (the prefix may have been evaluated in other batches): opt-in only.
             common = min(common, len(tokens) - 1)
         llm.n_tokens = common
+        self._resident = self._resident_logits = None  # the cells change from here on
         llm.eval(tokens[common:])
         logits = self._logits()
         if common == 0 and caching:

@@ -408,3 +408,111 @@ def test_weighted_tally_is_order_invariant_and_leads_by_weight(votes, rnd) -> No
     assert [(a, n) for a, n, _ in tally.rows] == [(a, n) for a, n, _ in again.rows]
     weights = {a: sum(c for b, c in votes if b == a) for a, _ in votes}
     assert weights[tally.leader] == pytest.approx(max(weights.values()))
+
+
+def test_a_validator_that_raises_marks_the_answer_invalid_and_the_vote_ends() -> None:
+    def broken(task: Task) -> list:
+        class Boom:
+            name = "boom"
+
+            def check(self, task, answer):
+                raise ValueError("bad regex in user code")
+
+        return [Boom()]
+
+    pool = scripted_pool({"solver": {"bigger": "a"}, "voter": {"bigger": "b"}})
+    policy = PolicySpec(k=5, voters=["voter"], stopping="fixed")
+    d = run(Coordinator(pool, policy=policy, validators_for=broken), MC)
+    assert len(d.attempts) == 5 and d.status == "unresolved"
+    assert all("validation raised ValueError" in a.verdict.reason for a in d.attempts)
+
+
+def test_a_config_error_inside_a_vote_is_raised_not_retried_forever() -> None:
+    calls = []
+
+    def picky(task: Task) -> list:
+        class Strict:
+            name = "strict"
+
+            def check(self, task, answer):
+                calls.append(answer)
+                if answer == "b":
+                    raise ConfigError("validator misconfigured")
+                from accord.consensus.records import Verdict
+
+                return Verdict(True)
+
+        return [Strict()]
+
+    pool = scripted_pool({"solver": {"bigger": Scripted("a", 0.3)}, "voter": {"bigger": "b"}})
+    coordinator = Coordinator(pool, policy=PolicySpec(k=5, voters=["voter"]), validators_for=picky)
+    with pytest.raises(ConfigError, match="misconfigured"):
+        run(coordinator, MC)
+    assert len(calls) <= 5
+
+
+def tiered(tier2_script, budget: BudgetSpec | None = None):
+    spend = RunSpend(budget or BudgetSpec())
+    small = scripted_pool({"solver": {"bigger": Scripted("a", 0.5)}})
+    large = scripted_pool({"solver": tier2_script})
+    from accord.consensus.cascade import Cascade
+
+    policy = PolicySpec(threshold=0.9, k=1, stopping="fixed")
+    tiers = [Coordinator(p, policy=policy, spend=spend) for p in (small, large)]
+    return Cascade(tiers, policy), spend
+
+
+def test_a_cascade_keeps_the_lower_tiers_answer_when_the_top_tier_fails() -> None:
+    def down(request):
+        raise RuntimeError("upper tier is down")
+
+    cascade, _ = tiered(down)
+    d = asyncio.run(cascade.decide(MC))
+    assert (d.answer, d.status) == ("a", "accepted")
+    assert d.stop_reason.startswith("tier1:") and "(tier2:" in d.stop_reason
+    assert d.path == "escalated" and len(d.attempts) == 2
+
+
+def test_a_cascade_decision_budget_covers_every_tier() -> None:
+    cascade, spend = tiered({"bigger": Scripted("b", 0.5)}, BudgetSpec(tokens_per_decision=1))
+    d = asyncio.run(cascade.decide(MC))
+    assert len(d.attempts) == 1  # tier 1 spent the decision's budget: no climb
+    assert d.over_budget and spend.tokens == d.tokens
+
+
+def test_a_misspelt_critic_role_fails_at_load_time_with_its_line(tmp_path) -> None:
+    from accord.crews.loader import load_crew
+
+    path = tmp_path / "crew.yaml"
+    path.write_text(CREW.replace("{critic: {role: judge}}", "{critic: {role: jduge}}"))
+    with pytest.raises(ConfigError, match="unknown role 'jduge'") as err:
+        load_crew(path)
+    assert (
+        err.value.line == CREW.splitlines().index("    validators: [{critic: {role: judge}}]") + 1
+    )
+    assert "did you mean 'judge'" in str(err.value.hint)
+
+
+def test_crew_prices_do_not_stay_on_a_ledger_shared_by_later_runs(tmp_path) -> None:
+    from accord import Crew
+    from accord.ledger import Ledger
+
+    path = tmp_path / "crew.yaml"
+    path.write_text(CREW)
+    ledger = Ledger(tmp_path / "ledger.duckdb")
+    before = ledger.prices
+    Crew.from_yaml(path).run(ledger=ledger, pool="local")
+    assert ledger.prices is before
+
+
+def test_a_failing_resume_closes_every_pool_it_started(tmp_path, monkeypatch) -> None:
+    from accord import Crew
+    from accord.roles.pool import LocalPool
+
+    closed: list[int] = []
+    monkeypatch.setattr(LocalPool, "close", lambda self: closed.append(id(self)))
+    path = tmp_path / "crew.yaml"
+    path.write_text(CASCADE_CREW)
+    with pytest.raises(ConfigError, match="no run 'nope'"):
+        Crew.from_yaml(path).run(db=tmp_path / "l.duckdb", pool="local", resume="nope")
+    assert len(closed) == 2  # both cascade tiers
