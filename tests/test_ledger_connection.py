@@ -212,3 +212,33 @@ def test_keep_open_serves_back_to_back_runs_with_one_open(ledger_path: Path) -> 
     ledger.start_run("c")
     ledger.close()
     assert not ledger._held.is_open and ledger._held.opens == 2
+
+
+HOLDER = """
+import sys, time, duckdb
+db = duckdb.connect(sys.argv[1])
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+db.close()
+"""
+
+
+def test_a_flush_that_cannot_open_the_file_keeps_its_rows_for_the_next(ledger_path: Path) -> None:
+    _existing(ledger_path)
+    ledger = Ledger(ledger_path, batch_size=1000, flush_seconds=3600)
+    run = ledger.start_run("c")
+    ledger.record(run, _decision("t1"))
+    ledger.release()  # let go of the file, then another process takes it for 3 s
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(ledger_path), "3"], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    assert ledger._held is not None
+    ledger._held.timeout_s = 0.3
+    with pytest.raises(Exception, match="cannot open the ledger"):
+        ledger.flush()
+    holder.wait(timeout=30)
+    ledger._held.timeout_s = 30
+    ledger.record(run, _decision("t2"))
+    ledger.finish_run(run)
+    assert _count(ledger_path, run) == 2  # t1 was kept through the failed flush

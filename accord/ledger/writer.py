@@ -321,14 +321,23 @@ class Ledger:
             self._last_flush = time.monotonic()
         if not decisions and finish is None:
             return 0
-        with self.connect() as db:
-            try:
-                return self._write(db, decisions, attempts, finish, trust_known=True)
-            except duckdb.ConstraintException:
-                # a run started here was also written by someone else: look its keys up
-                for run in {row[0] for row in decisions}:
-                    self._written.pop(run, None)
-                return self._write(db, decisions, attempts, finish, trust_known=False)
+        try:
+            with self.connect() as db:
+                try:
+                    return self._write(db, decisions, attempts, finish, trust_known=True)
+                except duckdb.ConstraintException:
+                    # a run started here was also written by someone else: look its keys up
+                    for run in {row[0] for row in decisions}:
+                        self._written.pop(run, None)
+                    return self._write(db, decisions, attempts, finish, trust_known=False)
+        except (ConfigError, OSError, duckdb.IOException):
+            # the file could not be opened or written (a lock held too long, a full disk):
+            # nothing was written, so the rows go back ahead of what arrived meanwhile for
+            # the next flush. Rows the database rejects (constraints) are not kept.
+            with self._lock:
+                self._decisions[:0] = decisions
+                self._attempts[:0] = attempts
+            raise
 
     def _write(
         self,
