@@ -242,3 +242,19 @@ def test_a_flush_that_cannot_open_the_file_keeps_its_rows_for_the_next(ledger_pa
     ledger.record(run, _decision("t2"))
     ledger.finish_run(run)
     assert _count(ledger_path, run) == 2  # t1 was kept through the failed flush
+
+
+def test_an_in_process_reader_during_a_run_reads_but_cannot_write(ledger_path: Path) -> None:
+    _existing(ledger_path)
+    ledger = Ledger(ledger_path, batch_size=1000, flush_seconds=3600, idle_s=60, max_hold_s=60)
+    run = ledger.start_run("c")
+    ledger.record(run, _decision("t1"))
+    ledger.flush()
+    with open_readonly(ledger_path) as db:
+        assert db.execute("SELECT count(*) FROM decisions").fetchone() == (1,)
+        with pytest.raises(duckdb.TransactionException):
+            db.execute("DELETE FROM runs")
+    ledger.record(run, _decision("t2"))
+    ledger.finish_run(run)
+    assert _count(ledger_path, run) == 2
+    assert [r["run_id"] for r in list_runs(ledger_path)] == [run]

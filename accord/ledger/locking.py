@@ -47,8 +47,11 @@ def connect(
         except duckdb.ConnectionException as exc:
             if not (read_only and _held_in_this_process(exc)):
                 raise
-            # a writer in this process holds the file: read through its (shared) instance
-            return duckdb.connect(str(path))
+            # a writer in this process holds the file: read through its (shared) instance,
+            # inside a read-only transaction so that this connection still cannot write
+            shared = duckdb.connect(str(path))
+            shared.execute("BEGIN TRANSACTION READ ONLY")
+            return shared
         except duckdb.IOException as exc:
             if not is_lock_conflict(exc) or time.monotonic() + pause > deadline:
                 raise
