@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from accord.consensus.records import Attempt, Task
 from accord.errors import AccordError, BackendError, ConfigError
@@ -87,6 +88,25 @@ async def pool_attempts(
     )
 
 
+T = TypeVar("T")
+
+
+async def _result(ref: Any) -> Any:
+    """The value of a Ray ObjectRef, awaited."""
+    return await ref
+
+
+async def _on_replica(replicas: _Replicas, index: int, work: Awaitable[T]) -> T:
+    """Await `work` running on replica `index`, and mark the replica free when it is done.
+
+    A caller that stops waiting (a time budget cancels it) does not stop the work: the
+    replica stays busy until the work really finishes, so no second call shares it meanwhile.
+    """
+    future = asyncio.ensure_future(work)
+    future.add_done_callback(lambda _: replicas.release(index))
+    return await asyncio.shield(future)
+
+
 def _replicas_of(pools: Mapping[str, _Replicas], role: str) -> _Replicas:
     try:
         return pools[role]
@@ -126,6 +146,15 @@ class LocalPool:
         self._agents = {
             s.role.name: _Replicas([self._build(s) for _ in range(s.replicas)]) for s in specs
         }
+        # one call at a time per agent (a model context is not thread-safe), even when a
+        # caller stopped waiting for an earlier call that is still running
+        self._serial = {
+            id(agent): threading.Lock() for r in self._agents.values() for agent in r.handles
+        }
+
+    def _serially(self, agent: RoleAgent, method: str, **kwargs: Any) -> Any:
+        with self._serial[id(agent)]:
+            return getattr(agent, method)(**kwargs)
 
     @staticmethod
     def _build(spec: AgentSpec) -> RoleAgent:
@@ -148,11 +177,18 @@ class LocalPool:
         replicas = _replicas_of(self._agents, role)
         index = replicas.acquire()
         agent: RoleAgent = replicas.handles[index]  # type: ignore[assignment]
+        if self._threads:
+            work = asyncio.to_thread(
+                self._serially,
+                agent,
+                "attempt",
+                task=task,
+                kind=kind,
+                temperature=temperature,
+                seed=seed,
+            )
+            return await _on_replica(replicas, index, work)
         try:
-            if self._threads:
-                return await asyncio.to_thread(
-                    agent.attempt, task, kind=kind, temperature=temperature, seed=seed
-                )
             return agent.attempt(task, kind=kind, temperature=temperature, seed=seed)
         finally:
             replicas.release(index)
@@ -165,11 +201,18 @@ class LocalPool:
         index = replicas.acquire()
         agent: RoleAgent = replicas.handles[index]  # type: ignore[assignment]
         seeds = list(seeds)
+        if self._threads:
+            work = asyncio.to_thread(
+                self._serially,
+                agent,
+                "attempts",
+                task=task,
+                kind=kind,
+                temperature=temperature,
+                seeds=seeds,
+            )
+            return await _on_replica(replicas, index, work)
         try:
-            if self._threads:
-                return await asyncio.to_thread(
-                    agent.attempts, task, kind=kind, temperature=temperature, seeds=seeds
-                )
             return agent.attempts(task, kind=kind, temperature=temperature, seeds=seeds)
         finally:
             replicas.release(index)
@@ -252,9 +295,10 @@ class RayPool:
             ref = replicas.handles[index].attempt.remote(  # type: ignore[attr-defined]
                 task, kind=kind, temperature=temperature, seed=seed
             )
-            return await ref
-        finally:
+        except BaseException:
             replicas.release(index)
+            raise
+        return await _on_replica(replicas, index, _result(ref))
 
     async def attempts(
         self, role: str, task: Task, *, kind: Kind, temperature: float, seeds: Sequence[int]
@@ -267,9 +311,10 @@ class RayPool:
             ref = replicas.handles[index].attempts.remote(  # type: ignore[attr-defined]
                 task, kind=kind, temperature=temperature, seeds=list(seeds)
             )
-            return await ref
-        finally:
+        except BaseException:
             replicas.release(index)
+            raise
+        return await _on_replica(replicas, index, _result(ref))
 
     def handles(self, role: str) -> list[object]:
         """The actor handles of `role` (for inspection and fault tests)."""

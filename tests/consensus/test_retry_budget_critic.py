@@ -516,3 +516,36 @@ def test_a_failing_resume_closes_every_pool_it_started(tmp_path, monkeypatch) ->
     with pytest.raises(ConfigError, match="no run 'nope'"):
         Crew.from_yaml(path).run(db=tmp_path / "l.duckdb", pool="local", resume="nope")
     assert len(closed) == 2  # both cascade tiers
+
+
+def test_an_abandoned_attempt_keeps_its_replica_busy_until_it_really_ends() -> None:
+    import threading
+
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow(request: CompletionRequest) -> str:
+        import time
+
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.15)
+        with lock:
+            running[0] -= 1
+        return "b"
+
+    pool = scripted_pool({"solver": slow}, threads=True)
+    coordinator = Coordinator(
+        pool,
+        policy=PolicySpec(k=3, stopping="fixed", threshold=1.0),
+        budget=BudgetSpec(seconds_per_decision=0.05),
+    )
+
+    async def three() -> None:
+        for _ in range(3):
+            await coordinator.decide(MC)
+            await asyncio.sleep(0)
+
+    asyncio.run(three())
+    assert most[0] == 1  # never two calls at once on the one replica
