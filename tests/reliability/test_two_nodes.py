@@ -21,12 +21,22 @@ SCRIPT = textwrap.dedent("""
     cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, logging_level="ERROR", log_to_driver=False)
-    deadline = time.time() + 60
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+    deadline = time.time() + 120
     while time.time() < deadline:  # both raylets registered with their CPUs
         alive = [n for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU")]
         if len(alive) == 2:
             break
         time.sleep(0.5)
+
+    @ray.remote(num_cpus=0)
+    def where():
+        return ray.get_runtime_context().get_node_id()
+
+    # A node can be listed alive before the scheduler places work on it (a loaded machine
+    # shows this); a task pinned hard to each node proves both accept work before the test.
+    ray.get([where.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
+        n["NodeID"], soft=False)).remote() for n in alive], timeout=120)
     crew = Crew.from_yaml(sys.argv[1])
     crew.spec = crew.spec.model_copy(update={"roles": [
         r.model_copy(update={"replicas": 2}) for r in crew.spec.roles]})
