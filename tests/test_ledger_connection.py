@@ -11,9 +11,11 @@ import duckdb
 import pytest
 
 from accord.consensus.records import Attempt, Decision, Verdict
+from accord.errors import ConfigError
 from accord.ledger import Ledger, list_runs
 from accord.ledger.reader import open_readonly
 from accord.ledger.schema import MIGRATIONS, apply_migrations, migrate
+from tests.conftest import ROOT
 
 
 def _decision(task: str, role: str | None = "r") -> Decision:
@@ -258,3 +260,51 @@ def test_an_in_process_reader_during_a_run_reads_but_cannot_write(ledger_path: P
     ledger.finish_run(run)
     assert _count(ledger_path, run) == 2
     assert [r["run_id"] for r in list_runs(ledger_path)] == [run]
+
+
+def test_a_run_starts_while_the_file_opens_in_the_background(ledger_path: Path) -> None:
+    """`open_in_background` (what `Crew.run` calls): `start_run` and the first records do not
+    wait for the file, here held by another process for a while; `finish_run` writes it all."""
+    _existing(ledger_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(ledger_path), "1.5"], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    ledger = Ledger(ledger_path, batch_size=1000, flush_seconds=3600)
+    ledger.open_in_background()
+    started = time.monotonic()
+    run = ledger.start_run("c")
+    ledger.record(run, _decision("t1"))
+    assert time.monotonic() - started < 1.0  # nothing waited for the holder
+    assert ledger._held is not None and not ledger._held.is_open
+    ledger.finish_run(run)  # waits for the file, then writes the run, its decision, its end
+    holder.wait(timeout=30)
+    assert ledger._held.opens == 1 and not ledger._held.is_open
+    assert _count(ledger_path, run) == 1
+    assert [(r["run_id"], r["status"]) for r in list_runs(ledger_path)] == [(run, "finished")]
+
+
+def test_a_background_open_that_fails_is_raised_by_the_run(tmp_path: Path) -> None:
+    not_a_database = tmp_path / "notes.duckdb"
+    not_a_database.write_text("these are my notes, not a DuckDB file\n")
+    ledger = Ledger(not_a_database, flush_seconds=3600)
+    ledger.open_in_background()
+    with pytest.raises(ConfigError, match="cannot open the ledger"):
+        run = ledger.start_run("c")  # raises here if the open has failed already
+        deadline = time.monotonic() + 10
+        while ledger._held is not None and ledger._held.open_error() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        ledger.record(run, _decision("t1"))  # otherwise the first record raises it
+    assert not_a_database.read_text() == "these are my notes, not a DuckDB file\n"
+
+
+def test_a_crew_run_on_a_file_that_is_not_a_database_fails_cleanly(tmp_path: Path) -> None:
+    from accord.crews.crew import Crew
+
+    not_a_database = tmp_path / "notes.duckdb"
+    not_a_database.write_text("notes\n")
+    crew = Crew.from_yaml(ROOT / "configs" / "scripted.yaml")
+    with pytest.raises(ConfigError, match="cannot open the ledger"):
+        crew.run(db=not_a_database, pool="local")
+    assert not_a_database.read_text() == "notes\n"

@@ -220,6 +220,7 @@ class Crew:
                 hint="run it with pool='ray' or pool='local' instead of a pool object",
             )
         ledger = ledger or Ledger(db)
+        ledger.open_in_background()  # opens while the agents start and the first tasks run
         saved_prices = ledger.prices
         started: list[AgentPool] = []  # closed whatever happens, once they are started
         run_id: str | None = None
@@ -311,6 +312,8 @@ class Crew:
             try:
                 if run_id is not None:
                     ledger.finish_run(run_id, status)
+                else:  # the run never started: the file opened for it is let go
+                    ledger.release_unless_running()
             finally:
                 ledger.prices = saved_prices
                 for started_pool in started:

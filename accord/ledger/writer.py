@@ -116,6 +116,9 @@ class Ledger:
     `duckdb.connect(path, read_only=True)` conflicts with the open read-write connection.
     `:memory:` keeps one connection for the ledger's life.
 
+    `open_in_background` (called by `Crew.run`) opens the file in a thread while agents start
+    and the first tasks run; the run's row is written once it is open.
+
     `keep_open=True` keeps the file between runs too (still let go after `idle_s` or
     `max_hold_s`, and by `close`): for a process that runs many crews back to back on one
     Ledger, each run then skips the ~20 ms open and close.
@@ -148,6 +151,9 @@ class Ledger:
         self._held: HeldConnection | None = None
         self._running: set[str] = set()  # runs started and not finished: the file is held
         self._migrated = False
+        # runs started while the file was still opening in the background: their rows are
+        # written first thing once it is open (statement, parameters)
+        self._pending_runs: list[tuple[str, list[Any]]] = []
         self.keep_open = keep_open
         if not self._memory:
             path_ = Path(self.path)
@@ -167,15 +173,53 @@ class Ledger:
             if self._db is None:
                 self._db = duckdb.connect(":memory:")
                 migrate(self._db)
+            if self._pending_runs:
+                self._write_pending_runs(self._db)
             yield self._db
             return
         with self._held.use(self._open_failed) as db:
             if not self._migrated:
-                migrate(db)
-                self._migrated = True
+                self._migrate(db)
+            if self._pending_runs:
+                self._write_pending_runs(db)
             yield db
-        if not self._running and not self.keep_open:
-            self._held.release()  # outside a run the file is not kept
+        self.release_unless_running()  # outside a run the file is not kept
+
+    def _migrate(self, db: duckdb.DuckDBPyConnection) -> None:
+        if not self._migrated:
+            migrate(db)
+            self._migrated = True
+
+    def _write_pending_runs(self, db: duckdb.DuckDBPyConnection) -> None:
+        with self._lock:
+            pending, self._pending_runs = self._pending_runs, []
+        try:
+            for sql, params in pending:
+                db.execute(sql, params)
+        except BaseException:
+            with self._lock:  # kept for the next use, like buffered decisions
+                self._pending_runs[:0] = pending
+            raise
+
+    def open_in_background(self) -> None:
+        """Start opening the ledger file now, in a background thread.
+
+        Until it is open, `start_run` does not wait for it: the run's row is written first
+        thing once the file is open, and decisions are buffered as usual. `Crew.run` calls
+        this before starting its agents, so the ~15-25 ms open overlaps the start-up and the
+        first tasks. If the open fails, the next `record`, `flush` or `finish_run` raises.
+        """
+        if self._held is not None:
+            self._held.prefetch(self._migrate)
+
+    def _raise_open_error(self) -> None:
+        """Raise the failure of a background open now, rather than at the next flush."""
+        if self._held is None:
+            return
+        error = self._held.open_error()
+        if error is not None:
+            with self.connect():  # adopts the failed open: raises it as `connect` would
+                pass
 
     def _open_failed(self, exc: duckdb.Error) -> ConfigError:
         return ConfigError(
@@ -183,6 +227,11 @@ class Ledger:
             path=self.path,
             hint="pass another --db path or close the other writer",
         )
+
+    def release_unless_running(self) -> None:
+        """Let go of the file unless a run holds it or `keep_open` asks to keep it."""
+        if not self._running and not self.keep_open:
+            self.release()
 
     def release(self) -> None:
         """Let go of the file now (buffered rows stay buffered; `close` flushes them)."""
@@ -216,21 +265,22 @@ class Ledger:
         )
         fresh = run_id is None
         run_id = run_id or new_run_id()
+        if not fresh:
+            insert += " ON CONFLICT (run_id) DO UPDATE SET status = 'running', finished_at = NULL"
+        statement = (insert, [run_id, *values])
         self._running.add(run_id)  # the file is held from here to finish_run
         try:
-            with self.connect() as db:
-                if fresh:  # a new id: a plain insert (an upsert costs ~5 ms more)
-                    db.execute(insert, [run_id, *values])
-                else:
-                    db.execute(
-                        f"{insert} ON CONFLICT (run_id) "
-                        "DO UPDATE SET status = 'running', finished_at = NULL",
-                        [run_id, *values],
-                    )
+            self._raise_open_error()
+            with self._lock:
+                self._pending_runs.append(statement)
+            if self._held is None or not self._held.opening:
+                with self.connect():  # writes the run now; while the file is opening in
+                    pass  # the background, once it is open
         except BaseException:
+            with self._lock:  # a run that failed to start is not written later
+                self._pending_runs = [p for p in self._pending_runs if p is not statement]
             self._running.discard(run_id)
-            if not self._running and not self.keep_open:
-                self.release()
+            self.release_unless_running()
             raise
         if fresh:
             self._written[run_id] = set()
@@ -271,6 +321,7 @@ class Ledger:
             correct,
             _now(),
         )
+        self._raise_open_error()
         with self._lock:
             self._decisions.append(row)
             self._attempts.extend(rows)
@@ -377,8 +428,7 @@ class Ledger:
         finally:
             self._written.pop(run_id, None)
             self._running.discard(run_id)
-            if not self._running and not self.keep_open:
-                self.release()
+            self.release_unless_running()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read query (after flushing) and return all rows."""
