@@ -10,30 +10,43 @@ CrewAI `BaseLLM` and AutoGen `ChatCompletionClient` adapters. Per framework it p
 - prompt tokens sent per task, counted with SmolLM2's tokenizer over every message sent;
 - LLM calls per task and how many answers were right (so the work was really done).
 
-    python benchmarks/peers_overhead.py [--n 100] [--repeats 3]
+    python benchmarks/peers_overhead.py [--n 100] [--repeats 3] [--no-ray]
+
+Each row (each framework, each accord variant) is measured in a fresh Python process of its
+own: the script re-runs itself with a hidden `--only ROW`, which measures that one row and
+prints it as one JSON line, and the parent prints the table. In one shared process a row
+measured later pays for what earlier rows left behind (CrewAI's background threads and event
+bus, every module imported, garbage-collector pressure from their objects): accord in-process
+measured ~0.48 ms/task in a process of its own but ~0.66 ms/task after CrewAI and AutoGen had
+run in the same process. Each row's process also has a ledger file of its own.
 
 Wall time includes everything a user pays per run (CrewAI: kickoff, its events and the
 SQLite row it commits per kickoff; accord: coordinator, ledger writes to one DuckDB file that
-persists across runs, as `.accord/` does). Each accord run opens that file once and closes it
-at the end (~15 ms to open, ~7 ms to checkpoint and close on a quiet machine, per run: ~0.2 ms
-of the per-task figure at N=100); `of which ledger` is the time spent inside accord's Ledger
-calls. Ray actor start-up is excluded (the pool is started once, before timing), as CrewAI and
-AutoGen start nothing comparable.
+persists across the row's runs, as `.accord/` does). Each accord run opens that file once and
+closes it at the end (~15 ms to open, ~7 ms to checkpoint and close on a quiet machine, per
+run: ~0.2 ms of the per-task figure at N=100); `of which ledger` is the time spent inside
+accord's Ledger calls. Ray actor start-up is excluded (the pool is started once, before
+timing), as CrewAI and AutoGen start nothing comparable.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import json
 import os
 import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 os.environ.setdefault("CREWAI_TELEMETRY_OPT_OUT", "true")
 os.environ.setdefault("OTEL_SDK_DISABLED", "true")
@@ -43,12 +56,20 @@ from accord.crews.crew import Crew
 from accord.crews.spec import RoleSpec, TaskSpec
 from accord.ledger.pricing import PriceTable
 from accord.models.base import Completion, CompletionRequest, backends
+from accord.models.gguf import locate
 from accord.models.scripted import Scripted, ScriptedBackend
 
-# One ledger file for every accord run of this process, as in a project (`.accord/`): the
-# warm-up run creates it, so timed runs pay for their writes, not for creating the schema.
-LEDGER = Path(tempfile.mkdtemp(prefix="peers-")) / "ledger.duckdb"
 QUESTION = re.compile(r"What is (\d+) plus (\d+)\?")
+# the rows, in the order they are measured and printed: `--only` key -> name in the table
+ROWS: dict[str, str] = {
+    "crewai": "CrewAI (sequential crew)",
+    "autogen": "AutoGen (AssistantAgent)",
+    "accord": "accord (in-process)",
+    "ray": "accord (Ray actors)",
+    "kept-open": "accord, ledger kept open",
+    "no-ledger": "accord, no ledger (diag.)",
+}
+RESULT = "peers-row: "  # prefix of the one stdout line on which a row's process reports it
 
 
 @dataclass
@@ -164,6 +185,12 @@ class NullLedger:
     path = ":null:"
     prices = PriceTable()
 
+    def open_in_background(self) -> None:
+        pass
+
+    def release_unless_running(self) -> None:
+        pass
+
     def start_run(self, crew: str, **_: object) -> str:
         return "null-run"
 
@@ -179,20 +206,20 @@ def run_accord_without_ledger(backend: MeteredScripted, tasks: list[tuple[str, i
     return sum(bool(c) for c in result.correct.values())
 
 
-def run_accord(pool: object) -> Callable[[MeteredScripted, list[tuple[str, int]]], int]:
+def run_accord(pool: object, db: Path) -> Callable[[MeteredScripted, list[tuple[str, int]]], int]:
     def run(backend: MeteredScripted, tasks: list[tuple[str, int]]) -> int:
-        result = accord_crew(tasks).run(db=LEDGER, backend="peers-scripted", pool=pool)  # type: ignore[arg-type]
+        result = accord_crew(tasks).run(db=db, backend="peers-scripted", pool=pool)  # type: ignore[arg-type]
         return sum(bool(c) for c in result.correct.values())
 
     return run
 
 
-def run_accord_kept_open() -> Callable[[MeteredScripted, list[tuple[str, int]]], int]:
+def run_accord_kept_open(db: Path) -> Callable[[MeteredScripted, list[tuple[str, int]]], int]:
     """accord in-process, every run on one `Ledger(keep_open=True)`: a process that runs crews
     back to back keeps the DuckDB file open between runs (no per-run open and close)."""
     from accord.ledger.writer import Ledger
 
-    ledger = Ledger(LEDGER, keep_open=True)
+    ledger = Ledger(db, keep_open=True)
 
     def run(backend: MeteredScripted, tasks: list[tuple[str, int]]) -> int:
         result = accord_crew(tasks).run(backend="peers-scripted", pool="local", ledger=ledger)
@@ -252,14 +279,19 @@ def time_ledger(meter: Meter) -> None:
         setattr(Ledger, name, timed(getattr(Ledger, name)))
 
 
+@functools.cache
 def tokenizer() -> Callable[[str], int]:
     """SmolLM2's tokenizer (vocabulary only, no weights loaded)."""
     from llama_cpp import Llama
 
-    from accord.models.gguf import locate
-
     vocab = Llama(model_path=str(locate("smollm2")[1]), vocab_only=True, verbose=False)
     return lambda text: len(vocab.tokenize(text.encode(), add_bos=False, special=False))
+
+
+def count_tokens(text: str) -> int:
+    """Loads the tokenizer at first use, after a row's timed runs: llama.cpp is not loaded
+    into the process while it is being measured."""
+    return tokenizer()(text)
 
 
 def table(rows: list[Row], n: int) -> str:
@@ -280,75 +312,17 @@ def table(rows: list[Row], n: int) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=100, help="tasks per framework")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per framework")
-    parser.add_argument("--no-ray", action="store_true", help="skip the Ray-actor accord row")
-    args = parser.parse_args()
-    meter = Meter()
-    backend = MeteredScripted(meter)
-    backends.add("peers-scripted", lambda **_: backend)
-    time_ledger(meter)
-    tasks = make_tasks(args.n)
-    count = tokenizer()
-    rows = [
-        measure("CrewAI (sequential crew)", run_crewai, backend, tasks, args.repeats, count),
-        measure("AutoGen (AssistantAgent)", run_autogen, backend, tasks, args.repeats, count),
-        measure("accord (in-process)", run_accord("local"), backend, tasks, args.repeats, count),
-    ]
-    if not args.no_ray:
-        rows.append(measure_ray(backend, tasks, args.repeats, count))
-    rows.append(
-        measure(
-            "accord, ledger kept open",
-            run_accord_kept_open(),
-            backend,
-            tasks,
-            args.repeats,
-            count,
-        )
-    )
-    rows.append(
-        measure(
-            "accord, no ledger (diag.)",
-            run_accord_without_ledger,
-            backend,
-            tasks,
-            args.repeats,
-            count,
-        )
-    )
-    print(
-        f"{args.n} tasks, one scripted zero-latency LLM, {args.repeats} timed runs each "
-        f"(after a 5-task warm-up); tokens counted with SmolLM2's tokenizer\n"
-    )
-    print(table(rows, args.n))
-    crewai, accord = rows[0], rows[2]
-    ratio = statistics.median(crewai.overhead_ms) / statistics.median(accord.overhead_ms)
-    share = accord.prompt_tokens / crewai.prompt_tokens
-    print(
-        f"\naccord (in-process) vs CrewAI: overhead {ratio:.1f}x lower (target >= 10x), "
-        f"prompt tokens {share:.2f} of CrewAI's (target <= 0.33)"
-    )
-    print(
-        "(the `no ledger` row writes nothing: a diagnostic of where accord's time goes, "
-        "not a configuration anyone should run; `ledger kept open` records everything, on one "
-        "Ledger(keep_open=True) that keeps the file open between back-to-back runs)"
-    )
-    for row in rows[3:]:
-        r = statistics.median(crewai.overhead_ms) / statistics.median(row.overhead_ms)
-        print(f"{row.name} vs CrewAI: overhead {r:.1f}x lower")
-
-
 def measure_ray(
     backend: MeteredScripted,
     tasks: list[tuple[str, int]],
     repeats: int,
     count: Callable[[str], int],
+    db: Path,
 ) -> Row:
     """accord on Ray actors; the scripted backend runs in the actor, so the LLM time and
     prompts are taken from the same prompts as in-process (they are identical)."""
+    import ray
+
     from accord.crews.plan import agent_specs
     from accord.roles.actor import ensure_ray
     from accord.roles.pool import RayPool
@@ -363,16 +337,114 @@ def measure_ray(
     try:
 
         def run(_: MeteredScripted, items: list[tuple[str, int]]) -> int:
-            result = accord_crew(items).run(db=LEDGER, pool=pool)
+            result = accord_crew(items).run(db=db, pool=pool)
             return sum(bool(c) for c in result.correct.values())
 
         local = measure("accord (Ray actors)", run, backend, tasks, repeats, count)
     finally:
         pool.close()
+        ray.shutdown()  # now: this process leaves without running exit hooks (`print_row`)
     # the actors' LLM time is not visible here; it is ~0 (scripted), so overhead ~= wall
-    reference = measure("-", run_accord("local"), backend, tasks, 1, count)
+    reference = measure("-", run_accord("local", db), backend, tasks, 1, count)
     local.prompt_tokens, local.calls = reference.prompt_tokens, reference.calls
     return local
+
+
+def runner(key: str, db: Path) -> Callable[[MeteredScripted, list[tuple[str, int]]], int]:
+    if key == "kept-open":
+        return run_accord_kept_open(db)
+    runners = {
+        "crewai": run_crewai,
+        "autogen": run_autogen,
+        "accord": run_accord("local", db),
+        "no-ledger": run_accord_without_ledger,
+    }
+    return runners[key]
+
+
+def measure_row(key: str, n: int, repeats: int) -> Row:
+    """One row, in this process (which should run nothing else). One ledger file for every
+    accord run of the row, as in a project (`.accord/`): the warm-up run creates it, so timed
+    runs pay for their writes, not for creating the schema."""
+    meter = Meter()
+    backend = MeteredScripted(meter)
+    backends.add("peers-scripted", lambda **_: backend)
+    time_ledger(meter)
+    tasks = make_tasks(n)
+    with tempfile.TemporaryDirectory(prefix="peers-", ignore_cleanup_errors=True) as tmp:
+        db = Path(tmp) / "ledger.duckdb"
+        if key == "ray":
+            return measure_ray(backend, tasks, repeats, count_tokens, db)
+        return measure(ROWS[key], runner(key, db), backend, tasks, repeats, count_tokens)
+
+
+def print_row(row: Row) -> NoReturn:
+    """Prints the row for the parent, then leaves at once, without exit hooks: CrewAI's event
+    handlers queue a 5 s wait per kickoff (for a console tree it draws only when verbose) on
+    non-daemon threads that the interpreter would join at exit, ~2.5 min after 300 kickoffs of
+    waiting that measures nothing."""
+    print(RESULT + json.dumps(asdict(row)), flush=True)
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def run_row(key: str, n: int, repeats: int) -> Row:
+    """Measures one row in a fresh Python process (this script with `--only KEY`); its stderr
+    goes to ours, anything else it prints on stdout goes to our stderr."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--only", key]
+    command += ["--n", str(n), "--repeats", str(repeats)]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(
+            f"peers_overhead: row {ROWS[key]!r} (--only {key}) failed with exit code "
+            f"{done.returncode}; its stderr is above"
+        )
+    lines = done.stdout.splitlines()
+    results = [line.removeprefix(RESULT) for line in lines if line.startswith(RESULT)]
+    sys.stderr.writelines(f"{line}\n" for line in lines if not line.startswith(RESULT))
+    if not results:
+        raise SystemExit(f"peers_overhead: row {ROWS[key]!r} (--only {key}) printed no result")
+    return Row(**json.loads(results[-1]))
+
+
+def report(rows: dict[str, Row], n: int, repeats: int) -> None:
+    print(
+        f"{n} tasks, one scripted zero-latency LLM, {repeats} timed runs each "
+        f"(after a 5-task warm-up), each framework in its own fresh process; "
+        f"tokens counted with SmolLM2's tokenizer\n"
+    )
+    print(table(list(rows.values()), n))
+    crewai, accord = rows["crewai"], rows["accord"]
+    ratio = statistics.median(crewai.overhead_ms) / statistics.median(accord.overhead_ms)
+    share = accord.prompt_tokens / crewai.prompt_tokens
+    print(
+        f"\naccord (in-process) vs CrewAI: overhead {ratio:.1f}x lower (target >= 10x), "
+        f"prompt tokens {share:.2f} of CrewAI's (target <= 0.33)"
+    )
+    print(
+        "(the `no ledger` row writes nothing: a diagnostic of where accord's time goes, "
+        "not a configuration anyone should run; `ledger kept open` records everything, on one "
+        "Ledger(keep_open=True) that keeps the file open between back-to-back runs)"
+    )
+    for key, row in rows.items():
+        if key not in ("crewai", "autogen", "accord"):
+            r = statistics.median(crewai.overhead_ms) / statistics.median(row.overhead_ms)
+            print(f"{row.name} vs CrewAI: overhead {r:.1f}x lower")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100, help="tasks per framework")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per framework")
+    parser.add_argument("--no-ray", action="store_true", help="skip the Ray-actor accord row")
+    # internal: measure one row in this process and print it as one JSON line
+    parser.add_argument("--only", choices=list(ROWS), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.only:
+        print_row(measure_row(args.only, args.n, args.repeats))
+    locate("smollm2")  # fail now, not after minutes of measuring, if the tokenizer is missing
+    keys = [key for key in ROWS if not (args.no_ray and key == "ray")]
+    report({key: run_row(key, args.n, args.repeats) for key in keys}, args.n, args.repeats)
 
 
 if __name__ == "__main__":
