@@ -308,3 +308,68 @@ def test_a_crew_run_on_a_file_that_is_not_a_database_fails_cleanly(tmp_path: Pat
     with pytest.raises(ConfigError, match="cannot open the ledger"):
         crew.run(db=not_a_database, pool="local")
     assert not_a_database.read_text() == "notes\n"
+
+
+def test_the_run_row_is_written_as_soon_as_the_background_open_is_done(ledger_path: Path) -> None:
+    """Another process sees the run while it is running (so `--resume` has a row to find
+    even if this process dies before its first flush)."""
+    _existing(ledger_path)
+    ledger = Ledger(ledger_path, batch_size=1000, flush_seconds=3600, idle_s=0.05)
+    ledger.open_in_background()
+    run = ledger.start_run("c")
+    deadline = time.monotonic() + 10
+    while (ledger._pending or ledger._held is None or ledger._held.opening) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.01)
+    assert not ledger._pending
+    assert [(r["run_id"], r["status"]) for r in list_runs(ledger_path)] == [(run, "running")]
+    ledger.finish_run(run)
+    assert [r["status"] for r in list_runs(ledger_path)] == ["finished"]
+
+
+def test_releasing_does_not_wait_for_an_open_held_up_by_another_process(
+    ledger_path: Path,
+) -> None:
+    _existing(ledger_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(ledger_path), "1.5"], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    ledger = Ledger(ledger_path)
+    ledger.open_in_background()
+    started = time.monotonic()
+    ledger.release_unless_running()  # e.g. the agents failed to start: no run to write
+    assert time.monotonic() - started < 0.5
+    holder.wait(timeout=30)
+    assert ledger._held is not None
+    deadline = time.monotonic() + 10
+    while ledger._held._abandoned and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not ledger._held.is_open and not ledger._held._abandoned
+    db = duckdb.connect(str(ledger_path), read_only=True)  # the abandoned open was closed
+    db.close()
+
+
+def test_a_run_whose_end_cannot_be_written_is_finished_by_the_next_use(ledger_path: Path) -> None:
+    _existing(ledger_path)
+    ledger = Ledger(ledger_path, batch_size=1000, flush_seconds=3600)
+    first = ledger.start_run("c")
+    ledger.record(first, _decision("t1"))
+    ledger.release()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(ledger_path), "2"], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    assert ledger._held is not None
+    ledger._held.timeout_s = 0.3
+    with pytest.raises(ConfigError, match="cannot open the ledger"):
+        ledger.finish_run(first, "interrupted")
+    holder.wait(timeout=30)
+    ledger._held.timeout_s = 30
+    second = ledger.start_run("c")  # the next use writes what was kept, exactly once
+    ledger.finish_run(second)
+    ledger.finish_run(second)  # nothing queued twice: a repeated end is harmless
+    runs = {r["run_id"]: r["status"] for r in list_runs(ledger_path)}
+    assert runs == {first: "interrupted", second: "finished"}
+    assert _count(ledger_path, first) == 1 and not ledger._pending

@@ -91,13 +91,21 @@ class HeldConnection:
         self._timer: threading.Timer | None = None
         self._release_pending = False
         self._opening: Future[duckdb.DuckDBPyConnection] | None = None
+        self._abandoned: set[Future[duckdb.DuckDBPyConnection]] = set()
 
-    def prefetch(self, setup: Callable[[duckdb.DuckDBPyConnection], object] | None = None) -> None:
-        """Start opening the file in a background thread (then `setup` the connection).
+    def prefetch(
+        self,
+        setup: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
+        ready: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
+    ) -> None:
+        """Start opening the file in a background thread.
 
         Opening costs ~15 ms, mostly outside the GIL: work that does not need the file yet
-        (starting agents, the first tasks) runs meanwhile. The next `use()` waits for it and
-        raises its error, if any; `open_error` tells without waiting.
+        (starting agents, the first tasks) runs meanwhile. `setup` prepares the new
+        connection in that thread (its error goes to the next `use()`); `ready` then runs
+        holding the connection, as in a `use()` (best effort: its error is left for the
+        caller's next use to meet). The next `use()` waits for the open and raises its
+        error, if any; `open_error` tells without waiting.
         """
         with self._lock:
             if self._db is not None or self._opening is not None:
@@ -105,13 +113,17 @@ class HeldConnection:
             future: Future[duckdb.DuckDBPyConnection] = Future()
             self._opening = future
         threading.Thread(
-            target=self._open_into, args=(future, setup), name="accord-ledger-open", daemon=True
+            target=self._open_into,
+            args=(future, setup, ready),
+            name="accord-ledger-open",
+            daemon=True,
         ).start()
 
     def _open_into(
         self,
         future: Future[duckdb.DuckDBPyConnection],
         setup: Callable[[duckdb.DuckDBPyConnection], object] | None,
+        ready: Callable[[duckdb.DuckDBPyConnection], object] | None,
     ) -> None:
         db = None
         try:
@@ -125,10 +137,19 @@ class HeldConnection:
             future.set_exception(exc)
             return
         future.set_result(db)
-        with self._lock:  # nobody took it yet: adopt it, so the idle timer lets it go
-            if self._opening is future:
+        with self._lock:
+            if future in self._abandoned:  # released while it was opening: nobody wants it
+                self._abandoned.discard(future)
+                with suppress(duckdb.Error):
+                    db.close()
+            elif self._opening is future:  # not taken yet: take it, so the idle timer works
                 self._adopt()
-                self._given_back()
+                try:
+                    if ready is not None:
+                        with suppress(Exception):
+                            ready(db)
+                finally:
+                    self._given_back()
 
     @property
     def opening(self) -> bool:
@@ -236,6 +257,16 @@ class HeldConnection:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            with suppress(Exception):  # an open under way is waited for, and closed too
-                self._adopt()
+            self._drop_opening()
             self._close()
+
+    def _drop_opening(self) -> None:
+        """Forget a background open without waiting for it: what it opens is closed."""
+        future, self._opening = self._opening, None
+        if future is None:
+            return
+        if not future.done():
+            self._abandoned.add(future)  # `_open_into` closes it when it gets there
+        elif future.exception() is None:
+            with suppress(duckdb.Error):
+                future.result().close()

@@ -34,6 +34,7 @@ _ATTEMPT_COLUMNS = (
     "model_ms, temperature, seed, answer, raw, confidence, option_prob, mean_logprob, "
     "verdict_ok, verdict_reason, cached_prompt_tokens, critic_score, cost_usd, flops"
 )
+_FINISH_RUN = "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?"
 
 
 def _now() -> datetime:
@@ -151,9 +152,10 @@ class Ledger:
         self._held: HeldConnection | None = None
         self._running: set[str] = set()  # runs started and not finished: the file is held
         self._migrated = False
-        # runs started while the file was still opening in the background: their rows are
-        # written first thing once it is open (statement, parameters)
-        self._pending_runs: list[tuple[str, list[Any]]] = []
+        # statements (sql, parameters) for the runs table that wait for the file: a run
+        # started while it opens in the background, a run end whose write failed. Written
+        # first thing, in order, by the next use of the connection.
+        self._pending: list[tuple[str, list[Any]]] = []
         self.keep_open = keep_open
         if not self._memory:
             path_ = Path(self.path)
@@ -173,15 +175,15 @@ class Ledger:
             if self._db is None:
                 self._db = duckdb.connect(":memory:")
                 migrate(self._db)
-            if self._pending_runs:
-                self._write_pending_runs(self._db)
+            if self._pending:
+                self._write_pending(self._db)
             yield self._db
             return
         with self._held.use(self._open_failed) as db:
             if not self._migrated:
                 self._migrate(db)
-            if self._pending_runs:
-                self._write_pending_runs(db)
+            if self._pending:
+                self._write_pending(db)
             yield db
         self.release_unless_running()  # outside a run the file is not kept
 
@@ -190,16 +192,17 @@ class Ledger:
             migrate(db)
             self._migrated = True
 
-    def _write_pending_runs(self, db: duckdb.DuckDBPyConnection) -> None:
-        with self._lock:
-            pending, self._pending_runs = self._pending_runs, []
-        try:
-            for sql, params in pending:
-                db.execute(sql, params)
-        except BaseException:
-            with self._lock:  # kept for the next use, like buffered decisions
-                self._pending_runs[:0] = pending
-            raise
+    def _write_pending(self, db: duckdb.DuckDBPyConnection) -> None:
+        """Execute the queued statements in order, each dropped from the queue once done."""
+        while True:
+            with self._lock:
+                if not self._pending:
+                    return
+                statement = self._pending[0]
+            db.execute(*statement)  # on an error it stays queued for the next use
+            with self._lock:
+                if self._pending and self._pending[0] is statement:
+                    self._pending.pop(0)
 
     def open_in_background(self) -> None:
         """Start opening the ledger file now, in a background thread.
@@ -210,7 +213,7 @@ class Ledger:
         first tasks. If the open fails, the next `record`, `flush` or `finish_run` raises.
         """
         if self._held is not None:
-            self._held.prefetch(self._migrate)
+            self._held.prefetch(self._migrate, ready=self._write_pending)
 
     def _raise_open_error(self) -> None:
         """Raise the failure of a background open now, rather than at the next flush."""
@@ -272,13 +275,13 @@ class Ledger:
         try:
             self._raise_open_error()
             with self._lock:
-                self._pending_runs.append(statement)
+                self._pending.append(statement)
             if self._held is None or not self._held.opening:
                 with self.connect():  # writes the run now; while the file is opening in
                     pass  # the background, once it is open
         except BaseException:
             with self._lock:  # a run that failed to start is not written later
-                self._pending_runs = [p for p in self._pending_runs if p is not statement]
+                self._pending = [p for p in self._pending if p is not statement]
             self._running.discard(run_id)
             self.release_unless_running()
             raise
@@ -321,7 +324,6 @@ class Ledger:
             correct,
             _now(),
         )
-        self._raise_open_error()
         with self._lock:
             self._decisions.append(row)
             self._attempts.extend(rows)
@@ -329,6 +331,7 @@ class Ledger:
                 len(self._decisions) >= self.batch_size
                 or time.monotonic() - self._last_flush >= self.flush_seconds
             )
+        self._raise_open_error()  # the decision stays buffered for a later flush
         if due:
             self.flush()
 
@@ -370,7 +373,7 @@ class Ledger:
             decisions, attempts = self._decisions, self._attempts
             self._decisions, self._attempts = [], []
             self._last_flush = time.monotonic()
-        if not decisions and finish is None:
+        if not decisions and finish is None and not self._pending:
             return 0
         try:
             with self.connect() as db:
@@ -409,7 +412,7 @@ class Ledger:
             _insert(db, "attempts", _ATTEMPT_COLUMNS, attempts)
             if finish is not None:
                 db.execute(
-                    "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
+                    _FINISH_RUN,
                     [finish[1], _now(), finish[0]],
                 )
             db.execute("COMMIT")
@@ -425,6 +428,12 @@ class Ledger:
         """Flush, mark the run `status` (finished, failed, interrupted) and let go of the file."""
         try:
             self._flush(finish=(run_id, status))
+        except BaseException:
+            # the end is written by this ledger's next use, after the run's own row if that
+            # is still queued: a reused ledger never leaves the run `running`
+            with self._lock:
+                self._pending.append((_FINISH_RUN, [status, _now(), run_id]))
+            raise
         finally:
             self._written.pop(run_id, None)
             self._running.discard(run_id)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import threading
+import functools
 from collections.abc import Awaitable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -146,15 +147,22 @@ class LocalPool:
         self._agents = {
             s.role.name: _Replicas([self._build(s) for _ in range(s.replicas)]) for s in specs
         }
-        # one call at a time per agent (a model context is not thread-safe), even when a
-        # caller stopped waiting for an earlier call that is still running
-        self._serial = {
-            id(agent): threading.Lock() for r in self._agents.values() for agent in r.handles
-        }
+        # one thread per agent when `threads`: one call at a time (a model context is not
+        # thread-safe), even when a caller stopped waiting for an earlier call still running;
+        # calls queued behind it wait in the queue, not in threads of the shared pool
+        self._workers = (
+            {
+                id(agent): ThreadPoolExecutor(1, thread_name_prefix=f"accord-{name}")
+                for name, r in self._agents.items()
+                for agent in r.handles
+            }
+            if threads
+            else {}
+        )
 
-    def _serially(self, agent: RoleAgent, method: str, **kwargs: Any) -> Any:
-        with self._serial[id(agent)]:
-            return getattr(agent, method)(**kwargs)
+    def _in_thread(self, agent: RoleAgent, method: str, **kwargs: Any) -> Awaitable[Any]:
+        call = functools.partial(getattr(agent, method), **kwargs)
+        return asyncio.get_running_loop().run_in_executor(self._workers[id(agent)], call)
 
     @staticmethod
     def _build(spec: AgentSpec) -> RoleAgent:
@@ -178,14 +186,8 @@ class LocalPool:
         index = replicas.acquire()
         agent: RoleAgent = replicas.handles[index]  # type: ignore[assignment]
         if self._threads:
-            work = asyncio.to_thread(
-                self._serially,
-                agent,
-                "attempt",
-                task=task,
-                kind=kind,
-                temperature=temperature,
-                seed=seed,
+            work = self._in_thread(
+                agent, "attempt", task=task, kind=kind, temperature=temperature, seed=seed
             )
             return await _on_replica(replicas, index, work)
         try:
@@ -202,14 +204,8 @@ class LocalPool:
         agent: RoleAgent = replicas.handles[index]  # type: ignore[assignment]
         seeds = list(seeds)
         if self._threads:
-            work = asyncio.to_thread(
-                self._serially,
-                agent,
-                "attempts",
-                task=task,
-                kind=kind,
-                temperature=temperature,
-                seeds=seeds,
+            work = self._in_thread(
+                agent, "attempts", task=task, kind=kind, temperature=temperature, seeds=seeds
             )
             return await _on_replica(replicas, index, work)
         try:
@@ -218,7 +214,9 @@ class LocalPool:
             replicas.release(index)
 
     def close(self) -> None:
-        """Nothing to release in-process."""
+        """Stop the agents' threads (a call still running finishes on its own)."""
+        for worker in self._workers.values():
+            worker.shutdown(wait=False, cancel_futures=True)
 
 
 def _node_placements() -> list[object]:

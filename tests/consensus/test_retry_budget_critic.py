@@ -542,10 +542,20 @@ def test_an_abandoned_attempt_keeps_its_replica_busy_until_it_really_ends() -> N
         budget=BudgetSpec(seconds_per_decision=0.05),
     )
 
+    default_pool = [0]
+
     async def three() -> None:
         for _ in range(3):
             await coordinator.decide(MC)
+            # calls queued behind an abandoned one wait in the agent's queue, not in
+            # threads of asyncio's shared pool
+            default_pool[0] = max(
+                default_pool[0],
+                sum(t.name.startswith("asyncio_") for t in threading.enumerate()),
+            )
             await asyncio.sleep(0)
 
     asyncio.run(three())
+    pool.close()
     assert most[0] == 1  # never two calls at once on the one replica
+    assert default_pool[0] == 0
