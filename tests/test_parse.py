@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accord.roles.parse import parse_choice
+from accord.roles.parse import parse_choice, parse_number
 
 
 @pytest.mark.parametrize(
@@ -19,3 +19,22 @@ from accord.roles.parse import parse_choice
 )
 def test_parse_choice_reads_whole_words(raw: str, picked: str) -> None:
     assert parse_choice(raw, ("a", "b", "c")) == picked
+
+
+@pytest.mark.parametrize(
+    ("raw", "number"),
+    [
+        ("four", "4"),
+        ("Four.", "4"),
+        ("The answer is twenty-one.", "21"),
+        ("It is minus three", "-3"),
+        ("answer: seven", "7"),
+        ("3 + 4 = seven", "7"),
+        ("The answer is 7.", "7"),  # digits win over words
+        ("no one knows", ""),  # a word for a number is not read anywhere in a sentence
+        ("I think one of them", ""),
+        ("The answer is one of many", ""),
+    ],
+)
+def test_parse_number_reads_a_number_stated_in_words(raw: str, number: str) -> None:
+    assert parse_number(raw) == number

@@ -127,6 +127,17 @@ class NormalisingPool:
         raw = await self.inner.attempt(role, task, kind=kind, temperature=temperature, seed=seed)
         return normalised(raw, task)
 
+    async def attempts(
+        self, role: str, task: Task, *, kind: Kind, temperature: float, seeds: Sequence[int]
+    ) -> list[Attempt]:
+        """One attempt per seed, batched where the wrapped pool can; answers normalised."""
+        from accord.roles.pool import pool_attempts
+
+        raws = await pool_attempts(
+            self.inner, role, task, kind=kind, temperature=temperature, seeds=seeds
+        )
+        return [normalised(raw, task) for raw in raws]
+
     def close(self) -> None:
         """Close the wrapped pool."""
         self.inner.close()

@@ -11,21 +11,42 @@ _SENTENCE_END = re.compile(r"(?<=[^\d])[.!?](?:\s|$)|\n")
 
 _AFTER_EQUALS = re.compile(r"=\s*([-+]?\d+(?:[.,]\d+)*)")
 _AFTER_WORD = re.compile(r"\b(?:is|equals|makes|gives|answer:?)\s+([-+]?\d+(?:[.,]\d+)*)", re.I)
+# where a stated answer starts: after "=" / "is" / "equals" / "answer:"
+_STATED = re.compile(r"=|\b(?:is|equals|makes|gives|answer:?)(?=\s)", re.I)
 
 
 def parse_number(raw: str) -> str:
     """The number a reply states.
 
     In order: the number after `=`, after "is"/"equals", a leading number, else the last number
-    of the first sentence. "3 + 4 = 7" gives 7; "The answer is 7." gives 7; "7" gives 7.
+    of the first sentence. "3 + 4 = 7" gives 7; "The answer is 7." gives 7; "7" gives 7. A number
+    in words counts where an answer is stated: "four", "It is four." and "3 + 1 = four" give 4.
     """
     first = _SENTENCE_END.split(raw.strip(), maxsplit=1)[0]
-    for pattern in (_AFTER_EQUALS, _AFTER_WORD, _LEAD):
+    for pattern in (_AFTER_EQUALS, _AFTER_WORD):
         found = pattern.search(first)
         if found:
             return _canonical_number(found.group(1))
+    spelled = _spelled_number(first)
+    if spelled:
+        return spelled
+    found = _LEAD.search(first)
+    if found:
+        return _canonical_number(found.group(1))
     numbers = _NUMBER.findall(first) or _NUMBER.findall(raw)
     return _canonical_number(numbers[-1]) if numbers else ""
+
+
+def _spelled_number(sentence: str) -> str:
+    """A number written in words: the whole sentence ("Four."), or what follows "is" ("The
+    answer is twenty-one"); words elsewhere ("no one knows") are not read as numbers."""
+    from accord.consensus.normalise import canonical_number, number_value
+
+    for candidate in (sentence, *(sentence[m.end() :] for m in _STATED.finditer(sentence))):
+        value = number_value(candidate)
+        if value is not None:
+            return canonical_number(value)
+    return ""
 
 
 def _canonical_number(text: str) -> str:

@@ -53,3 +53,21 @@ def test_a_vote_over_spellings_of_one_number_is_unanimous() -> None:
     assert decision.answer == "4"
     assert decision.confidence == 1.0
     assert {a.raw for a in decision.attempts} == {"4", "four", "4.0"}
+    assert [a.answer for a in decision.attempts] == ["4", "4", "4"]  # three votes, not two
+
+
+def test_a_batched_vote_is_batched_through_the_normalising_pool() -> None:
+    inner = scripted_pool({"solver": {"plus": ["4", "four", "4.0"]}})
+    calls: list[int] = []
+    batched = inner.attempts
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        calls.append(len(kwargs["seeds"]))  # type: ignore[arg-type]
+        return await batched(*args, **kwargs)  # type: ignore[arg-type]
+
+    inner.attempts = counted  # type: ignore[method-assign]
+    policy = PolicySpec(kind="vote", k=3, stopping="fixed", batch=3)
+    decision = asyncio.run(Coordinator(NormalisingPool(inner)).decide(NUMBER, policy))
+    assert calls and max(calls) > 1  # seeds went to the inner pool in one call
+    assert decision.answer == "4" and decision.confidence == 1.0
+    assert {a.answer for a in decision.attempts} == {"4"}
