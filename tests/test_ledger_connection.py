@@ -225,16 +225,22 @@ db.close()
 """
 
 
+def _hold(path: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process that holds the ledger file for `seconds` (returns once it holds it)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    return holder
+
+
 def test_a_flush_that_cannot_open_the_file_keeps_its_rows_for_the_next(ledger_path: Path) -> None:
     _existing(ledger_path)
     ledger = Ledger(ledger_path, batch_size=1000, flush_seconds=3600)
     run = ledger.start_run("c")
     ledger.record(run, _decision("t1"))
     ledger.release()  # let go of the file, then another process takes it for 3 s
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(ledger_path), "3"], stdout=subprocess.PIPE, text=True
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    holder = _hold(ledger_path, 3)
     assert ledger._held is not None
     ledger._held.timeout_s = 0.3
     with pytest.raises(Exception, match="cannot open the ledger"):
@@ -266,10 +272,7 @@ def test_a_run_starts_while_the_file_opens_in_the_background(ledger_path: Path) 
     """`open_in_background` (what `Crew.run` calls): `start_run` and the first records do not
     wait for the file, here held by another process for a while; `finish_run` writes it all."""
     _existing(ledger_path)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(ledger_path), "1.5"], stdout=subprocess.PIPE, text=True
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    holder = _hold(ledger_path, 1.5)
     ledger = Ledger(ledger_path, batch_size=1000, flush_seconds=3600)
     ledger.open_in_background()
     started = time.monotonic()
@@ -332,10 +335,7 @@ def test_releasing_does_not_wait_for_an_open_held_up_by_another_process(
     ledger_path: Path,
 ) -> None:
     _existing(ledger_path)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(ledger_path), "1.5"], stdout=subprocess.PIPE, text=True
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    holder = _hold(ledger_path, 1.5)
     ledger = Ledger(ledger_path)
     ledger.open_in_background()
     started = time.monotonic()
@@ -357,10 +357,7 @@ def test_a_run_whose_end_cannot_be_written_is_finished_by_the_next_use(ledger_pa
     first = ledger.start_run("c")
     ledger.record(first, _decision("t1"))
     ledger.release()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(ledger_path), "2"], stdout=subprocess.PIPE, text=True
-    )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    holder = _hold(ledger_path, 2)
     assert ledger._held is not None
     ledger._held.timeout_s = 0.3
     with pytest.raises(ConfigError, match="cannot open the ledger"):
