@@ -39,11 +39,19 @@ class Settled:
     name = "settled"
 
     def done(self, tally: Tally, k_max: int) -> str | None:
-        """Over when the leader's lead exceeds the votes still to come."""
+        """Over when the leader's lead exceeds the votes still to come.
+
+        In a confidence-weighted vote the lead is in summed confidence, and each vote still
+        to come may add up to 1 to any answer.
+        """
         if tally.total >= k_max:
             return "k_max"
         remaining = k_max - tally.total
-        if tally.total and tally.count(0) - tally.count(1) > remaining:
+        if tally.weighted:
+            lead = tally.weight(0) - tally.weight(1)
+        else:
+            lead = tally.count(0) - tally.count(1)
+        if tally.total and lead > remaining:
             return "settled"
         return None
 

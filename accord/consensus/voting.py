@@ -46,6 +46,10 @@ class Tally:
         """Votes of the answer at `rank` (0 = leader); 0 past the end."""
         return self.rows[rank][1] if rank < len(self.rows) else 0
 
+    def weight(self, rank: int) -> float:
+        """Summed confidence of the answer at `rank` (0 = leader); 0 past the end."""
+        return self.rows[rank][2] if rank < len(self.rows) else 0.0
+
     @property
     def share(self) -> float:
         """The leader's share of the votes (of the summed confidence, when weighted)."""

@@ -93,3 +93,32 @@ def test_beta_vote_spends_fewer_attempts_than_fixed_on_unanimous_answers() -> No
     beta = asyncio.run(coordinator.decide(task, PolicySpec(kind="vote", k=8, stopping="beta")))
     assert len(fixed.attempts) == 8
     assert len(beta.attempts) == 4 and beta.stop_reason == "beta"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from("abc"), st.floats(0.0, 1.0)), min_size=1, max_size=8),
+    st.integers(1, 9),
+    st.booleans(),
+)
+def test_a_settled_vote_cannot_be_overturned_by_the_votes_still_to_come(
+    votes: list[tuple[str, float]], k_max: int, weighted: bool
+) -> None:
+    """When `settled` stops a vote, no way of casting the remaining votes changes the winner
+    (in a weighted vote each remaining vote may carry full confidence)."""
+    tally = Tally.of(votes, weighted=weighted)
+    if stopping_rules.create("settled").done(tally, k_max) != "settled":
+        return
+    remaining = k_max - tally.total
+    for rival in "abc":
+        if rival == tally.leader:
+            continue
+        rest = [(rival, 1.0)] * remaining  # the strongest challenge: all to one rival
+        assert Tally.of(votes + rest, weighted=weighted).leader == tally.leader
+
+
+def test_a_weighted_vote_is_not_settled_by_count_alone() -> None:
+    tally = Tally.of([("a", 0.3), ("a", 0.3), ("a", 0.3)], weighted=True)
+    assert stopping_rules.create("settled").done(tally, 5) is None  # "b" at 2 x 1.0 would win
+    unweighted = Tally.of([("a", 0.3), ("a", 0.3), ("a", 0.3)])
+    assert stopping_rules.create("settled").done(unweighted, 5) == "settled"
