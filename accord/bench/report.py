@@ -126,7 +126,7 @@ def plot_pareto(run: dict[str, Any], rows: list[SummaryRow], path: Path) -> Path
             label=None if kind in labelled else kind,
         )
         labelled.add(kind)
-        ax.annotate(r.strategy, (x, 100 * y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    _label_points(ax, [r.strategy for r in rows], [(x, 100 * y) for x, y in points])
     fx = [points[i][0] for i in front]
     fy = [100 * points[i][1] for i in front]
     ax.step(fx, fy, where="post", color="tab:green", label="Pareto frontier (all rows)")
@@ -134,13 +134,40 @@ def plot_pareto(run: dict[str, Any], rows: list[SummaryRow], path: Path) -> Path
     ax.set_ylabel("accuracy % (95% bootstrap CI)")
     title = f"{'SIMULATED · ' if run['simulated'] else ''}{run['backend']} · {_label(run)}"
     ax.set_title(title, fontsize=10)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
     fig.tight_layout()
+    _separate_labels(fig, ax)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _label_points(ax: Any, names: list[str], points: list[tuple[float, float]]) -> None:
+    """One label per place: strategies at the same point share it ("single, validated")."""
+    at: dict[tuple[float, float], list[str]] = {}
+    for name, (x, y) in zip(names, points, strict=True):
+        at.setdefault((round(x, 6), round(y, 6)), []).append(name)
+    for (x, y), here in sorted(at.items()):
+        ax.annotate(", ".join(here), (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+
+
+def _separate_labels(fig: Any, ax: Any) -> None:
+    """Move labels that would overlap another label up or down, nearest free place first."""
+    renderer = fig.canvas.get_renderer()
+    placed: list[Any] = []
+    steps = [0, 10, -10, 20, -20, 30, -30, 40, -40]
+    for label in sorted(ax.texts, key=lambda t: t.xy):
+        base_x, base_y = label.xyann
+        for step in steps:
+            label.xyann = (base_x, base_y + step)
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+        else:
+            label.xyann = (base_x, base_y)
+        placed.append(label.get_window_extent(renderer))
 
 
 def _fence(text: str) -> str:

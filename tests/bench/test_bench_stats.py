@@ -35,3 +35,27 @@ def test_permutation_test_separates_a_real_difference_from_none() -> None:
 def test_pareto_front_keeps_only_undominated_points() -> None:
     points = [(100, 0.9), (20, 0.7), (50, 0.9), (60, 0.85), (10, 0.5)]
     assert pareto_front(points) == [4, 1, 2]
+
+
+def test_plot_labels_are_shared_at_one_point_and_do_not_overlap() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from accord.bench.report import _label_points, _separate_labels
+
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    names = ["single", "validated", "adaptive@0.7", "adaptive@0.8", "vote@3"]
+    points = [(70.0, 40.0), (70.0, 40.0), (245.0, 51.0), (250.0, 51.0), (252.0, 52.0)]
+    ax.scatter([x for x, _ in points], [y for _, y in points])
+    _label_points(ax, names, points)
+    fig.tight_layout()
+    _separate_labels(fig, ax)
+    texts = sorted(t.get_text() for t in ax.texts)
+    assert texts == ["adaptive@0.7", "adaptive@0.8", "single, validated", "vote@3"]
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    for i, box in enumerate(boxes):
+        assert not any(box.overlaps(other) for other in boxes[i + 1 :])
+    plt.close(fig)
