@@ -66,3 +66,15 @@ def test_a_duckdb_file_that_is_not_a_ledger_is_a_clear_error(tmp_path) -> None:
         done = accord(*command, "--db", str(other))
         assert done.returncode == 2, (command, done.stderr)
         assert "not an accord ledger" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_mistyped_option_or_command_is_a_usage_error_not_a_traceback() -> None:
+    for args, message in (
+        (["run", "configs/scripted.yaml", "--pool", "local"], "No such option: --pool"),
+        (["bench", "--limit", "many"], "Invalid value for '--limit'"),
+        (["ledgr"], "No such command 'ledgr'"),
+    ):
+        done = accord(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+        assert "--help" in done.stderr  # the usage line says where to look

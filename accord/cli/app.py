@@ -202,9 +202,9 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # click usage errors arrive here in standalone_mode=False
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+        # by class name: newer typer raises the exceptions of its vendored click, not click's
+        kinds = {c.__name__ for c in type(exc).__mro__}
+        if "ClickException" in kinds:
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(2 if "UsageError" in kinds else exc.exit_code)  # type: ignore[attr-defined]
         raise
