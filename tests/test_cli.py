@@ -78,3 +78,15 @@ def test_a_mistyped_option_or_command_is_a_usage_error_not_a_traceback() -> None
         assert done.returncode == 2, (args, done.stderr)
         assert message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
         assert "--help" in done.stderr  # the usage line says where to look
+
+
+def test_a_run_that_fails_before_it_starts_exits_2_cleanly(tmp_path) -> None:
+    """The ledger file is opening in the background when the agents fail to start: the
+    process still exits with the one-line error (it used to abort in DuckDB at exit)."""
+    done = accord(
+        "run", "configs/scripted.yaml", "--backend", "nosuch", "--local", "--db",
+        str(tmp_path / "l.duckdb"),
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "unknown backend 'nosuch'" in done.stderr
+    assert "terminate called" not in done.stderr and "Traceback" not in done.stderr

@@ -341,13 +341,14 @@ def test_releasing_does_not_wait_for_an_open_held_up_by_another_process(
     started = time.monotonic()
     ledger.release_unless_running()  # e.g. the agents failed to start: no run to write
     assert time.monotonic() - started < 0.5
-    holder.wait(timeout=30)
     assert ledger._held is not None
     deadline = time.monotonic() + 10
     while ledger._held._abandoned and time.monotonic() < deadline:
         time.sleep(0.01)
+    assert holder.poll() is None  # the abandoned open gave up without waiting for the lock
     assert not ledger._held.is_open and not ledger._held._abandoned
-    db = duckdb.connect(str(ledger_path), read_only=True)  # the abandoned open was closed
+    holder.wait(timeout=30)
+    db = duckdb.connect(str(ledger_path), read_only=True)  # nothing of ours holds the file
     db.close()
 
 

@@ -37,9 +37,16 @@ def _held_in_this_process(exc: BaseException) -> bool:
 
 
 def connect(
-    path: str | Path, *, read_only: bool = False, timeout_s: float = LOCK_TIMEOUT_S
+    path: str | Path,
+    *,
+    read_only: bool = False,
+    timeout_s: float = LOCK_TIMEOUT_S,
+    give_up: threading.Event | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """`duckdb.connect`, retried while another process holds a conflicting lock."""
+    """`duckdb.connect`, retried while another process holds a conflicting lock.
+
+    Setting `give_up` stops the retries: the lock conflict is raised at the next one.
+    """
     deadline = time.monotonic() + timeout_s
     pause = 0.005
     while True:
@@ -55,6 +62,8 @@ def connect(
             return shared
         except duckdb.IOException as exc:
             if not is_lock_conflict(exc) or time.monotonic() + pause > deadline:
+                raise
+            if give_up is not None and give_up.is_set():
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.025)
@@ -92,6 +101,7 @@ class HeldConnection:
         self._release_pending = False
         self._opening: Future[duckdb.DuckDBPyConnection] | None = None
         self._abandoned: set[Future[duckdb.DuckDBPyConnection]] = set()
+        self._give_up = threading.Event()  # set: the open under way stops waiting for a lock
 
     def prefetch(
         self,
@@ -112,11 +122,13 @@ class HeldConnection:
                 return
             future: Future[duckdb.DuckDBPyConnection] = Future()
             self._opening = future
+            self._give_up = threading.Event()
+        # not a daemon: a thread killed at interpreter exit inside DuckDB's C++ aborts the
+        # process; an abandoned open stops retrying (`_drop_opening`), so exit waits briefly
         threading.Thread(
             target=self._open_into,
-            args=(future, setup, ready),
+            args=(future, setup, ready, self._give_up),
             name="accord-ledger-open",
-            daemon=True,
         ).start()
 
     def _open_into(
@@ -124,10 +136,11 @@ class HeldConnection:
         future: Future[duckdb.DuckDBPyConnection],
         setup: Callable[[duckdb.DuckDBPyConnection], object] | None,
         ready: Callable[[duckdb.DuckDBPyConnection], object] | None,
+        give_up: threading.Event,
     ) -> None:
         db = None
         try:
-            db = connect(self.path, timeout_s=self.timeout_s)
+            db = connect(self.path, timeout_s=self.timeout_s, give_up=give_up)
             if setup is not None:
                 setup(db)
         except BaseException as exc:  # handed to whoever uses the connection next
@@ -135,6 +148,8 @@ class HeldConnection:
                 with suppress(duckdb.Error):
                     db.close()
             future.set_exception(exc)
+            with self._lock:
+                self._abandoned.discard(future)
             return
         future.set_result(db)
         with self._lock:
@@ -267,6 +282,7 @@ class HeldConnection:
             return
         if not future.done():
             self._abandoned.add(future)  # `_open_into` closes it when it gets there
+            self._give_up.set()
         elif future.exception() is None:
             with suppress(duckdb.Error):
                 future.result().close()
