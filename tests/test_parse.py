@@ -29,8 +29,11 @@ def test_parse_choice_reads_whole_words(raw: str, picked: str) -> None:
         ("The answer is twenty-one.", "21"),
         ("It is minus three", "-3"),
         ("answer: seven", "7"),
-        ("3 + 4 = seven", "7"),
+        ("-five", "-5"),
         ("The answer is 7.", "7"),  # digits win over words
+        ("15, since the remainder is zero", "15"),
+        ("12 apples; the number of baskets is three", "12"),
+        ("It is twenty-zero", ""),
         ("no one knows", ""),  # a word for a number is not read anywhere in a sentence
         ("I think one of them", ""),
         ("The answer is one of many", ""),

@@ -45,8 +45,12 @@ def number_value(text: str) -> float | None:
     folded = _fold(text)
     if _NUMBER.match(folded):
         return float(folded.replace(",", ""))
-    sign = -1.0 if folded.startswith(("minus ", "negative ")) else 1.0
-    words = folded.split(" ", 1)[1] if sign < 0 else folded
+    if folded.startswith(("minus ", "negative ")):
+        sign, words = -1.0, folded.split(" ", 1)[1]
+    elif folded.startswith("-"):
+        sign, words = -1.0, folded[1:]
+    else:
+        sign, words = 1.0, folded
     parts = words.replace("-", " ").split()
     if not parts:
         return None
@@ -54,7 +58,7 @@ def number_value(text: str) -> float | None:
         return sign * _WORDS[parts[0]]
     if len(parts) == 1 and parts[0] in _TENS:
         return sign * _TENS[parts[0]]
-    if len(parts) == 2 and parts[0] in _TENS and parts[1] in _WORDS and _WORDS[parts[1]] < 10:
+    if len(parts) == 2 and parts[0] in _TENS and 0 < _WORDS.get(parts[1], 0) < 10:
         return sign * (_TENS[parts[0]] + _WORDS[parts[1]])
     return None
 

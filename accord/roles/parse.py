@@ -19,17 +19,19 @@ def parse_number(raw: str) -> str:
     """The number a reply states.
 
     In order: the number after `=`, after "is"/"equals", a leading number, else the last number
-    of the first sentence. "3 + 4 = 7" gives 7; "The answer is 7." gives 7; "7" gives 7. A number
-    in words counts where an answer is stated: "four", "It is four." and "3 + 1 = four" give 4.
+    of the first sentence. "3 + 4 = 7" gives 7; "The answer is 7." gives 7; "7" gives 7. When the
+    first sentence has no digits, a number in words where an answer is stated: "four" and
+    "It is four." give 4 ("15, since the remainder is zero" still gives 15).
     """
     first = _SENTENCE_END.split(raw.strip(), maxsplit=1)[0]
     for pattern in (_AFTER_EQUALS, _AFTER_WORD):
         found = pattern.search(first)
         if found:
             return _canonical_number(found.group(1))
-    spelled = _spelled_number(first)
-    if spelled:
-        return spelled
+    if not _NUMBER.search(first):  # words only where the sentence states no digits
+        spelled = _spelled_number(first)
+        if spelled:
+            return spelled
     found = _LEAD.search(first)
     if found:
         return _canonical_number(found.group(1))
