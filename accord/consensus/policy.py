@@ -48,7 +48,8 @@ class PolicySpec(BaseModel):
     so a batch may draw samples a one-at-a-time vote would have stopped before.
 
     `weighted` makes the vote's winner the answer with the most summed confidence (ties by
-    count) instead of the most votes; stopping rules still count votes.
+    count) instead of the most votes; `settled` then weighs the lead in summed confidence
+    (each vote still to come may add up to 1), the Beta and window rules still count votes.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

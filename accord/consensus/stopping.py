@@ -48,7 +48,7 @@ class Settled:
             return "k_max"
         remaining = k_max - tally.total
         if tally.weighted:
-            lead = tally.weight(0) - tally.weight(1)
+            lead = round(tally.weight(0) - tally.weight(1), 12)  # as the tally ranks
         else:
             lead = tally.count(0) - tally.count(1)
         if tally.total and lead > remaining:

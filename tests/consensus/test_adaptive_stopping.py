@@ -122,3 +122,6 @@ def test_a_weighted_vote_is_not_settled_by_count_alone() -> None:
     assert stopping_rules.create("settled").done(tally, 5) is None  # "b" at 2 x 1.0 would win
     unweighted = Tally.of([("a", 0.3), ("a", 0.3), ("a", 0.3)])
     assert stopping_rules.create("settled").done(unweighted, 5) == "settled"
+    # a lead of 1.0000000000000002 in floats is a tie-able 1.0: one more vote could tie it
+    edge = Tally.of([("b", 0.4), ("b", 0.8), ("a", 0.2)], weighted=True)
+    assert stopping_rules.create("settled").done(edge, 4) is None
