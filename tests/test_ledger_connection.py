@@ -371,3 +371,39 @@ def test_a_run_whose_end_cannot_be_written_is_finished_by_the_next_use(ledger_pa
     runs = {r["run_id"]: r["status"] for r in list_runs(ledger_path)}
     assert runs == {first: "interrupted", second: "finished"}
     assert _count(ledger_path, first) == 1 and not ledger._pending
+
+
+EXITS = """
+import sys
+from accord.crews.crew import Crew
+from accord.errors import ConfigError
+from accord.ledger import Ledger
+crew = Crew.from_yaml(sys.argv[2])
+if sys.argv[3] == "failed-run":  # the agents fail to start; the ledger keeps its file
+    try:
+        crew.run(ledger=Ledger(sys.argv[1], keep_open=True), backend="nosuch", pool="local")
+    except ConfigError:
+        pass
+else:  # a program that starts an open and ends at once
+    Ledger(sys.argv[1]).open_in_background()
+"""
+
+
+@pytest.mark.parametrize("case", ["failed-run", "open-then-exit"])
+def test_an_open_held_up_by_another_process_does_not_hold_up_exit(
+    ledger_path: Path, case: str
+) -> None:
+    _existing(ledger_path)
+    holder = _hold(ledger_path, 8)
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", EXITS, str(ledger_path), str(ROOT / "configs/scripted.yaml"), case],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    took = time.monotonic() - started
+    holder.kill()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert took < 6, f"exit waited {took:.1f} s for the other process's lock"

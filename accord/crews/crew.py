@@ -313,6 +313,7 @@ class Crew:
                 if run_id is not None:
                     ledger.finish_run(run_id, status)
                 else:  # the run never started: the file opened for it is let go
+                    ledger.stop_opening()
                     ledger.release_unless_running()
             finally:
                 ledger.prices = saved_prices

@@ -63,8 +63,8 @@ def connect(
         except duckdb.IOException as exc:
             if not is_lock_conflict(exc) or time.monotonic() + pause > deadline:
                 raise
-            if give_up is not None and give_up.is_set():
-                raise
+            if give_up is not None and (give_up.is_set() or not threading.main_thread().is_alive()):
+                raise  # abandoned, or the program is ending: do not hold up its exit
         time.sleep(pause)
         pause = min(pause * 2, 0.025)
 
@@ -274,6 +274,11 @@ class HeldConnection:
                 self._timer = None
             self._drop_opening()
             self._close()
+
+    def stop_opening(self) -> None:
+        """Abandon a background open under way (what it opens is closed); keep an open file."""
+        with self._lock:
+            self._drop_opening()
 
     def _drop_opening(self) -> None:
         """Forget a background open without waiting for it: what it opens is closed."""

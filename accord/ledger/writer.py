@@ -231,6 +231,11 @@ class Ledger:
             hint="pass another --db path or close the other writer",
         )
 
+    def stop_opening(self) -> None:
+        """Abandon a background open (`open_in_background`) that is still under way."""
+        if self._held is not None:
+            self._held.stop_opening()
+
     def release_unless_running(self) -> None:
         """Let go of the file unless a run holds it or `keep_open` asks to keep it."""
         if not self._running and not self.keep_open:
