@@ -90,3 +90,32 @@ def test_a_run_that_fails_before_it_starts_exits_2_cleanly(tmp_path) -> None:
     assert done.returncode == 2, done.stderr
     assert "unknown backend 'nosuch'" in done.stderr
     assert "terminate called" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_ctrl_c_exits_130_and_a_closed_prompt_is_aborted_not_a_traceback(tmp_path) -> None:
+    import signal
+    import time
+
+    program = tmp_path / "sleep.py"
+    program.write_text("import time\ntime.sleep(60)\n")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    running = subprocess.Popen(
+        [*ACCORD, "sandbox", "run", str(program)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    time.sleep(3)
+    running.send_signal(signal.SIGINT)
+    _, stderr = running.communicate(timeout=60)
+    assert running.returncode == 130, stderr  # it was 0: typer returned the code unseen
+    assert "interrupted" in stderr
+    prompt = subprocess.run(
+        [*ACCORD, "agent", "run", "configs/refund.yaml", "--interactive", "--db",
+         str(tmp_path / "a.duckdb")],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
+    )  # fmt: skip
+    assert prompt.returncode == 1 and "aborted" in prompt.stderr, prompt.stderr[-2000:]
+    assert "Traceback" not in prompt.stderr

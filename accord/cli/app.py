@@ -192,7 +192,12 @@ def main() -> None:
     """Entry point: run the app, turning AccordError into one line and its exit code."""
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        # in this mode typer returns an Exit's code (130 for Ctrl-C) instead of raising it
+        if isinstance(code, int) and code:
+            if code == 130:
+                err.print("interrupted")
+            sys.exit(code)
     except AccordError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
@@ -204,6 +209,9 @@ def main() -> None:
     except Exception as exc:  # click usage errors arrive here in standalone_mode=False
         # by class name: newer typer raises the exceptions of its vendored click, not click's
         kinds = {c.__name__ for c in type(exc).__mro__}
+        if "Abort" in kinds:  # a prompt closed (EOF) or refused
+            err.print("aborted")
+            sys.exit(1)
         if "ClickException" in kinds:
             exc.show()  # type: ignore[attr-defined]
             sys.exit(2 if "UsageError" in kinds else exc.exit_code)  # type: ignore[attr-defined]
