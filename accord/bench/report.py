@@ -153,6 +153,14 @@ def _label_points(ax: Any, names: list[str], points: list[tuple[float, float]]) 
         ax.annotate(", ".join(here), (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
 
 
+def _text_box(label: Any, renderer: Any) -> Any:
+    """Where an annotation's text is drawn (without its line to the point)."""
+    from matplotlib.text import Text
+
+    label.update_positions(renderer)
+    return Text.get_window_extent(label, renderer)
+
+
 def _separate_labels(fig: Any, ax: Any) -> None:
     """Move labels that would overlap another label up or down, nearest free place first."""
     renderer = fig.canvas.get_renderer()
@@ -162,12 +170,24 @@ def _separate_labels(fig: Any, ax: Any) -> None:
         base_x, base_y = label.xyann
         for step in steps:
             label.xyann = (base_x, base_y + step)
-            box = label.get_window_extent(renderer)
+            box = _text_box(label, renderer)
             if not any(box.overlaps(other) for other in placed):
                 break
         else:
+            step = 0
             label.xyann = (base_x, base_y)
-        placed.append(label.get_window_extent(renderer))
+        if step:  # a moved label gets a thin line to its point
+            text, xy, offset = label.get_text(), label.xy, label.xyann
+            label.remove()
+            label = ax.annotate(
+                text,
+                xy,
+                textcoords="offset points",
+                xytext=offset,
+                fontsize=8,
+                arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.6, "shrinkA": 0},
+            )
+        placed.append(_text_box(label, renderer))
 
 
 def _fence(text: str) -> str:

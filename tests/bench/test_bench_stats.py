@@ -43,7 +43,7 @@ def test_plot_labels_are_shared_at_one_point_and_do_not_overlap() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from accord.bench.report import _label_points, _separate_labels
+    from accord.bench.report import _label_points, _separate_labels, _text_box
 
     fig, ax = plt.subplots(figsize=(7.5, 5))
     names = ["single", "validated", "adaptive@0.7", "adaptive@0.8", "vote@3"]
@@ -55,7 +55,7 @@ def test_plot_labels_are_shared_at_one_point_and_do_not_overlap() -> None:
     texts = sorted(t.get_text() for t in ax.texts)
     assert texts == ["adaptive@0.7", "adaptive@0.8", "single, validated", "vote@3"]
     renderer = fig.canvas.get_renderer()
-    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    boxes = [_text_box(t, renderer) for t in ax.texts]
     for i, box in enumerate(boxes):
         assert not any(box.overlaps(other) for other in boxes[i + 1 :])
     plt.close(fig)
