@@ -247,16 +247,22 @@ class RayPool:
         cls = role_actor_class()
         self._actors: dict[str, _Replicas] = {}
         placements = _node_placements()
+        # the node each replica was asked for, by role (None: Ray's default placement)
+        self.requested_nodes: dict[str, list[str | None]] = {}
         placed = 0
         for spec in specs:
             handles = []
             for _ in range(spec.replicas):
+                strategy = placements[placed % len(placements)]
+                self.requested_nodes.setdefault(spec.role.name, []).append(
+                    getattr(strategy, "node_id", None)
+                )
                 try:
                     handle = cls.options(
                         num_cpus=num_cpus,
                         max_restarts=max_restarts,
                         max_task_retries=max_restarts,
-                        scheduling_strategy=placements[placed % len(placements)],
+                        scheduling_strategy=strategy,
                     ).remote(
                         spec.role,
                         backend_name=spec.backend,

@@ -40,13 +40,25 @@ SCRIPT = textwrap.dedent("""
     crew = Crew.from_yaml(sys.argv[1])
     crew.spec = crew.spec.model_copy(update={"roles": [
         r.model_copy(update={"replicas": 2}) for r in crew.spec.roles]})
-    pool = crew.build_pool("ray", address=cluster.address)
-    nodes = sorted({ray.get(h.node.remote()) for role in pool.roles()
-                    for h in pool.handles(role)})
+    # Ray's soft node affinity may still fall back to another node on a loaded machine (CI
+    # saw it twice in ~10 runs): rebuild the pool up to three times, and report what was
+    # asked for and what was got.
+    tries = []
+    for _ in range(3):
+        pool = crew.build_pool("ray", address=cluster.address)
+        got = {role: [ray.get(h.node.remote()) for h in pool.handles(role)]
+               for role in pool.roles()}
+        tries.append({"asked": pool.requested_nodes, "got": got})
+        nodes = sorted({node for placed in got.values() for node in placed})
+        if len(nodes) == 2:
+            break
+        pool.close()
+    print(json.dumps(tries), file=sys.stderr)
     result = crew.run(db=sys.argv[2], pool=pool)
     pool.close()
     alive = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
-    print(json.dumps({"nodes": nodes, "alive": alive, "answers": result.answers,
+    asked = sorted({n for placed in pool.requested_nodes.values() for n in placed})
+    print(json.dumps({"nodes": nodes, "asked": asked, "alive": alive, "answers": result.answers,
                       "decisions": len(result.decisions)}))
     ray.shutdown()
     cluster.shutdown()
@@ -72,5 +84,6 @@ def test_actors_are_placed_on_both_nodes_and_the_crew_completes(tmp_path) -> Non
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(report["alive"]) == 2
-    assert set(report["nodes"]) == set(report["alive"])  # actors on both nodes
+    assert set(report["asked"]) == set(report["alive"])  # accord asks for both nodes
+    assert set(report["nodes"]) == set(report["alive"]), done.stderr[-3000:]  # and gets them
     assert report["decisions"] == 4 and report["answers"]["capital"] == "Paris"
