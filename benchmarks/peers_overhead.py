@@ -236,6 +236,16 @@ class Row:
     prompt_tokens: float
     correct: int
     ledger_ms: list[float] = field(default_factory=list)
+    # overhead of whole runs of the half-size task list (ms per run): with the full runs it
+    # splits the overhead into a fixed part per run and a part per task
+    half_run_ms: list[float] = field(default_factory=list)
+
+    def split(self, n: int) -> tuple[float, float]:
+        """(fixed ms per run, ms per task) from runs of `n` and of `n // 2` tasks."""
+        full = statistics.median(self.overhead_ms) * n
+        half = statistics.median(self.half_run_ms)
+        per_task = (full - half) / (n - n // 2)
+        return full - per_task * n, per_task
 
 
 def measure(
@@ -256,8 +266,15 @@ def measure(
         overheads.append((wall - backend.meter.llm_s) * 1000.0 / len(tasks))
         ledger.append(backend.meter.ledger_s * 1000.0 / len(tasks))
     meter = backend.meter
+    calls = meter.calls / len(tasks)
     tokens = sum(count_tokens(p) for p in meter.prompts) / len(tasks) if meter.prompts else 0.0
-    return Row(name, overheads, meter.calls / len(tasks), tokens, correct, ledger)
+    halves = []
+    for _ in range(repeats):  # the same runs on half the tasks, for the fixed/per-task split
+        backend.meter.reset()
+        start = time.perf_counter()
+        run(backend, tasks[: len(tasks) // 2])
+        halves.append((time.perf_counter() - start - backend.meter.llm_s) * 1000.0)
+    return Row(name, overheads, calls, tokens, correct, ledger, halves)
 
 
 def time_ledger(meter: Meter) -> None:
@@ -414,6 +431,17 @@ def report(rows: dict[str, Row], n: int, repeats: int) -> None:
         f"tokens counted with SmolLM2's tokenizer\n"
     )
     print(table(list(rows.values()), n))
+    print(
+        f"\nthe same overhead as a cost model, from runs of {n} and {n // 2} tasks "
+        "(fixed ms per run + ms per task):"
+    )
+    for row in rows.values():
+        fixed, per_task = row.split(n)
+        print(f"  {row.name:<26} {fixed:8.1f} ms per run + {per_task:6.3f} ms per task")
+    print(
+        "  (a negative fixed part: the cost per task grows with the run's length; "
+        "fixed parts near 0 are within the noise)"
+    )
     crewai, accord = rows["crewai"], rows["accord"]
     ratio = statistics.median(crewai.overhead_ms) / statistics.median(accord.overhead_ms)
     share = accord.prompt_tokens / crewai.prompt_tokens
@@ -421,6 +449,8 @@ def report(rows: dict[str, Row], n: int, repeats: int) -> None:
         f"\naccord (in-process) vs CrewAI: overhead {ratio:.1f}x lower (target >= 10x), "
         f"prompt tokens {share:.2f} of CrewAI's (target <= 0.33)"
     )
+    marginal = crewai.split(n)[1] / accord.split(n)[1]
+    print(f"  per task beyond the fixed per-run cost: {marginal:.1f}x lower")
     print(
         "(the `no ledger` row writes nothing: a diagnostic of where accord's time goes, "
         "not a configuration anyone should run; `ledger kept open` records everything, on one "
