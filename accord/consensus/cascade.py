@@ -12,22 +12,28 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from accord.consensus.coordinator import Coordinator
+from accord.consensus.normalise import normalise_answer
 from accord.consensus.policy import PolicySpec
 from accord.consensus.records import ANSWER_KINDS, Decision, Task
 from accord.consensus.spending import DecisionSpend, RunSpend
 
 
-def certainty(decision: Decision) -> float:
+def certainty(decision: Decision, task: Task | None = None) -> float:
     """How sure a tier is of its decision: its confidence, capped by its backers' own.
 
     A vote's confidence is the agreement among its samples; a small model that repeats the
     same unsure answer agrees with itself, so the mean confidence of the attempts behind the
-    answer caps it (five votes at p=0.3 are not a settled decision).
+    answer caps it (five votes at p=0.3 are not a settled decision). With `task`, answers
+    back the decision when they normalise alike (`4.0` backs `4`), as they were counted.
     """
+
+    def key(answer: str) -> str:
+        return normalise_answer(answer, task) if task is not None else answer
+
     backing = [
         a.confidence
         for a in decision.attempts
-        if a.kind in ANSWER_KINDS and a.verdict.ok and a.answer == decision.answer
+        if a.kind in ANSWER_KINDS and a.verdict.ok and key(a.answer) == key(decision.answer)
     ]
     if not backing:
         return 0.0
@@ -51,9 +57,9 @@ class Cascade:
         """cascade[N]@threshold, for tables and the ledger."""
         return f"cascade[{len(self.tiers)}]@{self.climb_below:g}"
 
-    def settled(self, decision: Decision) -> bool:
-        """Whether `decision` is good enough not to climb."""
-        return decision.status == "accepted" and certainty(decision) >= self.climb_below
+    def settled(self, decision: Decision, task: Task | None = None) -> bool:
+        """Whether `decision` (on `task`) is good enough not to climb."""
+        return decision.status == "accepted" and certainty(decision, task) >= self.climb_below
 
     @property
     def spend(self) -> RunSpend:
@@ -75,14 +81,14 @@ class Cascade:
         for tier in self.tiers:
             decisions.append(await tier.decide(task, policy or self.policy, spent=spent))
             attempts.extend(decisions[-1].attempts)
-            if self.settled(decisions[-1]) or decisions[-1].over_budget:
+            if self.settled(decisions[-1], task) or decisions[-1].over_budget:
                 break
         top, level = decisions[-1], len(decisions)
         decision, reason = top, f"tier{level}:{top.stop_reason}"
         if top.status != "accepted":
             accepted = [(i, d) for i, d in enumerate(decisions, 1) if d.status == "accepted"]
             if accepted:
-                best_level, decision = max(accepted, key=lambda x: (certainty(x[1]), x[0]))
+                best_level, decision = max(accepted, key=lambda x: (certainty(x[1], task), x[0]))
                 reason = f"tier{best_level}:{decision.stop_reason} (tier{level}:{top.stop_reason})"
         return replace(
             decision,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from accord.consensus.confidence import agreement, build_estimator
 from accord.consensus.critic import Critic, critic_score, critic_task
+from accord.consensus.normalise import normalise_answer
 from accord.consensus.policy import BudgetSpec, PolicySpec
 from accord.consensus.records import ANSWER_KINDS, BUDGET, Attempt, Decision, Task, Verdict
 from accord.consensus.spending import DecisionSpend, RunSpend
@@ -304,8 +305,21 @@ class _DecisionRun:
         return [a for a in self.attempts if a.kind in ANSWER_KINDS]
 
     def _votes(self) -> Tally:
-        votes = ((a.answer, a.confidence) for a in self._answers() if a.verdict.ok)
+        """The valid answers tallied by their normalised form (`4`, `4.0`, `four` are one)."""
+        votes = ((self._key(a.answer), a.confidence) for a in self._answers() if a.verdict.ok)
         return Tally.of(votes, weighted=self.policy.weighted)
+
+    def _key(self, answer: str) -> str:
+        return normalise_answer(answer, self.task)
+
+    def _spelling(self, key: str) -> str:
+        """How the answers behind `key` were written: the most frequent spelling (ties: the
+        first in sort order, so the arrival order does not matter)."""
+        counts: dict[str, int] = {}
+        for a in self._answers():
+            if a.verdict.ok and self._key(a.answer) == key:
+                counts[a.answer] = counts.get(a.answer, 0) + 1
+        return min(counts, key=lambda spelled: (-counts[spelled], spelled)) if counts else key
 
     async def vote(self, seeded: list[Attempt], *, path: str) -> None:
         """Draw voter attempts in parallel until the stopping rule or a budget ends the vote.
@@ -356,7 +370,8 @@ class _DecisionRun:
         self.stop_reason = reason
         answers = self._answers()
         if self.tally.leader is not None:
-            self.answer, self.confidence = self.tally.leader, agreement(self.tally)
+            self.answer = self._spelling(self.tally.leader)
+            self.confidence = agreement(self.tally)
         elif answers:
             self.answer, self.confidence = answers[0].answer, 0.0
 
@@ -367,7 +382,7 @@ class _DecisionRun:
         failures = [a.verdict.reason for a in answers if a.verdict.reason.startswith(FAILED)]
         if not valid and failures and len(failures) == len(answers) and not self.over_budget:
             self.stop_reason = failures[-1]
-        votes = tuple((a, float(c)) for a, c, _ in self.tally.rows)
+        votes = tuple((self._spelling(a), float(c)) for a, c, _ in self.tally.rows)
         return Decision(
             task_id=self.task.id,
             answer=self.answer,

@@ -71,3 +71,15 @@ def test_a_batched_vote_is_batched_through_the_normalising_pool() -> None:
     assert calls and max(calls) > 1  # seeds went to the inner pool in one call
     assert decision.answer == "4" and decision.confidence == 1.0
     assert {a.answer for a in decision.attempts} == {"4"}
+
+
+def test_the_coordinator_counts_spellings_of_one_answer_together() -> None:
+    """No NormalisingPool: a crew's own vote normalises too. "Paris" and "paris" are two
+    votes for one answer, which beats "Lyon"; the answer keeps a spelling the agents used."""
+    pool = scripted_pool({"solver": {"Name it": ["Lyon", "paris", "Paris"]}})
+    policy = PolicySpec(kind="vote", k=3, stopping="fixed")
+    decision = asyncio.run(Coordinator(pool).decide(TEXT, policy))
+    assert [a.answer for a in decision.attempts] == ["Lyon", "paris", "Paris"]
+    assert decision.answer == "Paris"  # of the tied spellings, the first in sort order
+    assert decision.confidence == pytest.approx(2 / 3)
+    assert dict(decision.votes) == {"Paris": 2.0, "Lyon": 1.0}
