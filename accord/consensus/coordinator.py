@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -145,7 +146,8 @@ class _DecisionRun:
     async def make(self) -> None:
         """Run the policy: answer, validate, retry or escalate, within the budgets."""
         policy = self.policy
-        if (limit := self.c.spend.exhausted()) is not None:  # the run's budget is already spent
+        # the run's budget, or (in a cascade's next tier) the decision's, is already spent
+        if (limit := self.spent.exhausted()) is not None:
             self.stop_reason = BUDGET + limit
             return
         if policy.kind == "vote":
@@ -156,9 +158,9 @@ class _DecisionRun:
             first = await self.retry(first)
         accept = first.verdict.ok and first.confidence >= policy.threshold
         limit = self.spent.exhausted()
-        if policy.kind == "single" or accept:
+        if accept or (policy.kind == "single" and (first.verdict.ok or limit is None)):
             self.finish_single(first, "confident" if accept else "single")
-        elif limit is not None:
+        elif limit is not None:  # no valid answer in budget (`single` too: a timed-out call)
             self.finish_single(first, BUDGET + limit)
         elif not first.verdict.ok and policy.on_invalid == "retry":
             self.finish_single(first, "invalid")
@@ -256,6 +258,7 @@ class _DecisionRun:
         seed = raw.seed
         raw = replace(raw, task_id=self.task.id)
         score, judged = None, []
+        self.spent.add(raw)  # spent now: a critic asked next must see this answer's cost
         try:
             verdict = self.validator.check(self.task, raw.answer)
             for critic in self.critics if verdict.ok else ():
@@ -263,6 +266,7 @@ class _DecisionRun:
                     verdict = Verdict(False, "no budget left for the critic")
                     break
                 verdict, score, judgement = await self.judge(critic, raw.answer, seed)
+                self.spent.add(judgement)
                 judged.append(judgement)
                 if not verdict.ok:
                     break
@@ -273,9 +277,8 @@ class _DecisionRun:
         except Exception as exc:  # a broken check: the answer (and its cost) is kept, invalid
             reason = f"validation raised {type(exc).__name__}: {' '.join(str(exc).split())}"
             attempt = replace(raw, verdict=Verdict(False, reason[:500]), critic_score=score)
-        self._record(attempt)
-        for judgement in judged:  # recorded after the answer they judge: they cost tokens too
-            self._record(judgement)
+        self.attempts.append(attempt)  # its cost and the critics' are counted above
+        self.attempts.extend(judged)  # after the answer they judge: they cost tokens too
         return attempt
 
     async def judge(self, critic: Critic, answer: str, seed: int) -> tuple[Verdict, float, Attempt]:
@@ -321,6 +324,32 @@ class _DecisionRun:
                 counts[a.answer] = counts.get(a.answer, 0) + 1
         return min(counts, key=lambda spelled: (-counts[spelled], spelled)) if counts else key
 
+    def _votes_cap(self, k_max: int) -> int:
+        """The most valid votes this vote can still reach: `k_max` less the slots that
+        invalid answers took (a stopping rule must not count on votes that cannot come)."""
+        return k_max - sum(1 for a in self._answers() if not a.verdict.ok)
+
+    def _affordable(self, in_flight: int) -> int:
+        """How many more samples the decision's token and money limits allow, at the mean
+        cost of the answers so far (a large number when there is no such limit or no answer
+        yet): a batch is not drawn past the budget."""
+        budget = self.spent.run.budget
+        answers = self._answers()
+        if not answers:
+            return 1 << 30
+        room = []
+        if budget.tokens_per_decision is not None:
+            mean = sum(a.tokens for a in answers) / len(answers)
+            room.append((budget.tokens_per_decision - self.spent.tokens) / max(mean, 1e-9))
+        if budget.usd_per_decision is not None:
+            mean_usd = sum(self.spent.run.usd_of(a) for a in answers) / len(answers)
+            if mean_usd > 0:
+                room.append((budget.usd_per_decision - self.spent.usd) / mean_usd)
+        if not room:
+            return 1 << 30
+        # at least one sample while nothing is in flight (the limit is not reached yet)
+        return max(0 if in_flight else 1, math.ceil(min(room) - in_flight))
+
     async def vote(self, seeded: list[Attempt], *, path: str) -> None:
         """Draw voter attempts in parallel until the stopping rule or a budget ends the vote.
 
@@ -336,11 +365,12 @@ class _DecisionRun:
         pending: dict[asyncio.Future[list[Attempt]], int] = {}  # call -> samples it draws
         launched = 0
         next_index = len(self.attempts)
-        reason = rule.done(self._votes(), k_max) if seeded else None
+        reason = rule.done(self._votes(), self._votes_cap(k_max)) if seeded else None
         while reason is None:
             limit = self.spent.exhausted()
             while limit is None and len(pending) < capacity:
                 n = min(self.policy.batch, k_max - len(self._answers()) - sum(pending.values()))
+                n = min(n, self._affordable(sum(pending.values())))
                 if n <= 0:
                     break
                 role = voters[launched % len(voters)]
@@ -358,9 +388,10 @@ class _DecisionRun:
                 if future.exception() is not None:  # a ConfigError: stop the vote, then raise
                     await asyncio.gather(*pending, return_exceptions=True)
                     raise future.exception()  # type: ignore[misc]
-            reason = rule.done(self._votes(), k_max)
-            if reason is None and (limit := self.spent.exhausted()) is not None:
-                reason = BUDGET + limit
+            if (limit := self.spent.exhausted()) is not None:
+                reason = BUDGET + limit  # a crossed budget is the reason, whatever the rule says
+            else:
+                reason = rule.done(self._votes(), self._votes_cap(k_max))
         if pending:
             errors = await asyncio.gather(*pending, return_exceptions=True)
             for error in errors:
@@ -372,6 +403,8 @@ class _DecisionRun:
         if self.tally.leader is not None:
             self.answer = self._spelling(self.tally.leader)
             self.confidence = agreement(self.tally)
+            if self.tally.total == 1:  # one vote agrees with itself: keep its own confidence
+                self.confidence = min(self.confidence, self.tally.weight(0))
         elif answers:
             self.answer, self.confidence = answers[0].answer, 0.0
 

@@ -559,3 +559,73 @@ def test_an_abandoned_attempt_keeps_its_replica_busy_until_it_really_ends() -> N
     pool.close()
     assert most[0] == 1  # never two calls at once on the one replica
     assert default_pool[0] == 0
+
+
+# Budget edge cases found in review: each failed before the fix.
+
+
+def test_a_critic_is_not_asked_once_the_answer_used_up_the_budget() -> None:
+    pool = scripted_pool(
+        {"solver": {"bigger": Scripted("b", 0.95)}, "judge": {"Proposed answer": "yes"}}
+    )
+    coordinator = Coordinator(
+        pool,
+        policy=PolicySpec(kind="single"),
+        budget=BudgetSpec(tokens_per_decision=1),
+        validators_for=lambda t: [*default_validators(t), Critic(role="judge")],
+    )
+    decision = asyncio.run(coordinator.decide(MC))
+    assert [a.kind for a in decision.attempts] == ["primary"]  # no critic call past the limit
+    assert decision.stop_reason == "budget:tokens_per_decision" and decision.answer == "b"
+
+
+def test_a_cascade_does_not_climb_once_the_decision_budget_is_spent() -> None:
+    from accord.consensus.cascade import Cascade
+
+    spend = RunSpend(BudgetSpec(tokens_per_decision=50))
+    small = scripted_pool({"solver": {"bigger": Scripted("a", 0.7)}})
+    large = scripted_pool({"solver": {"bigger": Scripted("b", 0.99)}})
+    policy = PolicySpec(kind="adaptive", threshold=0.6, k=3)
+    tiers = [Coordinator(p, policy=policy, spend=spend) for p in (small, large)]
+    decision = asyncio.run(Cascade(tiers, policy, climb_below=0.9).decide(MC))
+    assert len(decision.attempts) == 1  # tier 2 was not asked: the budget was gone
+    assert decision.answer == "a" and decision.status == "accepted" and decision.over_budget
+
+
+def test_a_single_answer_lost_to_the_time_budget_is_marked_as_a_budget_stop() -> None:
+    pool = scripted_pool({"solver": {"bigger": Scripted("a", 0.9)}}, latency_s=0.3, threads=True)
+    coordinator = Coordinator(
+        pool, policy=PolicySpec(kind="single"), budget=BudgetSpec(seconds_per_decision=0.1)
+    )
+    decision = asyncio.run(coordinator.decide(MC))
+    assert decision.stop_reason == "budget:seconds_per_decision" and decision.over_budget
+    pool.close()
+
+
+def test_a_batched_vote_is_not_drawn_past_the_token_budget() -> None:
+    pool = scripted_pool(
+        {"solver": {"bigger": Scripted("a", 0.4)}, "voter": {"bigger": ["b", "c", "a", "b"]}}
+    )
+    policy = PolicySpec(k=9, voters=["voter"], stopping="fixed", batch=8)
+    decision = asyncio.run(
+        Coordinator(pool, policy=policy, budget=BudgetSpec(tokens_per_decision=100)).decide(MC)
+    )
+    per_answer = decision.attempts[0].tokens
+    assert decision.tokens < 100 + per_answer  # at most the one attempt that crossed it
+    assert decision.stop_reason == "budget:tokens_per_decision"
+
+
+def test_settled_counts_the_vote_slots_invalid_answers_took() -> None:
+    pool = scripted_pool({"solver": {"2 plus 2": "dunno"}, "voter": {"2 plus 2": "4"}})
+    policy = PolicySpec(on_invalid="both", retries=1, k=5, stopping="settled", voters=["voter"])
+    decision = asyncio.run(Coordinator(pool, policy=policy).decide(NUM))
+    kinds = [a.kind for a in decision.attempts]
+    assert kinds == ["primary", "retry", "voter", "voter"]  # 2 votes to 0 with 1 slot left
+    assert decision.answer == "4" and decision.stop_reason == "settled"
+
+
+def test_a_one_vote_escalation_keeps_the_answers_own_confidence() -> None:
+    pool = scripted_pool({"solver": {"bigger": Scripted("a", 0.3)}, "voter": {"bigger": "b"}})
+    decision = asyncio.run(Coordinator(pool, policy=PolicySpec(k=1, threshold=0.6)).decide(MC))
+    assert len(decision.attempts) == 1 and decision.path == "escalated"
+    assert decision.confidence == pytest.approx(decision.attempts[0].confidence)
