@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from accord.consensus.records import Task
@@ -89,7 +89,7 @@ def load_task(spec: str, limit: int | None = None) -> list[BenchItem]:
         items = simulated_items(n if limit is None else min(n, limit))
         return [to_bench_item("simulated", it) for it in items]
     path = resolve_task(spec)
-    items = load_items(path)
+    items = load_items(path, require_labels=True)
     if limit is not None:
         items = items[:limit]
     source = path.stem
@@ -107,4 +107,20 @@ def load_bench_items(specs: str | list[str], limit: int | None = None) -> list[B
             out.extend(load_task(name, limit))
     if not out:
         raise ConfigError("no items to run", hint="check --tasks and --limit")
+    return _distinct(out)
+
+
+def _distinct(items: list[BenchItem]) -> list[BenchItem]:
+    """Items whose content repeats (a task file that lists one example twice) keep a key
+    and an id each, so each is run and counted, not merged with its twin."""
+    seen: dict[str, int] = {}
+    ids: dict[str, int] = {}
+    out = []
+    for item in items:
+        n = seen[item.key] = seen.get(item.key, 0) + 1
+        m = ids[item.task.id] = ids.get(item.task.id, 0) + 1
+        if n > 1 or m > 1:
+            task = replace(item.task, id=item.task.id if m == 1 else f"{item.task.id}~{m}")
+            item = replace(item, task=task, key=item.key if n == 1 else f"{item.key}~{n}")
+        out.append(item)
     return out

@@ -21,6 +21,9 @@ class Item:
     targets: tuple[str, ...]
 
 
+ANSWER_TYPES = ("text", "number", "choice")
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -29,64 +32,117 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def _strings(value: Any) -> tuple[str, ...]:
+    """Accepted answers as strings: one value (`7`, `"seven"`) or a list of them; none for
+    None. JSON numbers are targets too (`7` is "7", `0` is "0", not "no target")."""
+    if value is None:
+        return ()
+    values = value if isinstance(value, list) else [value]
+    return tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in values)
+
+
 def _bigbench_item(
-    task: dict[str, Any], index: int, example: dict[str, Any], stem: str, prefer: str | None
+    task: dict[str, Any],
+    index: int,
+    example: Any,
+    stem: str,
+    prefer: str | None,
+    path: Path,
+    require_labels: bool,
 ) -> Item:
-    prefix = task.get("example_input_prefix", "")
-    text = f"{task.get('task_prefix', '')}{prefix}{example['input']}".strip()
-    scores: dict[str, float] = example.get("target_scores") or {}
-    target = example.get("target")
-    targets = (target,) if isinstance(target, str) else tuple(target or ())
+    def bad(problem: str) -> ConfigError:
+        return ConfigError(
+            f"examples[{index}]: {problem}",
+            path=path,
+            hint='each example is {"input": "...", "target": "..."} or with "target_scores"',
+        )
+
+    if not isinstance(example, dict):
+        raise bad("is not a JSON object")
+    if not isinstance(example.get("input"), (str, int, float)):
+        raise bad("needs an `input` text")
+    prefix = task.get("example_input_prefix") or ""
+    text = f"{task.get('task_prefix') or ''}{prefix}{example['input']}".strip()
+    scores = example.get("target_scores") or {}
+    if not isinstance(scores, dict) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in scores.values()
+    ):
+        raise bad("`target_scores` must map each option to a number")
+    targets = _strings(example.get("target"))
     use_choices = bool(scores) and (prefer == "choice" or not targets)
     if use_choices:
-        choices = tuple(scores)
+        choices = tuple(str(c) for c in scores)
         best = max(scores.values())
-        correct = tuple(c for c, s in scores.items() if s == best and s > 0)
+        correct = tuple(str(c) for c, s in scores.items() if s == best and s > 0)
+        if not correct and require_labels:
+            raise bad("no option of `target_scores` scores above 0: nothing to grade against")
         return Item(f"{stem}-{index}", text, "choice", choices, correct)
+    if not targets and require_labels:
+        raise bad("has no `target` and no `target_scores`: nothing to grade against")
     kind = prefer or ("number" if targets and all(_is_number(t) for t in targets) else "text")
     return Item(f"{stem}-{index}", text, kind, (), targets)  # type: ignore[arg-type]
 
 
-def load_items(path: str | Path, *, prefer: str | None = None) -> list[Item]:
-    """Items from a BIG-bench JSON task file or a JSONL file of {input, target|choices}."""
+def load_items(
+    path: str | Path, *, prefer: str | None = None, require_labels: bool = False
+) -> list[Item]:
+    """Items from a BIG-bench JSON task file or a JSONL file of {input, target|choices}.
+
+    A BIG-bench file whose `preferred_score` is `multiple_choice_grade` is graded on its
+    options (`target_scores`) even where examples also carry a `target` text.
+    `require_labels` (a benchmark) refuses an item with nothing to grade it against.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError("no such task file", path=path, hint="check the path")
     stem = path.stem.replace("__", "-").replace(".", "-")
     if path.suffix == ".jsonl":
-        return _load_jsonl(path, stem)
+        return _load_jsonl(path, stem, require_labels)
     try:
-        task = json.loads(path.read_text(encoding="utf-8"))
+        task = json.loads(path.read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not a JSON task file: {exc}", path=path) from None
     examples = task.get("examples") if isinstance(task, dict) else None
     if not isinstance(examples, list):
         raise ConfigError("a BIG-bench task file needs an `examples` list", path=path)
-    return [_bigbench_item(task, i, ex, stem, prefer) for i, ex in enumerate(examples)]
+    if prefer is None and task.get("preferred_score") == "multiple_choice_grade":
+        prefer = "choice"
+    return [
+        _bigbench_item(task, i, ex, stem, prefer, path, require_labels)
+        for i, ex in enumerate(examples)
+    ]
 
 
-def _load_jsonl(path: Path, stem: str) -> list[Item]:
+def _load_jsonl(path: Path, stem: str, require_labels: bool) -> list[Item]:
     items = []
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    text = path.read_text(encoding="utf-8-sig")
+    for line_no, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-            prompt = row["input"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise ConfigError(
-                "each line needs a JSON object with `input`",
+
+        def bad(problem: str, line_no: int = line_no) -> ConfigError:
+            return ConfigError(
+                problem,
                 path=path,
                 line=line_no,
-                hint='{"input": "...", "target": "..."}',
-            ) from None
-        targets = row.get("target", [])
-        targets = (targets,) if isinstance(targets, str) else tuple(str(t) for t in targets)
-        choices = tuple(row.get("choices", ()))
+                hint='{"input": "...", "target": "..."} or with "choices"',
+            )
+
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            raise bad("not a JSON object") from None
+        if not isinstance(row, dict) or not isinstance(row.get("input"), (str, int, float)):
+            raise bad("each line needs a JSON object with an `input` text")
+        targets = _strings(row.get("target"))
+        choices = _strings(row.get("choices"))
+        if not targets:
+            raise bad("no `target`: nothing to grade against")
         kind = row.get("answer_type") or (
-            "choice"
-            if choices
-            else ("number" if targets and all(_is_number(t) for t in targets) else "text")
+            "choice" if choices else ("number" if all(_is_number(t) for t in targets) else "text")
         )
-        items.append(Item(str(row.get("id", f"{stem}-{line_no}")), prompt, kind, choices, targets))
+        if kind not in ANSWER_TYPES:
+            raise bad(f"answer_type {kind!r} is not one of {', '.join(ANSWER_TYPES)}")
+        item_id = str(row.get("id", f"{stem}-{line_no}"))
+        items.append(Item(item_id, str(row["input"]), kind, choices, targets))
     return items

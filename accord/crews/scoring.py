@@ -19,4 +19,6 @@ def is_correct(answer: str, expected: Sequence[str], answer_type: str = "text") 
     if not expected:
         return None
     got = normalise(answer, answer_type)
+    if not got:  # no answer (a failed call) is never right, even against an empty label
+        return False
     return any(got == normalise(e, answer_type) for e in expected)
