@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from accord.errors import ConfigError
 
 if TYPE_CHECKING:
     from accord.consensus.calibration import Calibration
@@ -70,6 +73,15 @@ def calibrate(
 
     if target_accuracy is None and max_tokens_per_item is None:
         target_accuracy = 0.9
+    if target_accuracy is not None and not 0.0 <= target_accuracy <= 1.0:
+        raise ConfigError(
+            f"--target-accuracy {target_accuracy} is not an accuracy", hint="give 0 to 1, e.g. 0.9"
+        )
+    if max_tokens_per_item is not None and not 0.0 <= max_tokens_per_item < math.inf:
+        raise ConfigError(
+            f"--max-tokens-per-item {max_tokens_per_item} is not a token count",
+            hint="give a number >= 0",
+        )
     result = cal.calibrate(
         cal.load_history(db),
         estimator or cal.DEFAULT_ESTIMATORS,

@@ -26,13 +26,23 @@ from accord.errors import ConfigError
 
 DEFAULT_ESTIMATORS = ("auto", "option_prob", "token_mean", "verbalised")
 
+# The first primary attempt of each labelled decision (a cascade has one per tier), and how
+# many answers the decision drew in all: more than one means the history followed the primary
+# up (a retry, a vote, a higher tier), and the decision's outcome is what that cost and gave.
 HISTORY_SQL = """
     SELECT a.run_id, a.task_id, a.answer, a.raw, a.option_prob, a.mean_logprob, a.verdict_ok,
+           a.critic_score,
            a.prompt_tokens + a.completion_tokens AS primary_tokens, d.answer AS decision_answer,
-           d.correct, d.expected, d.path, d.prompt_tokens + d.completion_tokens AS decision_tokens
+           d.correct, d.expected, d.path, d.prompt_tokens + d.completion_tokens AS decision_tokens,
+           (SELECT count(*) FROM attempts x WHERE x.run_id = a.run_id AND x.task_id = a.task_id
+              AND x.kind IN ('primary', 'voter', 'retry')) AS answers
     FROM attempts a JOIN decisions d USING (run_id, task_id)
     WHERE a.kind = 'primary' AND d.correct IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY a.run_id, a.task_id ORDER BY a.attempt_no) = 1
     ORDER BY a.run_id, a.task_id"""
+
+# estimators whose signal the ledger does not store (their replay would be all zeros)
+UNSTORED = {"token_min": "the ledger does not store each attempt's lowest token log-prob"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +123,9 @@ def _item(row: dict[str, object]) -> Item:
         temperature=0.0,
         option_prob=row["option_prob"],
         mean_logprob=row["mean_logprob"],
+        critic_score=row.get("critic_score"),
     )  # type: ignore[arg-type]
-    escalated = row["path"] == "escalated"
+    escalated = row["path"] == "escalated" or int(row.get("answers") or 1) > 1
     return Item(
         attempt,
         bool(row["verdict_ok"]),
@@ -149,18 +160,28 @@ def history_policy(db: str | Path) -> PolicySpec | None:
     from accord.ledger.reader import open_readonly
 
     with open_readonly(db) as conn:
-        row = conn.execute("""
+        rows = conn.execute("""
             SELECT r.config FROM runs r WHERE r.run_id IN (
                 SELECT run_id FROM decisions WHERE correct IS NOT NULL)
-            ORDER BY r.started_at DESC LIMIT 1""").fetchone()
-    try:
-        return PolicySpec.model_validate(json.loads(row[0])["policy"]) if row else None
-    except (TypeError, KeyError, ValueError):  # a config without a usable policy
-        return None
+            ORDER BY r.started_at DESC""").fetchall()
+    policies = []
+    for (config,) in rows:
+        try:
+            policies.append(PolicySpec.model_validate(json.loads(config)["policy"]))
+        except (TypeError, KeyError, ValueError):  # a config without a usable policy
+            return None
+    # runs of different crews or policies: none of them speaks for the whole history (its
+    # voters may not even exist in another crew), so the defaults are kept
+    return policies[0] if policies and all(p == policies[0] for p in policies) else None
 
 
 def confidences(items: Sequence[Item], estimator: str) -> list[float]:
     """Each item's primary confidence under `estimator`."""
+    for name, why in UNSTORED.items():
+        if name in estimator.replace(":", ",").split(","):
+            raise ConfigError(
+                f"cannot calibrate {name!r}: {why}", hint="use option_prob, token_mean, critic, ..."
+            )
     est = build_estimator(estimator)
     return [est.estimate(Task(id=i.attempt.task_id, prompt=""), i.attempt) for i in items]
 
@@ -190,11 +211,12 @@ def replay(
 ) -> Point:
     """Accuracy and tokens per item of the adaptive policy at `threshold` on the history."""
     right = tokens = accepted = 0
+    floor = threshold - 1e-9  # a confidence of 0.8999999999999999 is the candidate 0.9
     for item, c in zip(items, conf, strict=True):
-        if (item.valid and c >= threshold) or item.escalated_correct is None:
+        if (item.valid and c >= floor) or item.escalated_correct is None:
             right += item.primary_correct
             tokens += item.primary_tokens
-            accepted += item.valid and c >= threshold
+            accepted += item.valid and c >= floor
         else:
             right += item.escalated_correct
             tokens += item.escalated_tokens or 0
@@ -292,7 +314,12 @@ def write_policy(
         f"{'' if calibration.meets_goal else ' (GOAL NOT MET on this history)'}\n"
     )
     body = yaml.safe_dump(policy.model_dump(exclude_none=True), sort_keys=False)
-    Path(path).write_text(header + body)
+    try:
+        Path(path).write_text(header + body)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the policy: {exc.strerror}", path=path, hint="pass --out FILE.yaml"
+        ) from None
     return policy
 
 
@@ -328,6 +355,17 @@ def plot_reliability(reliabilities: Sequence[Reliability], path: str | Path) -> 
     )
     ax.legend(loc="upper left", fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    path = Path(path)
+    try:
+        if path.suffix.lower() != ".png":
+            raise ValueError("the reliability diagram is a PNG")
+        fig.savefig(path, dpi=100)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot write the diagram: {getattr(exc, 'strerror', None) or exc}",
+            path=path,
+            hint="pass --plot FILE.png in an existing folder",
+        ) from None
+    finally:
+        plt.close(fig)
+    return path

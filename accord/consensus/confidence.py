@@ -174,6 +174,10 @@ def build_estimator(spec: str) -> ConfidenceEstimator:
     """An estimator from a name (`option_prob`) or a combination (`min:option_prob,verbalised`)."""
     how, sep, rest = spec.partition(":")
     if not sep:
+        if spec == "combined":  # registered for its parts, not a confidence of its own
+            raise ConfigError(
+                "`combined` needs its parts", hint="write e.g. min:option_prob,verbalised"
+            )
         return estimators.create(spec)
     parts = [p.strip() for p in rest.split(",") if p.strip()]
     return Combined(parts, how)  # type: ignore[arg-type]

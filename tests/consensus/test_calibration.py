@@ -147,3 +147,97 @@ def test_cli_on_a_ledger_without_labels(tmp_path: Path) -> None:
     )
     assert result.returncode == 2 and "no labelled history" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# From a review of `accord calibrate`: each failed before the fix.
+
+
+def _ledger_with(tmp_path: Path, decisions: list[object], policy: str = "adaptive") -> Path:
+    from accord.ledger import Ledger
+
+    db = tmp_path / "h.duckdb"
+    ledger = Ledger(db)
+    run = ledger.start_run("c", config={"policy": {"kind": policy}})
+    for decision in decisions:
+        ledger.record(run, decision, expected=["a"], correct=decision.answer == "a")  # type: ignore[attr-defined]
+    ledger.finish_run(run)
+    ledger.close()
+    return db
+
+
+def _attempt(kind: str, answer: str, ok: bool = True, critic: float | None = None) -> object:
+    from accord.consensus.records import Attempt, Verdict
+
+    return Attempt(
+        task_id="t", role="solver", model="m", answer=answer, raw=answer, prompt_tokens=10,
+        completion_tokens=0, model_ms=1.0, seed=0, temperature=0.0, kind=kind,  # type: ignore[arg-type]
+        verdict=Verdict(ok, "" if ok else "rejected"), critic_score=critic,
+    )  # fmt: skip
+
+
+def _decision(task: str, answer: str, path: str, attempts: list[object]) -> object:
+    from dataclasses import replace
+
+    from accord.consensus.records import Decision
+
+    return Decision(
+        task_id=task, answer=answer, confidence=0.9, path=path, stop_reason="x",
+        status="accepted", policy="adaptive", wall_ms=1.0,
+        attempts=tuple(replace(a, task_id=task) for a in attempts),  # type: ignore[type-var]
+    )  # fmt: skip
+
+
+def test_a_cascade_decision_counts_once_and_a_retried_one_as_followed_up(tmp_path: Path) -> None:
+    two_tiers = _decision("t1", "a", "single", [_attempt("primary", "b"), _attempt("primary", "a")])
+    retried = _decision(
+        "t2", "a", "single", [_attempt("primary", "", False), _attempt("retry", "a")]
+    )
+    items = cal.load_history(_ledger_with(tmp_path, [two_tiers, retried]))
+    assert len(items) == 2  # one per decision, not one per tier's primary
+    assert [i.escalated_correct for i in items] == [True, True]  # the outcome after follow-up
+    assert [i.escalated_tokens for i in items] == [20, 20]
+
+
+def test_the_critic_estimator_reads_the_stored_score(tmp_path: Path) -> None:
+    judged = _decision("t1", "a", "single", [_attempt("primary", "a", critic=0.8999999999999999)])
+    items = cal.load_history(_ledger_with(tmp_path, [judged]))
+    assert cal.confidences(items, "critic") == [pytest.approx(0.9)]
+    assert cal.replay(items, [0.8999999999999999], 0.9).accepted == 1.0
+    with pytest.raises(ConfigError, match="token_min"):
+        cal.confidences(items, "min:option_prob,token_min")
+
+
+def test_history_of_different_policies_keeps_the_default_policy(tmp_path: Path) -> None:
+    from accord.ledger import Ledger
+
+    db = _ledger_with(tmp_path, [_decision("t1", "a", "single", [_attempt("primary", "a")])])
+    assert cal.history_policy(db) == PolicySpec(kind="adaptive")
+    ledger = Ledger(db)
+    run = ledger.start_run("other", config={"policy": {"kind": "adaptive", "k": 3}})
+    decision = _decision("t2", "a", "single", [_attempt("primary", "a")])
+    ledger.record(run, decision, expected=["a"], correct=True)  # type: ignore[arg-type]
+    ledger.finish_run(run)
+    ledger.close()
+    assert cal.history_policy(db) is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target-accuracy", "1.5"], "is not an accuracy"),
+        (["--max-tokens-per-item", "-5"], "is not a token count"),
+        (["--estimator", "combined"], "needs its parts"),
+        (["--out", "{tmp}/no/such/dir/p.yaml"], "cannot write the policy"),
+        (["--plot", "{tmp}/p.xyz"], "cannot write the diagram"),
+    ],
+)
+def test_calibrate_mistakes_exit_2_with_one_line(
+    history_db: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    done = subprocess.run(
+        [sys.executable, "-m", "accord.cli", "calibrate", "--db", str(history_db), *args],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert message in done.stderr and "Traceback" not in done.stderr
