@@ -35,6 +35,7 @@ import os
 import re
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -207,7 +208,7 @@ def peer_decision(
     )
 
 
-class PeerDecider:
+class PeerDecider(ABC):
     """A peer framework deciding bench tasks on the bench's backend; the base of both peers."""
 
     peer = ""
@@ -224,8 +225,9 @@ class PeerDecider:
         self.backend = MeteredBackend(as_backend(backend, dict(backend_options or {})))
         self.transcript: list[Call] = []  # the calls of the last decision (prompts for reports)
 
+    @abstractmethod
     async def _answer(self, task: Task) -> str:
-        raise NotImplementedError
+        """The framework's final text for `task` (each peer runs its own framework)."""
 
     async def decide(self, task: Task) -> Decision:
         """Run the framework on `task` once; its calls become the decision's attempts."""
