@@ -182,34 +182,27 @@ class LocalPool:
         self, role: str, task: Task, *, kind: Kind, temperature: float, seed: int
     ) -> Attempt:
         """Run one attempt in-process (in a worker thread when `threads`)."""
-        replicas = _replicas_of(self._agents, role)
-        index = replicas.acquire()
-        agent: RoleAgent = replicas.handles[index]  # type: ignore[assignment]
-        if self._threads:
-            work = self._in_thread(
-                agent, "attempt", task=task, kind=kind, temperature=temperature, seed=seed
-            )
-            return await _on_replica(replicas, index, work)
-        try:
-            return agent.attempt(task, kind=kind, temperature=temperature, seed=seed)
-        finally:
-            replicas.release(index)
+        return await self._run(
+            role, "attempt", task=task, kind=kind, temperature=temperature, seed=seed
+        )
 
     async def attempts(
         self, role: str, task: Task, *, kind: Kind, temperature: float, seeds: Sequence[int]
     ) -> list[Attempt]:
         """One attempt per seed (in seed order) from the least busy replica, in one call."""
+        return await self._run(
+            role, "attempts", task=task, kind=kind, temperature=temperature, seeds=list(seeds)
+        )
+
+    async def _run(self, role: str, method: str, **kwargs: Any) -> Any:
+        """`method` of the least busy replica of `role`, which is busy until the call ends."""
         replicas = _replicas_of(self._agents, role)
         index = replicas.acquire()
         agent: RoleAgent = replicas.handles[index]  # type: ignore[assignment]
-        seeds = list(seeds)
         if self._threads:
-            work = self._in_thread(
-                agent, "attempts", task=task, kind=kind, temperature=temperature, seeds=seeds
-            )
-            return await _on_replica(replicas, index, work)
+            return await _on_replica(replicas, index, self._in_thread(agent, method, **kwargs))
         try:
-            return agent.attempts(task, kind=kind, temperature=temperature, seeds=seeds)
+            return getattr(agent, method)(**kwargs)
         finally:
             replicas.release(index)
 
@@ -293,28 +286,23 @@ class RayPool:
         self, role: str, task: Task, *, kind: Kind, temperature: float, seed: int
     ) -> Attempt:
         """Run one attempt on the least busy actor of `role`."""
-        replicas = _replicas_of(self._actors, role)
-        index = replicas.acquire()
-        try:
-            ref = replicas.handles[index].attempt.remote(  # type: ignore[attr-defined]
-                task, kind=kind, temperature=temperature, seed=seed
-            )
-        except BaseException:
-            replicas.release(index)
-            raise
-        return await _on_replica(replicas, index, _result(ref))
+        return await self._run(role, "attempt", task, kind=kind, temperature=temperature, seed=seed)
 
     async def attempts(
         self, role: str, task: Task, *, kind: Kind, temperature: float, seeds: Sequence[int]
     ) -> list[Attempt]:
         """One attempt per seed (in seed order) from the least busy actor of `role`, in one
         Ray call (`RoleAgent.attempts`: the llama backend evaluates the prompt once)."""
+        return await self._run(
+            role, "attempts", task, kind=kind, temperature=temperature, seeds=list(seeds)
+        )
+
+    async def _run(self, role: str, method: str, task: Task, **kwargs: Any) -> Any:
+        """`method` on the least busy actor of `role`, which is busy until the call ends."""
         replicas = _replicas_of(self._actors, role)
         index = replicas.acquire()
         try:
-            ref = replicas.handles[index].attempts.remote(  # type: ignore[attr-defined]
-                task, kind=kind, temperature=temperature, seeds=list(seeds)
-            )
+            ref = getattr(replicas.handles[index], method).remote(task, **kwargs)
         except BaseException:
             replicas.release(index)
             raise
