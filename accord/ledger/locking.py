@@ -181,9 +181,12 @@ class HeldConnection:
     def _adopt(self) -> None:
         """Take the background open's connection (waiting for it); its error is raised."""
         future, self._opening = self._opening, None
-        if future is None:
-            return
-        self._db = future.result()
+        if future is not None:
+            self._hold(future.result())
+
+    def _hold(self, db: duckdb.DuckDBPyConnection) -> None:
+        """Keep `db` as the held connection, counted as an open."""
+        self._db = db
         self.opens += 1
         self._opened_at = time.monotonic()
 
@@ -206,9 +209,7 @@ class HeldConnection:
                     if self._opening is not None:
                         self._adopt()
                     else:
-                        self._db = connect(self.path, timeout_s=self.timeout_s)
-                        self.opens += 1
-                        self._opened_at = time.monotonic()
+                        self._hold(connect(self.path, timeout_s=self.timeout_s))
                 except duckdb.Error as exc:
                     if on_open_error is None:
                         raise

@@ -180,14 +180,14 @@ class Ledger:
             yield self._db
             return
         with self._held.use(self._open_failed) as db:
-            if not self._migrated:
-                self._migrate(db)
+            self._migrate(db)
             if self._pending:
                 self._write_pending(db)
             yield db
         self.release_unless_running()  # outside a run the file is not kept
 
     def _migrate(self, db: duckdb.DuckDBPyConnection) -> None:
+        """Bring the schema up to date, once per ledger."""
         if not self._migrated:
             migrate(db)
             self._migrated = True
