@@ -13,6 +13,8 @@ from typing import Any
 
 import duckdb
 
+from accord.ledger.locking import opened
+
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS bench_runs (
         run_id VARCHAR PRIMARY KEY, started_at TIMESTAMP, finished_at TIMESTAMP,
@@ -162,11 +164,8 @@ class BenchStore:
         if self._memory is not None:
             yield self._memory
             return
-        db = duckdb.connect(self.path, read_only=read_only)
-        try:
+        with opened(self.path, read_only=read_only, timeout_s=0) as db:
             yield db
-        finally:
-            db.close()
 
     def _insert(self, table: str, cls: type, rows: Iterable[Any]) -> None:
         data = [tuple(asdict(r).values()) for r in rows]

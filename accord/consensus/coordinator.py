@@ -256,7 +256,8 @@ class _DecisionRun:
     async def _checked(self, raw: Attempt) -> Attempt:
         """`raw` validated (critic roles included), given a confidence, and recorded."""
         seed = raw.seed
-        raw = replace(raw, task_id=self.task.id)
+        if raw.task_id != self.task.id:
+            raw = replace(raw, task_id=self.task.id)
         score, judged = None, []
         self.spent.add(raw)  # spent now: a critic asked next must see this answer's cost
         try:

@@ -176,9 +176,15 @@ class Crew:
         SIGINT and SIGTERM stop the run cleanly (RunInterrupted) with the ledger flushed.
         """
         self.last_run_id: str | None = None
-        try:
-            return asyncio.run(
-                self.arun(
+        results: list[CrewResult] = []
+
+        async def main() -> None:
+            # the result leaves through `results`, not as the task's result: asyncio.run
+            # restores the SIGINT handler it installed and `signal.signal` then builds the
+            # repr of that handler, which holds the main task, and so of its whole result
+            # (~3 ms per 100 decisions)
+            results.append(
+                await self.arun(
                     db=db,
                     backend=backend,
                     backend_options=backend_options,
@@ -191,6 +197,10 @@ class Crew:
                     keep_attempts=keep_attempts,
                 )
             )
+
+        try:
+            asyncio.run(main())
+            return results[0]
         except (KeyboardInterrupt, asyncio.CancelledError):
             if self.last_run_id is None:
                 raise

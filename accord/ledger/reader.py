@@ -28,12 +28,19 @@ def open_readonly(
             hint="run a crew first (`accord run CREW.yaml`) or pass --db PATH",
         )
     try:
-        db = connect(path, read_only=True)
+        handle = connect(path, read_only=True)
     except duckdb.Error as exc:
         raise ConfigError(f"cannot open the ledger: {exc}", path=path) from None
+    db = handle.conn
     try:
-        have = {r[0] for r in db.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        have |= {r[0] for r in db.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+        have = {
+            r[0]
+            for r in db.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                "UNION ALL SELECT view_name FROM duckdb_views() "
+                "WHERE database_name = current_database()"
+            ).fetchall()
+        }
         missing = [t for t in tables if t not in have]
         if missing:
             tables_word = "tables" if len(missing) > 1 else "table"
@@ -45,7 +52,7 @@ def open_readonly(
             )
         yield db
     finally:
-        db.close()
+        handle.close()
 
 
 def _rows(db: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:

@@ -103,8 +103,8 @@ def ensure_vector_table(db: duckdb.DuckDBPyConnection, dim: int) -> str:
 def vector_tables(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Names of the vector tables present."""
     rows = db.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_name "
-        "LIKE 'memory\\_vectors\\_%' ESCAPE '\\' ORDER BY 1"
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_name LIKE 'memory\\_vectors\\_%' ESCAPE '\\' ORDER BY 1"
     ).fetchall()
     return [r[0] for r in rows]
 

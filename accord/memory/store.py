@@ -17,6 +17,8 @@ import duckdb
 import numpy as np
 
 from accord.errors import ConfigError
+from accord.ledger.files import FileHandle
+from accord.ledger.locking import connect as connect_file
 from accord.memory.embed import Embedder, get_embedder
 from accord.memory.packing import Packed
 from accord.memory.records import ForgetReport, MemoryStoreError, StoredMemory
@@ -83,7 +85,7 @@ class MemoryStore:
     ) -> None:
         self.path = str(path)
         self._embedder = embedder
-        self._db: duckdb.DuckDBPyConnection | None = None
+        self._db: FileHandle | None = None
         self._connect = connect or self._open
         if connect is None and self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -98,9 +100,9 @@ class MemoryStore:
             self._db.close()
             self._db = None
 
-    def _new_connection(self) -> duckdb.DuckDBPyConnection:
+    def _new_connection(self) -> FileHandle:
         try:
-            return duckdb.connect(self.path)
+            return connect_file(self.path, timeout_s=0)
         except duckdb.Error as exc:
             raise ConfigError(
                 f"cannot open the memory store: {exc}",
@@ -116,13 +118,13 @@ class MemoryStore:
     @contextmanager
     def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if self.path == ":memory:" and self._db is None:
-            self._db = duckdb.connect(":memory:")
+            self._db = FileHandle(duckdb.connect(":memory:"))
         if self._db is not None:
-            yield self._db
+            yield self._db.conn
             return
         db = self._new_connection()
         try:
-            yield db
+            yield db.conn
         finally:
             db.close()
 

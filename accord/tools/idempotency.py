@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, Protocol
 
-import duckdb
-
+from accord.ledger.locking import opened
 from accord.tools.base import canonical
 from accord.tools.calls import Caller, CallOutcome, CallRequest
 
@@ -45,7 +44,7 @@ class DuckDBKeys:
     def __init__(self, path: str | Path, table: str = "idempotency_keys") -> None:
         self.path = str(path)
         self.table = table
-        with duckdb.connect(self.path) as db:
+        with opened(self.path, timeout_s=0) as db:
             db.execute(
                 f"CREATE TABLE IF NOT EXISTS {table} (key VARCHAR PRIMARY KEY, "
                 "result JSON, created_at TIMESTAMP DEFAULT current_timestamp)"
@@ -53,13 +52,13 @@ class DuckDBKeys:
 
     def get(self, key: str) -> Any | None:
         """The stored result for `key`."""
-        with duckdb.connect(self.path) as db:
+        with opened(self.path, timeout_s=0) as db:
             row = db.execute(f"SELECT result FROM {self.table} WHERE key = ?", [key]).fetchone()
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, result: Any) -> None:
         """Remember `result` under `key` (the first result wins)."""
-        with duckdb.connect(self.path) as db:
+        with opened(self.path, timeout_s=0) as db:
             db.execute(
                 f"INSERT INTO {self.table} (key, result) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [key, canonical(result)],

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import duckdb
 from pydantic import Field
 
+from accord.ledger.locking import opened
 from accord.tools.base import ToolFailure, ToolSet
 from accord.tools.idempotency import DuckDBKeys
 
@@ -33,9 +34,10 @@ def create_shop(path: str | Path, *, reset: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if reset and path.exists():
         path.unlink()
-    with duckdb.connect(str(path)) as db:
+    with opened(path, timeout_s=0) as db:
         if db.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'orders'"
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_catalog = current_database() AND table_name = 'orders'"
         ).fetchone()[0]:  # type: ignore[index]
             return
         db.execute(

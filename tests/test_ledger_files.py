@@ -1,0 +1,123 @@
+"""Database files opened through the process's one DuckDB instance (accord.ledger.files)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from accord.errors import ConfigError
+from accord.ledger import files
+from accord.ledger.locking import connect, opened
+from accord.ledger.reader import open_readonly
+from accord.ledger.writer import Ledger
+
+
+def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    with duckdb.connect(str(path), read_only=True) as db:
+        return db.execute(sql).fetchall()
+
+
+def test_handles_share_one_attachment_and_the_last_close_frees_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "a.duckdb"
+    first = connect(path)
+    first.conn.execute("CREATE TABLE t (x INTEGER)")
+    second = connect(path)
+    second.conn.execute("INSERT INTO t VALUES (1)")
+    assert first.conn.execute("SELECT count(*) FROM t").fetchone() == (1,)
+    with pytest.raises(duckdb.Error):  # held here: a raw connection is refused, not a 2nd open
+        duckdb.connect(str(path))
+    first.close()
+    assert files.attached_count() == 1
+    second.close()
+    assert files.attached_count() == 0
+    assert not Path(f"{path}.wal").exists()  # detaching checkpointed every commit
+    assert _rows(path, "SELECT x FROM t") == [(1,)]
+
+
+def test_a_reader_of_a_file_written_here_sees_commits_and_cannot_write(tmp_path: Path) -> None:
+    path = tmp_path / "a.duckdb"
+    with opened(path) as writer:
+        writer.execute("CREATE TABLE t (x INTEGER)")
+        writer.execute("INSERT INTO t VALUES (7)")
+        with opened(path, read_only=True) as reader:
+            assert reader.execute("SELECT x FROM t").fetchall() == [(7,)]
+            with pytest.raises(duckdb.Error):
+                reader.execute("INSERT INTO t VALUES (8)")
+    assert _rows(path, "SELECT x FROM t") == [(7,)]
+
+
+def test_a_writer_is_refused_while_the_file_is_attached_read_only(tmp_path: Path) -> None:
+    path = tmp_path / "a.duckdb"
+    with opened(path) as db:
+        db.execute("CREATE TABLE t (x INTEGER)")
+    with opened(path, read_only=True), pytest.raises(duckdb.ConnectionException):
+        connect(path, timeout_s=0)
+    with opened(path) as db:  # and allowed once the readers are gone
+        db.execute("INSERT INTO t VALUES (1)")
+
+
+def test_a_file_held_by_a_raw_connection_here_is_shared_with_it(tmp_path: Path) -> None:
+    path = tmp_path / "a.duckdb"
+    raw = duckdb.connect(str(path))
+    raw.execute("CREATE TABLE t (x INTEGER)")
+    try:
+        with opened(path) as db:  # DuckDB refuses an attach; accord joins the raw instance
+            db.execute("INSERT INTO t VALUES (3)")
+        assert raw.execute("SELECT x FROM t").fetchall() == [(3,)]
+    finally:
+        raw.close()
+
+
+def test_open_readonly_looks_for_the_ledger_tables_in_its_own_file_only(tmp_path: Path) -> None:
+    ledger_path, other = tmp_path / "ledger.duckdb", tmp_path / "other.duckdb"
+    with opened(other) as db:
+        db.execute("CREATE TABLE unrelated (x INTEGER)")
+    ledger = Ledger(ledger_path)
+    run_id = ledger.start_run("c")  # the ledger file stays attached while the run is on
+    try:
+        with pytest.raises(ConfigError, match="not an accord ledger"), open_readonly(other):
+            pass
+    finally:
+        ledger.finish_run(run_id)
+
+
+def test_threads_writing_one_file_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "a.duckdb"
+    with opened(path) as db:
+        db.execute("CREATE TABLE t (thread INTEGER, i INTEGER)")
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(25):
+                with opened(path) as db:
+                    db.execute("INSERT INTO t VALUES (?, ?)", [n, i])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert files.attached_count() == 0
+    assert _rows(path, "SELECT count(*), count(DISTINCT (thread, i)) FROM t") == [(100, 100)]
+
+
+def test_a_file_still_open_at_exit_is_checkpointed(tmp_path: Path) -> None:
+    path = tmp_path / "a.duckdb"
+    code = (
+        "from accord.ledger.locking import connect\n"
+        f"h = connect({str(path)!r})\n"
+        "h.conn.execute('CREATE TABLE t (x INTEGER)')\n"
+        "h.conn.execute('INSERT INTO t VALUES (5)')\n"  # never closed: exit detaches it
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    assert not Path(f"{path}.wal").exists()
+    assert _rows(path, "SELECT x FROM t") == [(5,)]
