@@ -22,10 +22,11 @@ run in the same process. Each row's process also has a ledger file of its own.
 
 Wall time includes everything a user pays per run (CrewAI: kickoff, its events and the
 SQLite row it commits per kickoff; accord: coordinator, ledger writes to one DuckDB file that
-persists across the row's runs, as `.accord/` does). Each accord run opens that file once and
-closes it at the end (~15 ms to open, ~7 ms to checkpoint and close on a quiet machine, per
-run: ~0.2 ms of the per-task figure at N=100); `of which ledger` is the time spent inside
-accord's Ledger calls. Ray actor start-up is excluded (the pool is started once, before
+persists across the row's runs, as `.accord/` does). Each accord run opens that file once
+(attached to the process's DuckDB instance, ~1 ms) and closes it at the end (a checkpoint,
+~7 ms for 100 decisions on a quiet machine), so that the file alone holds the run when
+`crew.run` returns; `of which ledger` is the time spent inside accord's Ledger calls (~0.17 ms
+of the per-task figure at N=100). Ray actor start-up is excluded (the pool is started once, before
 timing), as CrewAI and AutoGen start nothing comparable.
 """
 

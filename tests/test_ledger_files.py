@@ -121,3 +121,58 @@ def test_a_file_still_open_at_exit_is_checkpointed(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert not Path(f"{path}.wal").exists()
     assert _rows(path, "SELECT x FROM t") == [(5,)]
+
+
+def test_a_handle_dropped_without_close_lets_the_file_go(tmp_path: Path) -> None:
+    import gc
+
+    from accord.memory.store import MemoryStore
+
+    path = tmp_path / "ledger.duckdb"
+    store = MemoryStore(path, embedder="hash", keep_open=True)  # holds a handle until close()
+    store.remember("a fact", crew="c")
+    del store
+    gc.collect()
+    assert files.attached_count() == 0
+    code = (
+        f"import duckdb; db = duckdb.connect({str(path)!r}); "
+        "print(db.execute('SELECT count(*) FROM memory_items').fetchone()[0])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "1", out.stderr
+
+
+def _child_opens(path: str) -> None:
+    ledger = Ledger(path)
+    ledger.finish_run(ledger.start_run("child"))
+
+
+def test_a_child_forked_while_another_thread_opens_or_closes_a_file_can_open_files(
+    tmp_path: Path,
+) -> None:
+    import multiprocessing
+
+    held, done = threading.Event(), threading.Event()
+
+    def busy() -> None:  # as a thread attaching or detaching (checkpointing) a file would be
+        with files._lock:
+            held.set()
+            done.wait(60)
+
+    thread = threading.Thread(target=busy)
+    thread.start()
+    held.wait(10)
+    try:
+        child = multiprocessing.get_context("fork").Process(
+            target=_child_opens, args=(str(tmp_path / "other.duckdb"),)
+        )
+        child.start()
+        child.join(30)
+        if child.is_alive():
+            child.kill()
+    finally:
+        done.set()
+        thread.join()
+    assert child.exitcode == 0  # it did not wait forever for a lock held by no thread of its own
+    rows = _rows(tmp_path / "other.duckdb", "SELECT crew, status FROM runs")
+    assert rows == [("child", "finished")]

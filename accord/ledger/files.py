@@ -23,13 +23,14 @@ import atexit
 import itertools
 import os
 import threading
+import weakref
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # reentrant: a GC finalizer may let a file go mid-call
 _instance: duckdb.DuckDBPyConnection | None = None
 _aliases = itertools.count(1)
 
@@ -48,13 +49,16 @@ class FileHandle:
     """A connection to one database file; `close()` lets the file go.
 
     `conn` is an ordinary DuckDB connection (a cursor on the shared instance, or a connection
-    of its own for a file a raw `duckdb.connect` holds in this process).
+    of its own for a file a raw `duckdb.connect` holds in this process). Take further
+    connections with `cursor()`: `conn.cursor()` would start at the shared instance's own
+    in-memory database, not at this file. A handle dropped without `close()` lets the file go
+    when it is garbage-collected.
     """
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, key: str | None = None) -> None:
         self.conn = conn
         self._key = key  # None: not an attachment (conn is the whole connection)
-        self._closed = False
+        self._release = weakref.finalize(self, _release, conn, key)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """Another connection to the same file (its own transactions), to be closed after use."""
@@ -65,14 +69,21 @@ class FileHandle:
 
     def close(self) -> None:
         """Close the connection; the file is detached when its last user has closed."""
-        if self._closed:
-            return
-        self._closed = True
-        # an invalidated database may fail to close; its commits are in the WAL already
-        with suppress(duckdb.FatalException):
-            self.conn.close()
-        if self._key is not None:
-            _let_go(self._key)
+        self._release()  # runs once, whether called here or at garbage collection
+
+
+def _release(conn: duckdb.DuckDBPyConnection, key: str | None) -> None:
+    # an invalidated database may fail to close (its commits are in the WAL already), and at
+    # exit the instance may be gone before a timer thread closes its cursor
+    with suppress(duckdb.Error):
+        conn.close()
+    if key is not None:
+        _let_go(key)
+
+
+def _interrupted(exc: RuntimeError) -> BaseException:
+    """DuckDB reports Ctrl-C during a statement as RuntimeError: give it back as Ctrl-C."""
+    return KeyboardInterrupt() if "interrupted" in str(exc).lower() else exc
 
 
 def _shared_instance() -> duckdb.DuckDBPyConnection:
@@ -96,46 +107,68 @@ def attach(path: str | Path, *, read_only: bool = False) -> FileHandle:
     """
     key = os.path.realpath(path)
     with _lock:
-        cursor = _shared_instance().cursor()
         attachment = _attached.get(key)
+        if attachment is not None and attachment.read_only and not read_only:
+            raise duckdb.ConnectionException(
+                f"{path} is open read-only in this process; close its readers before writing"
+            )
         # one statement per call: in a thread that waits for the GIL behind a busy main
         # thread, each call into DuckDB costs up to a switch interval (5 ms) to come back
-        use = f'USE "{attachment.alias}"' if attachment else ""
         if attachment is None:
             attachment = _Attachment(f"accord_file_{next(_aliases)}", read_only)
             literal = key.replace("'", "''")
             mode = ", READ_ONLY" if read_only else ""
             alias = attachment.alias
             use = f'ATTACH \'{literal}\' AS "{alias}" (TYPE DUCKDB{mode}); USE "{alias}"'
-        elif attachment.read_only and not read_only:
-            cursor.close()
-            raise duckdb.ConnectionException(
-                f"{path} is open read-only in this process; close its readers before writing"
-            )
+            fresh = True
+        else:
+            use = f'USE "{attachment.alias}"'
+            fresh = False
         if read_only and not attachment.read_only:
             # attached read-write for a writer here: read in a transaction that cannot write
             use += "; BEGIN TRANSACTION READ ONLY"
+        # counted before anything else runs: a garbage-collected Ledger letting go of this
+        # file from a finalizer on this thread (the lock is reentrant) cannot detach it now
+        attachment.users += 1
+        cursor = None
         try:
-            cursor.execute(use)
+            cursor = _shared_instance().cursor()
+            try:
+                cursor.execute(use)
+            except RuntimeError as exc:
+                raise _interrupted(exc) from exc
         except BaseException:
-            cursor.close()
+            if cursor is not None:
+                with suppress(duckdb.Error):
+                    cursor.close()
+            if fresh:  # never registered: undo an ATTACH that went through before the error
+                attachment.users -= 1
+                with suppress(duckdb.Error):
+                    _shared_instance().execute(f'DETACH DATABASE IF EXISTS "{attachment.alias}"')
+            else:
+                _let_go(key)
             raise
         _attached[key] = attachment
-        attachment.users += 1
     return FileHandle(cursor, key)
 
 
 def _let_go(key: str) -> None:
     with _lock:
-        attachment = _attached[key]
+        attachment = _attached.get(key)
+        if attachment is None:  # detached at exit already
+            return
         attachment.users -= 1
         if attachment.users:
             return
         del _attached[key]
         if _instance is not None:
             # DETACH checkpoints: the file holds every commit, with no WAL beside it
-            with suppress(duckdb.Error):
+            try:
                 _instance.execute(f'DETACH "{attachment.alias}"')
+            except duckdb.Error:
+                pass
+            except RuntimeError as exc:  # Ctrl-C: DuckDB finishes the detach regardless
+                raise _interrupted(exc) from exc
 
 
 def attached_count() -> int:
@@ -149,7 +182,7 @@ def _detach_all() -> None:
     """At exit, detach (and so checkpoint) the files still attached, then close the instance."""
     global _instance
     with _lock:
-        for attachment in _attached.values():
+        for attachment in list(_attached.values()):
             if _instance is not None:
                 with suppress(duckdb.Error):
                     _instance.execute(f'DETACH "{attachment.alias}"')
@@ -158,3 +191,18 @@ def _detach_all() -> None:
             with suppress(duckdb.Error):
                 _instance.close()
             _instance = None
+
+
+def _after_fork_in_child() -> None:
+    """A forked child starts afresh: the lock may have been held by a parent thread that the
+    child does not have, and the parent's instance and files are the parent's."""
+    global _lock, _instance
+    _lock = threading.RLock()
+    if _instance is not None:
+        _inherited.append(_instance)  # never used here; not closed (that would checkpoint)
+    _instance = None
+    _attached.clear()
+
+
+_inherited: list[duckdb.DuckDBPyConnection] = []
+os.register_at_fork(after_in_child=_after_fork_in_child)

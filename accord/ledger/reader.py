@@ -19,7 +19,12 @@ LEDGER_TABLES = ("runs", "decisions", "attempts")
 def open_readonly(
     path: str | Path, tables: tuple[str, ...] = LEDGER_TABLES
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the ledger at `path`, which must hold `tables`."""
+    """A read-only connection to the ledger at `path`, which must hold `tables`.
+
+    It is a cursor on this process's DuckDB instance with the file as its default database
+    (`accord.ledger.files`): filter catalog listings on `current_database()`, and run `USE`
+    on a `.cursor()` taken from it.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(

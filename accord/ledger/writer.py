@@ -162,7 +162,12 @@ class Ledger:
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The ledger's read-write connection (see the class note on when it is open)."""
+        """The ledger's read-write connection (see the class note on when it is open).
+
+        For a file it is a cursor on this process's DuckDB instance with the file as its
+        default database: filter catalog listings on `current_database()`, and run `USE` on a
+        `.cursor()` taken from it.
+        """
         if self._held is None:
             if self._db is None:
                 self._db = duckdb.connect(":memory:")
