@@ -10,7 +10,7 @@ CrewAI `BaseLLM` and AutoGen `ChatCompletionClient` adapters. Per framework it p
 - prompt tokens sent per task, counted with SmolLM2's tokenizer over every message sent;
 - LLM calls per task and how many answers were right (so the work was really done).
 
-    python benchmarks/peers_overhead.py [--n 100] [--repeats 3] [--no-ray]
+    python benchmarks/peers_overhead.py [--n 100] [--repeats 5] [--no-ray]
 
 Each row (each framework, each accord variant) is measured in a fresh Python process of its
 own: the script re-runs itself with a hidden `--only ROW`, which measures that one row and
@@ -293,7 +293,7 @@ def time_ledger(meter: Meter) -> None:
 
         return wrapper
 
-    for name in ("__init__", "start_run", "record", "finish_run"):
+    for name in ("__init__", "open_in_background", "start_run", "record", "finish_run"):
         setattr(Ledger, name, timed(getattr(Ledger, name)))
 
 
@@ -466,7 +466,7 @@ def report(rows: dict[str, Row], n: int, repeats: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100, help="tasks per framework")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per framework")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per framework")
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray-actor accord row")
     # internal: measure one row in this process and print it as one JSON line
     parser.add_argument("--only", choices=list(ROWS), help=argparse.SUPPRESS)

@@ -15,6 +15,8 @@ class Price:
     parameters: float | None = None
 
 
+_FREE = Price()  # an unknown model's price
+
 DEFAULT_PRICES: dict[str, Price] = {
     "smollm2-135m": Price(parameters=135e6),
     "gemma3-270m": Price(parameters=270e6),
@@ -34,7 +36,7 @@ class PriceTable:
 
     def usd(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
         """Money for the given tokens on `model`."""
-        price = self.prices.get(model, Price())
+        price = self.prices.get(model, _FREE)
         return (
             prompt_tokens * price.prompt_usd_per_mtok
             + completion_tokens * price.completion_usd_per_mtok
