@@ -100,7 +100,7 @@ def test_ctrl_c_exits_130_and_a_closed_prompt_is_aborted_not_a_traceback(tmp_pat
     program.write_text("import time\ntime.sleep(60)\n")
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     running = subprocess.Popen(
-        [*ACCORD, "sandbox", "run", str(program)],
+        [*ACCORD, "sandbox", "run", str(program), "--db", str(tmp_path / "ledger.duckdb")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
