@@ -176,3 +176,15 @@ def test_a_child_forked_while_another_thread_opens_or_closes_a_file_can_open_fil
     assert child.exitcode == 0  # it did not wait forever for a lock held by no thread of its own
     rows = _rows(tmp_path / "other.duckdb", "SELECT crew, status FROM runs")
     assert rows == [("child", "finished")]
+
+
+def test_files_created_here_get_small_blocks_and_others_keep_theirs(tmp_path: Path) -> None:
+    new, made_elsewhere = tmp_path / "new.duckdb", tmp_path / "elsewhere.duckdb"
+    duckdb.connect(str(made_elsewhere)).close()  # DuckDB's default block size
+    for path in (new, made_elsewhere):
+        with opened(path) as db:
+            db.execute("CREATE TABLE t AS SELECT range AS x FROM range(1000)")
+    size = "SELECT block_size FROM pragma_database_size()"
+    assert _rows(new, size) == [(files.NEW_FILE_BLOCK_SIZE,)]
+    assert _rows(made_elsewhere, size) == [(262_144,)]
+    assert _rows(new, "SELECT count(*) FROM t") == [(1000,)]
