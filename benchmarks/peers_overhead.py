@@ -6,11 +6,13 @@ all answering from ONE scripted zero-latency LLM: an accord `ScriptedBackend` be
 CrewAI `BaseLLM` and AutoGen `ChatCompletionClient` adapters. Per framework it prints:
 
 - overhead per task: (wall time of the run - time inside the LLM) / N, in ms; each framework
-  is run `--repeats` times and the median is reported with the min-max range;
+  is run at least `--repeats` times and until its timed runs add up to `--min-seconds` (a
+  fast row gets more runs, so its median is as steady as a slow row's), and the median is
+  reported with the min-max range and the number of runs;
 - prompt tokens sent per task, counted with SmolLM2's tokenizer over every message sent;
 - LLM calls per task and how many answers were right (so the work was really done).
 
-    python benchmarks/peers_overhead.py [--n 100] [--repeats 5] [--no-ray]
+    python benchmarks/peers_overhead.py [--n 100] [--repeats 5] [--min-seconds 1] [--no-ray]
 
 Each row (each framework, each accord variant) is measured in a fresh Python process of its
 own: the script re-runs itself with a hidden `--only ROW`, which measures that one row and
@@ -71,6 +73,7 @@ ROWS: dict[str, str] = {
     "no-ledger": "accord, no ledger (diag.)",
 }
 RESULT = "peers-row: "  # prefix of the one stdout line on which a row's process reports it
+MAX_REPEATS = 100  # timed runs per row at the most, whatever --min-seconds asks
 
 
 @dataclass
@@ -256,21 +259,26 @@ def measure(
     tasks: list[tuple[str, int]],
     repeats: int,
     count_tokens: Callable[[str], int],
+    min_seconds: float = 0.0,
 ) -> Row:
+    """Time `run` at least `repeats` times and until the timed runs add up to `min_seconds`
+    (at most MAX_REPEATS): a short run (accord's, ~30 ms) is then sampled as often as a long
+    one (CrewAI's, ~350 ms) is sampled for its duration, and its median is as steady."""
     run(backend, tasks[:5])  # warm-up: imports, caches, first-call set-up
-    overheads, ledger, correct = [], [], 0
-    for _ in range(repeats):
+    overheads, ledger, correct, spent = [], [], 0, 0.0
+    while len(overheads) < repeats or (spent < min_seconds and len(overheads) < MAX_REPEATS):
         backend.meter.reset()
         start = time.perf_counter()
         correct = run(backend, tasks)
         wall = time.perf_counter() - start
+        spent += wall
         overheads.append((wall - backend.meter.llm_s) * 1000.0 / len(tasks))
         ledger.append(backend.meter.ledger_s * 1000.0 / len(tasks))
     meter = backend.meter
     calls = meter.calls / len(tasks)
     tokens = sum(count_tokens(p) for p in meter.prompts) / len(tasks) if meter.prompts else 0.0
     halves = []
-    for _ in range(repeats):  # the same runs on half the tasks, for the fixed/per-task split
+    for _ in overheads:  # as many runs on half the tasks, for the fixed/per-task split
         backend.meter.reset()
         start = time.perf_counter()
         run(backend, tasks[: len(tasks) // 2])
@@ -316,7 +324,7 @@ def table(rows: list[Row], n: int) -> str:
     head = (
         f"{'framework':<26} {'overhead ms/task (median, min-max)':>36} "
         f"{'prompt tok/task':>16} {'LLM calls/task':>15} {'correct':>9} "
-        f"{'of which ledger ms/task':>24}"
+        f"{'of which ledger ms/task':>24} {'runs':>5}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -325,7 +333,7 @@ def table(rows: list[Row], n: int) -> str:
         ledger = f"{statistics.median(r.ledger_ms):.3f}" if any(r.ledger_ms) else "-"
         lines.append(
             f"{r.name:<26} {spread:>36} {r.prompt_tokens:16.1f} {r.calls:15.2f} "
-            f"{r.correct:>5}/{n} {ledger:>24}"
+            f"{r.correct:>5}/{n} {ledger:>24} {len(r.overhead_ms):>5}"
         )
     return "\n".join(lines)
 
@@ -336,6 +344,7 @@ def measure_ray(
     repeats: int,
     count: Callable[[str], int],
     db: Path,
+    min_seconds: float,
 ) -> Row:
     """accord on Ray actors; the scripted backend runs in the actor, so the LLM time and
     prompts are taken from the same prompts as in-process (they are identical)."""
@@ -358,7 +367,7 @@ def measure_ray(
             result = accord_crew(items).run(db=db, pool=pool)
             return sum(bool(c) for c in result.correct.values())
 
-        local = measure("accord (Ray actors)", run, backend, tasks, repeats, count)
+        local = measure("accord (Ray actors)", run, backend, tasks, repeats, count, min_seconds)
     finally:
         pool.close()
         ray.shutdown()  # now: this process leaves without running exit hooks (`print_row`)
@@ -380,7 +389,7 @@ def runner(key: str, db: Path) -> Callable[[MeteredScripted, list[tuple[str, int
     return runners[key]
 
 
-def measure_row(key: str, n: int, repeats: int) -> Row:
+def measure_row(key: str, n: int, repeats: int, min_seconds: float) -> Row:
     """One row, in this process (which should run nothing else). One ledger file for every
     accord run of the row, as in a project (`.accord/`): the warm-up run creates it, so timed
     runs pay for their writes, not for creating the schema."""
@@ -392,8 +401,9 @@ def measure_row(key: str, n: int, repeats: int) -> Row:
     with tempfile.TemporaryDirectory(prefix="peers-", ignore_cleanup_errors=True) as tmp:
         db = Path(tmp) / "ledger.duckdb"
         if key == "ray":
-            return measure_ray(backend, tasks, repeats, count_tokens, db)
-        return measure(ROWS[key], runner(key, db), backend, tasks, repeats, count_tokens)
+            return measure_ray(backend, tasks, repeats, count_tokens, db, min_seconds)
+        run = runner(key, db)
+        return measure(ROWS[key], run, backend, tasks, repeats, count_tokens, min_seconds)
 
 
 def print_row(row: Row) -> NoReturn:
@@ -406,11 +416,11 @@ def print_row(row: Row) -> NoReturn:
     os._exit(0)
 
 
-def run_row(key: str, n: int, repeats: int) -> Row:
+def run_row(key: str, n: int, repeats: int, min_seconds: float) -> Row:
     """Measures one row in a fresh Python process (this script with `--only KEY`); its stderr
     goes to ours, anything else it prints on stdout goes to our stderr."""
     command = [sys.executable, str(Path(__file__).resolve()), "--only", key]
-    command += ["--n", str(n), "--repeats", str(repeats)]
+    command += ["--n", str(n), "--repeats", str(repeats), "--min-seconds", str(min_seconds)]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(
@@ -425,11 +435,11 @@ def run_row(key: str, n: int, repeats: int) -> Row:
     return Row(**json.loads(results[-1]))
 
 
-def report(rows: dict[str, Row], n: int, repeats: int) -> None:
+def report(rows: dict[str, Row], n: int, repeats: int, min_seconds: float) -> None:
     print(
-        f"{n} tasks, one scripted zero-latency LLM, {repeats} timed runs each "
-        f"(after a 5-task warm-up), each framework in its own fresh process; "
-        f"tokens counted with SmolLM2's tokenizer\n"
+        f"{n} tasks, one scripted zero-latency LLM, at least {repeats} timed runs per row and "
+        f"{min_seconds:g} s of them (after a 5-task warm-up), each framework in its own fresh "
+        f"process; tokens counted with SmolLM2's tokenizer\n"
     )
     print(table(list(rows.values()), n))
     print(
@@ -466,16 +476,23 @@ def report(rows: dict[str, Row], n: int, repeats: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100, help="tasks per framework")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per framework")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per row, at least")
+    parser.add_argument(
+        "--min-seconds",
+        type=float,
+        default=1.0,
+        help="a row's timed runs add up to this at least (more runs for fast rows)",
+    )
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray-actor accord row")
     # internal: measure one row in this process and print it as one JSON line
     parser.add_argument("--only", choices=list(ROWS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only:
-        print_row(measure_row(args.only, args.n, args.repeats))
+        print_row(measure_row(args.only, args.n, args.repeats, args.min_seconds))
     locate("smollm2")  # fail now, not after minutes of measuring, if the tokenizer is missing
     keys = [key for key in ROWS if not (args.no_ray and key == "ray")]
-    report({key: run_row(key, args.n, args.repeats) for key in keys}, args.n, args.repeats)
+    rows = {key: run_row(key, args.n, args.repeats, args.min_seconds) for key in keys}
+    report(rows, args.n, args.repeats, args.min_seconds)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ def test_peer_benchmark_runs_all_three_frameworks(tmp_path: Path) -> None:
             "6",
             "--repeats",
             "1",
+            "--min-seconds",
+            "0",
             "--no-ray",
         ],
         capture_output=True,
