@@ -3,7 +3,7 @@
 Creating a DuckDB instance costs ~12 ms (it registers the functions of every extension built
 in), and closing one ~3 ms beyond the checkpoint. Every open of the ledger file paid both, per
 run. Here the process creates one in-memory instance, once; a file is attached to it (~1 ms)
-when first used and detached (a checkpoint, ~3 ms) when its last user lets go, so the file on
+when first used and detached (a checkpoint, ~3-7 ms) when its last user lets go, so the file on
 disk is complete and free for other processes, and for a raw `duckdb.connect`, as before.
 
 Each user gets a cursor of its own on the shared instance, with the file as its default
@@ -12,9 +12,9 @@ separate. A reader of a file already attached read-write here gets a read-only t
 it; a writer of a file attached read-only here is refused (as DuckDB refuses a connection
 with a different configuration).
 
-DuckDB (>= 1.5; accord requires 2.0) refuses to attach a file that another instance in this process has open
-(`ResourceInUseException`), and another process's lock shows as an `IOException`, so nothing
-here can open one file twice.
+DuckDB (>= 1.5; accord requires 2.0) refuses to attach a file that another instance in this
+process has open (`ResourceInUseException`), and another process's lock shows as an
+`IOException`, so nothing here can open one file twice.
 """
 
 from __future__ import annotations
