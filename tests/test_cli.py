@@ -113,9 +113,21 @@ def test_ctrl_c_exits_130_and_a_closed_prompt_is_aborted_not_a_traceback(tmp_pat
     assert running.returncode == 130, stderr  # it was 0: typer returned the code unseen
     assert "interrupted" in stderr
     prompt = subprocess.run(
-        [*ACCORD, "agent", "run", "configs/refund.yaml", "--interactive", "--db",
-         str(tmp_path / "a.duckdb")],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
-    )  # fmt: skip
+        [
+            *ACCORD,
+            "agent",
+            "run",
+            str(ROOT / "configs" / "refund.yaml"),
+            "--interactive",
+            "--db",
+            str(tmp_path / "a.duckdb"),
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )  # cwd: the crew keeps its shop at .accord/shop.duckdb
     assert prompt.returncode == 1 and "aborted" in prompt.stderr, prompt.stderr[-2000:]
     assert "Traceback" not in prompt.stderr

@@ -43,6 +43,7 @@ def test_limit_hit_is_shown(tmp_path: Path) -> None:
 
 
 def test_unsafe_local_warns(tmp_path: Path) -> None:
-    done = accord("sandbox", "run", "--unsafe-local", "examples/hello.py")
+    ledger = str(tmp_path / "ledger.duckdb")  # an unsafe-local run is audited in the ledger
+    done = accord("sandbox", "run", "--unsafe-local", "--db", ledger, "examples/hello.py")
     assert done.returncode == 0
     assert "without isolation" in done.stderr and "isolation: unsafe-local" in done.stderr
