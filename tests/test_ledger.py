@@ -136,3 +136,62 @@ def test_a_ledger_from_before_migration_4_upgrades_in_place(tmp_path) -> None:
     ledger.record(run, _decision("t", [(5, 1)]))
     ledger.finish_run(run, "finished")
     assert {r["run_id"] for r in list_runs(path)} == {"old", run}
+
+
+def test_a_nan_signal_is_stored_as_null(ledger_path) -> None:
+    import dataclasses
+    import math
+
+    ledger = Ledger(ledger_path)
+    run = ledger.start_run("c")
+    for task, value in (("t1", math.nan), ("t2", 0.9)):
+        plain = _decision(task, [(3, 1)])
+        attempt = dataclasses.replace(
+            plain.attempts[0], confidence=value, option_prob=value, mean_logprob=value
+        )
+        ledger.record(run, dataclasses.replace(plain, confidence=value, attempts=(attempt,)))
+    ledger.finish_run(run)
+    with duckdb.connect(str(ledger_path), read_only=True) as db:
+        row = "SELECT confidence, option_prob, mean_logprob FROM attempts WHERE task_id = 't1'"
+        assert db.execute(row).fetchone() == (None, None, None)
+        assert db.execute("SELECT avg(confidence) FROM decisions").fetchone() == (0.9,)
+
+
+def test_rows_whose_commit_fails_stay_buffered_for_the_next_flush(tmp_path) -> None:
+    """A disk that fills up (a file-size limit stands in for it) fails the COMMIT: the error
+    says so (not a failed ROLLBACK's) and the rows are written once the disk has room."""
+    import subprocess
+    import sys
+
+    code = f"""
+import resource
+from pathlib import Path
+from accord.consensus.records import Attempt, Decision
+from accord.ledger.writer import Ledger
+path = Path({str(tmp_path / "l.duckdb")!r})
+ledger = Ledger(path, batch_size=10_000, flush_seconds=3600)
+run = ledger.start_run("c")
+for i in range(300):
+    a = Attempt(task_id=f"t{{i}}", role="r", model="m", answer="A", raw="A" * 20000,
+                prompt_tokens=3, completion_tokens=1, model_ms=1.0, seed=0, temperature=0.0)
+    ledger.record(run, Decision(task_id=f"t{{i}}", answer="A", confidence=1.0, path="single",
+                  stop_reason="s", status="accepted", policy="p", attempts=(a,), wall_ms=1.0))
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+wal = Path(f"{{path}}.wal")
+room = max(path.stat().st_size, wal.stat().st_size if wal.exists() else 0) + 2000
+resource.setrlimit(resource.RLIMIT_FSIZE, (room, hard))
+try:
+    ledger.flush()
+    print("flushed")
+except Exception as exc:
+    print("failed:", type(exc).__name__, str(exc).splitlines()[0])
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+print("buffered:", len(ledger._decisions))
+ledger.finish_run(run)
+print("stored:", ledger.query("SELECT count(*) FROM decisions")[0][0])
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert "failed: TransactionException" in out and "Failed to commit" in out, out
+    assert "buffered: 300" in out and "stored: 300" in out, out

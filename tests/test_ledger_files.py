@@ -188,3 +188,51 @@ def test_files_created_here_get_small_blocks_and_others_keep_theirs(tmp_path: Pa
     assert _rows(new, size) == [(files.NEW_FILE_BLOCK_SIZE,)]
     assert _rows(made_elsewhere, size) == [(262_144,)]
     assert _rows(new, "SELECT count(*) FROM t") == [(1000,)]
+
+
+def test_a_dropped_ledgers_release_does_not_deadlock_with_its_idle_timer(tmp_path: Path) -> None:
+    """The garbage collector may run a dropped Ledger's finalizer on a thread that holds the
+    file registry's lock, while that Ledger's idle timer holds its own lock and waits for the
+    registry's: the finalizer must not wait."""
+    code = f"""
+import faulthandler, gc, time
+from accord.ledger import files
+from accord.ledger.writer import Ledger
+ledger = Ledger({str(tmp_path / "x.duckdb")!r}, idle_s=0.05, keep_open=True)
+with ledger.connect():
+    pass  # the file is held, the idle timer armed
+ledger.cycle = ledger  # only the cyclic garbage collector frees it
+del ledger
+faulthandler.dump_traceback_later(20, exit=True)
+with files._lock:  # as inside attach()
+    time.sleep(0.2)  # the idle timer fires and waits for files._lock
+    gc.collect()  # the finalizer runs here
+print("no deadlock")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0 and "no deadlock" in done.stdout, done.stderr[-2000:]
+
+
+def test_a_forked_child_leaving_normally_does_not_checkpoint_the_parents_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "a.duckdb"
+    code = f"""
+import os, sys
+from accord.ledger.locking import connect
+handle = connect({str(path)!r})
+handle.conn.execute("CREATE TABLE t (x INTEGER)")
+for i in range(50):
+    handle.conn.execute("INSERT INTO t VALUES (?)", [i])
+pid = os.fork()
+if pid == 0:
+    sys.exit(0)  # a normal exit: interpreter shutdown frees what is left
+os.waitpid(pid, 0)
+for i in range(50, 100):
+    handle.conn.execute("INSERT INTO t VALUES (?)", [i])  # committed to the WAL
+os._exit(0)  # the parent dies before its own checkpoint
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    assert _rows(path, "SELECT count(*) FROM t") == [(100,)]  # the WAL was the parent's to keep

@@ -20,6 +20,7 @@ process has open (`ResourceInUseException`), and another process's lock shows as
 from __future__ import annotations
 
 import atexit
+import ctypes
 import itertools
 import os
 import threading
@@ -212,10 +213,11 @@ def _after_fork_in_child() -> None:
     global _lock, _instance
     _lock = threading.RLock()
     if _instance is not None:
-        _inherited.append(_instance)  # never used here; not closed (that would checkpoint)
+        # never used here, and never freed: freeing it, even at the child's exit, would
+        # checkpoint the parent's files from the child (and delete the WAL the parent writes)
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(_instance))
     _instance = None
     _attached.clear()
 
 
-_inherited: list[duckdb.DuckDBPyConnection] = []
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -323,6 +323,22 @@ class HeldConnection:
             self._drop_opening()
             self._close()
 
+    def release_without_waiting(self) -> None:
+        """`release`, for a garbage collector's finalizer: it never waits for a lock.
+
+        A collection runs on whichever thread allocates, which may hold the file registry's
+        lock (`accord.ledger.files`) while this connection's idle timer holds ours and waits
+        for that one; waiting here would deadlock both. When our lock is taken, a short
+        thread does the release instead.
+        """
+        if self._lock.acquire(blocking=False):
+            try:
+                self.release()
+            finally:
+                self._lock.release()
+        else:  # not a daemon: one killed inside DuckDB's C++ at exit would abort the process
+            threading.Thread(target=self.release, name="accord-ledger-release").start()
+
     def stop_opening(self) -> None:
         """Abandon a background open under way (what it opens is closed); keep an open file."""
         with self._lock:

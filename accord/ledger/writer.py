@@ -8,7 +8,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,9 @@ def _insert(
     if not rows:
         return
     appender = db.appender(table, columns=[c.strip() for c in columns.split(",")])
-    appender.append_rows(rows)
+    # NaN (a backend's log-prob, say) is stored as NULL, as a scan of numpy columns stored it:
+    # one NaN would otherwise make every sum and mean over the column NaN
+    appender.append_rows([tuple(None if v != v else v for v in row) for row in rows])
     appender.flush()
 
 
@@ -154,7 +156,7 @@ class Ledger:
             path_.parent.mkdir(parents=True, exist_ok=True)
             self._held = HeldConnection(self.path, idle_s=idle_s, max_hold_s=max_hold_s)
             # a dropped Ledger lets go of the file (the idle timer refers to the holder only)
-            weakref.finalize(self, self._held.release)
+            weakref.finalize(self, self._held.release_without_waiting)
             if path_.exists():
                 return  # migrated on first use, by the connection the run then keeps
         with self.connect():
@@ -393,10 +395,11 @@ class Ledger:
                     for run in {row[0] for row in decisions}:
                         self._written.pop(run, None)
                     return self._write(db, decisions, attempts, finish, trust_known=False)
-        except (ConfigError, OSError, duckdb.IOException):
-            # the file could not be opened or written (a lock held too long, a full disk):
-            # nothing was written, so the rows go back ahead of what arrived meanwhile for
-            # the next flush. Rows the database rejects (constraints) are not kept.
+        except (ConfigError, OSError, duckdb.IOException, duckdb.TransactionException):
+            # the file could not be opened or written (a lock held too long, a full disk, a
+            # commit that failed): nothing was written, so the rows go back ahead of what
+            # arrived meanwhile for the next flush. Rows the database rejects (constraints)
+            # are not kept.
             with self._lock:
                 self._decisions[:0] = decisions
                 self._attempts[:0] = attempts
@@ -426,7 +429,10 @@ class Ledger:
                 )
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # a COMMIT that failed (a full disk) has ended the transaction already: the
+            # ROLLBACK's own error must not replace the one that says what went wrong
+            with suppress(duckdb.TransactionException):
+                db.execute("ROLLBACK")
             raise
         for row in decisions:
             if row[0] in self._written:
