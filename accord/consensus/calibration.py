@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from accord.consensus.confidence import build_estimator
+from accord.consensus.normalise import number_value
 from accord.consensus.policy import PolicySpec
 from accord.consensus.records import Attempt, Task
 from accord.crews.scoring import is_correct
@@ -96,17 +97,10 @@ def _primary_correct(row: dict[str, object]) -> bool:
     answer = str(row["answer"] or "")
     if is_correct(answer, expected, "text"):
         return True
-    return _as_number(answer) is not None and any(
-        _as_number(answer) == _as_number(e) for e in expected
-    )
-
-
-def _as_number(text: str) -> float | None:
-    """`text` as a number when it is one, whole ("4.0" == "4"; "x4" is not a number)."""
-    try:
-        return float(text.strip().replace(",", ""))
-    except ValueError:
-        return None
+    # the ledger does not store the answer type: an answer that is a number, in digits or in
+    # words ("4.0", "seven"), matches a label that is the same number
+    value = number_value(answer)
+    return value is not None and any(value == number_value(e) for e in expected)
 
 
 def _item(row: dict[str, object]) -> Item:

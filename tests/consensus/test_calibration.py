@@ -241,3 +241,25 @@ def test_calibrate_mistakes_exit_2_with_one_line(
     )  # fmt: skip
     assert done.returncode == 2, done.stderr[-2000:]
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_primary_in_words_is_right_against_a_number_label(tmp_path: Path) -> None:
+    """The primary said "seven", the vote settled on "7" (the label): the primary was right,
+    though the ledger does not store that the task asked for a number."""
+    from accord.ledger import Ledger
+
+    voted = _decision(
+        "t1",
+        "7",
+        "escalated",
+        [_attempt("primary", "seven"), _attempt("voter", "7"), _attempt("voter", "7")],
+    )
+    wrong = _decision("t2", "7", "escalated", [_attempt("primary", "six"), _attempt("voter", "7")])
+    db = tmp_path / "h.duckdb"
+    ledger = Ledger(db)
+    run = ledger.start_run("c", config={"policy": {"kind": "adaptive"}})
+    for decision in (voted, wrong):
+        ledger.record(run, decision, expected=["7"], correct=True)  # type: ignore[arg-type]
+    ledger.finish_run(run)
+    ledger.close()
+    assert [item.primary_correct for item in cal.load_history(db)] == [True, False]
