@@ -33,7 +33,18 @@ DEFAULT_ESTIMATORS = ("auto", "option_prob", "token_mean", "verbalised")
 HISTORY_SQL = """
     SELECT a.run_id, a.task_id, a.answer, a.raw, a.option_prob, a.mean_logprob, a.verdict_ok,
            a.critic_score,
-           a.prompt_tokens + a.completion_tokens AS primary_tokens, d.answer AS decision_answer,
+           a.prompt_tokens + a.completion_tokens + (
+               -- critic roles that judged this primary (recorded right after it): accepting
+               -- the primary costs their tokens too
+               SELECT coalesce(sum(c.prompt_tokens + c.completion_tokens), 0) FROM attempts c
+               WHERE c.run_id = a.run_id AND c.task_id = a.task_id AND c.kind = 'critic'
+                 AND c.attempt_no > a.attempt_no
+                 AND c.attempt_no < coalesce((
+                     SELECT min(y.attempt_no) FROM attempts y
+                     WHERE y.run_id = a.run_id AND y.task_id = a.task_id
+                       AND y.kind IN ('primary', 'voter', 'retry')
+                       AND y.attempt_no > a.attempt_no), 2147483647)
+           ) AS primary_tokens, d.answer AS decision_answer,
            d.correct, d.expected, d.path, d.prompt_tokens + d.completion_tokens AS decision_tokens,
            (SELECT count(*) FROM attempts x WHERE x.run_id = a.run_id AND x.task_id = a.task_id
               AND x.kind IN ('primary', 'voter', 'retry')) AS answers

@@ -263,3 +263,21 @@ def test_a_primary_in_words_is_right_against_a_number_label(tmp_path: Path) -> N
     ledger.finish_run(run)
     ledger.close()
     assert [item.primary_correct for item in cal.load_history(db)] == [True, False]
+
+
+def test_an_accepted_primary_costs_its_critics_tokens_too(tmp_path: Path) -> None:
+    judged = _decision(
+        "t1",
+        "a",
+        "escalated",
+        [
+            _attempt("primary", "a", critic=0.4),
+            _attempt("critic", "no"),  # judged the primary: 10 tokens
+            _attempt("voter", "a"),
+            _attempt("critic", "yes"),  # judged a voter: not the primary's cost
+        ],
+    )
+    alone = _decision("t2", "a", "single", [_attempt("primary", "a")])
+    items = cal.load_history(_ledger_with(tmp_path, [judged, alone]))
+    assert [i.primary_tokens for i in items] == [20, 10]
+    assert [i.escalated_tokens for i in items] == [40, None]
