@@ -37,6 +37,12 @@ def test_parse_choice_reads_whole_words(raw: str, picked: str) -> None:
         ("no one knows", ""),  # a word for a number is not read anywhere in a sentence
         ("I think one of them", ""),
         ("The answer is one of many", ""),
+        (".5", "0.5"),  # a leading point and an exponent are part of the number
+        ("It is .25.", "0.25"),
+        ("1e3", "1000"),
+        ("x = 2.5e-2", "0.025"),
+        ("The answer is 1,000.", "1000"),
+        ("3 + 4 = 7", "7"),
     ],
 )
 def test_parse_number_reads_a_number_stated_in_words(raw: str, number: str) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 
-_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)*")
-_LEAD = re.compile(r"^\s*(?:the answer is|answer:)?\s*([-+]?\d+(?:[.,]\d+)*)", re.I)
+# a number as written in a reply: 7, -3, 1,000, 2.5, .5, 1e3, 2.5e-2
+_NUM = r"[-+]?(?:\d+(?:[.,]\d+)*|\.\d+)(?:[eE][-+]?\d+)?"
+_NUMBER = re.compile(_NUM)
+_LEAD = re.compile(rf"^\s*(?:the answer is|answer:)?\s*({_NUM})", re.I)
 _SENTENCE_END = re.compile(r"(?<=[^\d])[.!?](?:\s|$)|\n")
 
 
-_AFTER_EQUALS = re.compile(r"=\s*([-+]?\d+(?:[.,]\d+)*)")
-_AFTER_WORD = re.compile(r"\b(?:is|equals|makes|gives|answer:?)\s+([-+]?\d+(?:[.,]\d+)*)", re.I)
+_AFTER_EQUALS = re.compile(rf"=\s*({_NUM})")
+_AFTER_WORD = re.compile(rf"\b(?:is|equals|makes|gives|answer:?)\s+({_NUM})", re.I)
 # where a stated answer starts: after "=" / "is" / "equals" / "answer:"
 _STATED = re.compile(r"=|\b(?:is|equals|makes|gives|answer:?)(?=\s)", re.I)
 
