@@ -112,7 +112,8 @@ class Ledger:
     connection for the ledger's life.
 
     `open_in_background` (called by `Crew.run`) opens the file in a thread while agents start
-    and the first tasks run, when this process has no DuckDB instance yet (~12 ms to create).
+    and the first tasks run, when the open is slow: the first in a process (~12 ms to create
+    its DuckDB instance), or one that waits for another process to let go of the file.
 
     `keep_open=True` keeps the file between runs too (still let go after `idle_s` or
     `max_hold_s`, and by `close`): for a process that runs many crews back to back on one
