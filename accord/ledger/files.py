@@ -87,9 +87,24 @@ def _release(conn: duckdb.DuckDBPyConnection, key: str | None) -> None:
         _let_go(key)
 
 
-def _interrupted(exc: RuntimeError) -> BaseException:
-    """DuckDB reports Ctrl-C during a statement as RuntimeError: give it back as Ctrl-C."""
-    return KeyboardInterrupt() if "interrupted" in str(exc).lower() else exc
+def _is_interrupt(exc: RuntimeError) -> bool:
+    """Whether `exc` is how DuckDB reports Ctrl-C during a statement (given back as Ctrl-C)."""
+    return "interrupted" in str(exc).lower()
+
+
+def _detach(alias: str) -> None:
+    """Detach `alias` from the shared instance, which checkpoints it: the file then holds
+    every commit, with no WAL beside it. A failure leaves nothing to undo."""
+    if _instance is None:
+        return
+    try:
+        _instance.execute(f'DETACH DATABASE IF EXISTS "{alias}"')
+    except duckdb.Error:
+        pass
+    except RuntimeError as exc:  # Ctrl-C: DuckDB finishes the detach regardless
+        if _is_interrupt(exc):
+            raise KeyboardInterrupt from exc
+        raise
 
 
 def _shared_instance() -> duckdb.DuckDBPyConnection:
@@ -150,15 +165,16 @@ def attach(path: str | Path, *, read_only: bool = False) -> FileHandle:
                 # another process created the file in the meantime: take its block size
                 cursor.execute(use.replace(f", BLOCK_SIZE {NEW_FILE_BLOCK_SIZE}", ""))
             except RuntimeError as exc:
-                raise _interrupted(exc) from exc
+                if _is_interrupt(exc):
+                    raise KeyboardInterrupt from exc
+                raise
         except BaseException:
             if cursor is not None:
                 with suppress(duckdb.Error):
                     cursor.close()
             if fresh:  # never registered: undo an ATTACH that went through before the error
                 attachment.users -= 1
-                with suppress(duckdb.Error):
-                    _shared_instance().execute(f'DETACH DATABASE IF EXISTS "{attachment.alias}"')
+                _detach(attachment.alias)
             else:
                 _let_go(key)
             raise
@@ -175,14 +191,7 @@ def _let_go(key: str) -> None:
         if attachment.users:
             return
         del _attached[key]
-        if _instance is not None:
-            # DETACH checkpoints: the file holds every commit, with no WAL beside it
-            try:
-                _instance.execute(f'DETACH "{attachment.alias}"')
-            except duckdb.Error:
-                pass
-            except RuntimeError as exc:  # Ctrl-C: DuckDB finishes the detach regardless
-                raise _interrupted(exc) from exc
+        _detach(attachment.alias)
 
 
 def attached_count() -> int:
@@ -197,9 +206,7 @@ def _detach_all() -> None:
     global _instance
     with _lock:
         for attachment in list(_attached.values()):
-            if _instance is not None:
-                with suppress(duckdb.Error):
-                    _instance.execute(f'DETACH "{attachment.alias}"')
+            _detach(attachment.alias)
         _attached.clear()
         if _instance is not None:
             with suppress(duckdb.Error):

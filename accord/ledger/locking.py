@@ -194,8 +194,7 @@ class HeldConnection:
                 setup(db.conn)
         except BaseException as exc:  # handed to whoever uses the connection next
             if db is not None:
-                with suppress(duckdb.Error):
-                    db.close()
+                db.close()
             future.set_exception(exc)
             with self._lock:
                 self._abandoned.discard(future)
@@ -204,8 +203,7 @@ class HeldConnection:
         with self._lock:
             if future in self._abandoned:  # released while it was opening: nobody wants it
                 self._abandoned.discard(future)
-                with suppress(duckdb.Error):
-                    db.close()
+                db.close()
             elif self._opening is future:  # not taken yet: take it, so the idle timer works
                 self._adopt()
                 try:
@@ -353,5 +351,4 @@ class HeldConnection:
             self._abandoned.add(future)  # `_open_into` closes it when it gets there
             self._give_up.set()
         elif future.exception() is None:
-            with suppress(duckdb.Error):
-                future.result().close()
+            future.result().close()
