@@ -23,7 +23,7 @@ from accord.errors import ConfigError
 from accord.ledger.pricing import PriceTable
 
 if TYPE_CHECKING:
-    from accord.roles.pool import AgentPool
+    from accord.consensus.pool import AgentPool
 
 ValidatorsFor = Callable[[Task], Sequence[Validator]]
 

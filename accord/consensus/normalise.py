@@ -10,12 +10,9 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
+from accord.consensus.pool import AgentPool, Kind, pool_attempts
 from accord.consensus.records import Attempt, Task
-
-if TYPE_CHECKING:
-    from accord.roles.pool import AgentPool, Kind
 
 _NUMBER_WORDS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen "
@@ -135,8 +132,6 @@ class NormalisingPool:
         self, role: str, task: Task, *, kind: Kind, temperature: float, seeds: Sequence[int]
     ) -> list[Attempt]:
         """One attempt per seed, batched where the wrapped pool can; answers normalised."""
-        from accord.roles.pool import pool_attempts
-
         raws = await pool_attempts(
             self.inner, role, task, kind=kind, temperature=temperature, seeds=seeds
         )

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
-from accord.memory.records import Triple
+import duckdb
 
-if TYPE_CHECKING:
-    from accord.memory.store import MemoryStore
+from accord.memory.records import Triple, now
+
+
+class _Database(Protocol):
+    """What the graph needs of the memory store: a connection to its database."""
+
+    def connect(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
+
 
 _COLUMNS = "id, subject, relation, object, crew, run_id, task_id, item_id"
 
@@ -20,7 +27,7 @@ def _triple(row: Sequence[Any]) -> Triple:
 class KnowledgeGraph:
     """Triples in the memory store's database, with neighbourhood lookup."""
 
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: _Database) -> None:
         self.store = store
 
     def add(
@@ -38,8 +45,6 @@ class KnowledgeGraph:
 
         An edge the crew already has is kept once (the first decision behind it stays).
         """
-        from accord.memory.store import now
-
         with self.store.connect() as db:
             same = db.execute(
                 "SELECT id FROM memory_triples WHERE crew = ? AND subject = ? AND "

@@ -8,7 +8,7 @@ AccordError
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from accord.consensus.records import Decision
@@ -16,6 +16,11 @@ from accord.errors import RunError
 
 MemoryKind = Literal["goal", "result", "status", "fact", "note"]
 MEMORY_KINDS: tuple[MemoryKind, ...] = ("goal", "result", "status", "fact", "note")
+
+
+def now() -> datetime:
+    """UTC now, naive (DuckDB TIMESTAMP)."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class MemoryStoreError(RunError):

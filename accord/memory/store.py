@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,7 @@ from accord.ledger.files import FileHandle
 from accord.ledger.locking import connect as connect_file
 from accord.memory.embed import Embedder, get_embedder
 from accord.memory.packing import Packed
-from accord.memory.records import ForgetReport, MemoryStoreError, StoredMemory
+from accord.memory.records import ForgetReport, MemoryStoreError, StoredMemory, now
 from accord.memory.schema import ensure_vector_table, migrate, vector_table, vector_tables
 
 if TYPE_CHECKING:
@@ -33,11 +33,6 @@ DEFAULT_PATH = Path(".accord") / "ledger.duckdb"
 _ITEM_COLUMNS = (
     "i.id, i.crew, i.kind, i.text, i.verified, i.created_at, i.role, i.source, i.run_id, i.task_id"
 )
-
-
-def now() -> datetime:
-    """UTC now, naive (DuckDB TIMESTAMP)."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @contextmanager

@@ -1,5 +1,6 @@
 """Model backends behind one protocol: embedded llama.cpp (default), scripted (tests)."""
 
+from accord.models import builtin as _builtin  # noqa: F401  (registers the built-in backends)
 from accord.models.base import (
     Backend,
     Completion,

@@ -108,11 +108,9 @@ def complete_many(
     return [backend.complete(replace(request, seed=seed)) for seed in seeds]
 
 
-backends: Registry[Backend] = Registry("backend")
+backends: Registry[Backend] = Registry("backend", plugins="accord.backends")
 
 
 def create_backend(name: str, /, **options: object) -> Backend:
-    """Build the backend registered as `name` (importing the built-ins on first use)."""
-    from accord.models import builtin  # noqa: F401  (registers the built-in backends)
-
+    """Build the backend registered as `name` (the package's import registered the built-ins)."""
     return backends.create(name, **options)

@@ -45,17 +45,3 @@ def _retry(**options: object) -> Backend:
     from accord.models.retry import build_retry
 
     return build_retry(**options)  # type: ignore[arg-type]
-
-
-@backends.register("crewai-agent")
-def _crewai_agent(**options: object) -> Backend:
-    from accord.interop.agents import CrewAIAgentBackend
-
-    return CrewAIAgentBackend(**options)  # type: ignore[arg-type]
-
-
-@backends.register("autogen-agent")
-def _autogen_agent(**options: object) -> Backend:
-    from accord.interop.agents import AutoGenAgentBackend
-
-    return AutoGenAgentBackend(**options)  # type: ignore[arg-type]

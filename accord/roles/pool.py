@@ -1,4 +1,7 @@
-"""Agent pools: where the coordinator sends attempts. Ray actors, or in-process for tests."""
+"""Agent pools: where the coordinator sends attempts. Ray actors, or in-process for tests.
+
+The `AgentPool` protocol they implement is the coordinator's, in `accord.consensus.pool`.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,15 @@ import functools
 from collections.abc import Awaitable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, TypeVar
 
+from accord.consensus.pool import AgentPool, Kind, pool_attempts
 from accord.consensus.records import Attempt, Task
 from accord.errors import AccordError, BackendError, ConfigError
 from accord.roles.agent import RoleAgent
 from accord.roles.prompt import RoleProfile
 
-Kind = Literal["primary", "voter"]
+__all__ = ["AgentPool", "AgentSpec", "Kind", "LocalPool", "RayPool", "pool_attempts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,28 +29,6 @@ class AgentSpec:
     backend: str = "llama"
     backend_options: Mapping[str, object] = field(default_factory=dict)
     replicas: int = 1
-
-
-class AgentPool(Protocol):
-    """Runs attempts for named roles; may keep several busy at once."""
-
-    def roles(self) -> list[str]:
-        """Names of the roles this pool can run."""
-        ...
-
-    def capacity(self, role: str) -> int:
-        """How many attempts of `role` can run at the same time."""
-        ...
-
-    async def attempt(
-        self, role: str, task: Task, *, kind: Kind, temperature: float, seed: int
-    ) -> Attempt:
-        """Run one attempt of `task` by `role`."""
-        ...
-
-    def close(self) -> None:
-        """Release the pool's agents."""
-        ...
 
 
 class _Replicas:
@@ -63,30 +45,6 @@ class _Replicas:
 
     def release(self, index: int) -> None:
         self.busy[index] -= 1
-
-
-async def pool_attempts(
-    pool: AgentPool,
-    role: str,
-    task: Task,
-    *,
-    kind: Kind,
-    temperature: float,
-    seeds: Sequence[int],
-) -> list[Attempt]:
-    """Attempts of `task` by `role`, one per seed, in seed order.
-
-    Batched where the pool can (`attempts`: one call to one agent, which draws every sample
-    from one prompt evaluation), else one `attempt` per seed, all in flight at once.
-    """
-    batched = getattr(pool, "attempts", None)
-    if callable(batched):
-        return await batched(role, task, kind=kind, temperature=temperature, seeds=seeds)
-    return list(
-        await asyncio.gather(
-            *(pool.attempt(role, task, kind=kind, temperature=temperature, seed=s) for s in seeds)
-        )
-    )
 
 
 T = TypeVar("T")
