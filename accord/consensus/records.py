@@ -58,6 +58,8 @@ class Attempt:
     critic_score: float | None = None
     # of prompt_tokens, how many the model did not evaluate again (a cached prompt state)
     cached_prompt_tokens: int = 0
+    # the chat messages sent to the model, as (role, content) pairs (the ledger's `prompt`)
+    messages: tuple[tuple[str, str], ...] = ()
 
     @property
     def evaluated_tokens(self) -> int:

@@ -268,7 +268,13 @@ class Crew:
                 correct = is_correct(decision.answer, task.expected, task.kind)
                 result.correct[task.id] = correct
                 result.expected[task.id] = tuple(task.expected)
-                ledger.record(str(run_id), decision, expected=task.expected, correct=correct)
+                ledger.record(
+                    str(run_id),
+                    decision,
+                    expected=task.expected,
+                    correct=correct,
+                    store_prompts=None if spec.ledger.store_prompts else False,
+                )
                 if on_decision:
                     on_decision(task, decision)
 

@@ -94,6 +94,14 @@ class SourceSpec(_Spec):
     max_tokens: int = Field(default=16, ge=1, le=4096)
 
 
+class LedgerSpec(_Spec):
+    """What the ledger keeps of a run beyond its costs and answers."""
+
+    store_prompts: bool = Field(
+        default=True, description="keep the messages each attempt sent (attempts.prompt)"
+    )
+
+
 class CrewSpec(_Spec):
     """A whole crew: models, roles, tasks (inline and from sources), policy and budget."""
 
@@ -114,3 +122,4 @@ class CrewSpec(_Spec):
     goals: list[GoalSpec] = Field(default_factory=list, description="goals to plan for")
     memory: MemorySpec | None = None
     cascade: CascadeSpec | None = None
+    ledger: LedgerSpec = Field(default_factory=LedgerSpec)

@@ -163,3 +163,13 @@ def m004_attempt_cache_and_critic(db: duckdb.DuckDBPyConnection) -> None:
     # again: FLOPs count only the rest); and the critic role's P(yes) for the attempt.
     db.execute("ALTER TABLE attempts ADD COLUMN cached_prompt_tokens BIGINT DEFAULT 0")
     db.execute("ALTER TABLE attempts ADD COLUMN critic_score DOUBLE")
+
+
+@migration
+def m005_prompts_and_votes(db: duckdb.DuckDBPyConnection) -> None:
+    # attempts.prompt: the chat messages an attempt sent, a JSON list of {role, content}
+    # (`accord show` prints them); NULL when the crew turned prompt storage off (`ledger:
+    # {store_prompts: false}`, `--no-store-prompts`) or the attempt sent none (a replay).
+    # decisions.votes: a vote's tally, a JSON list of {answer, votes}, leader first.
+    db.execute("ALTER TABLE attempts ADD COLUMN prompt JSON")
+    db.execute("ALTER TABLE decisions ADD COLUMN votes JSON")

@@ -26,18 +26,35 @@ DEFAULT_PATH = Path(".accord") / "ledger.duckdb"
 _DECISION_COLUMNS = (
     "run_id, task_id, policy, path, stop_reason, status, n_attempts, prompt_tokens, "
     "completion_tokens, wall_ms, model_ms, cost_usd, flops, answer, confidence, expected, "
-    "correct, decided_at"
+    "correct, decided_at, votes"
 )
 _ATTEMPT_COLUMNS = (
     "run_id, task_id, attempt_no, role, model, kind, prompt_tokens, completion_tokens, "
     "model_ms, temperature, seed, answer, raw, confidence, option_prob, mean_logprob, "
-    "verdict_ok, verdict_reason, cached_prompt_tokens, critic_score, cost_usd, flops"
+    "verdict_ok, verdict_reason, cached_prompt_tokens, critic_score, prompt, cost_usd, flops"
 )
 _FINISH_RUN = "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?"
 
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _prompt_json(a: Attempt) -> str | None:
+    """An attempt's messages as the JSON the `prompt` column holds (None when it has none)."""
+    if not a.messages:
+        return None
+    return json.dumps([{"role": r, "content": c} for r, c in a.messages], ensure_ascii=False)
+
+
+def _votes_json(decision: Decision) -> str | None:
+    """A vote's tally as the JSON the `votes` column holds (None without a vote)."""
+    if not decision.votes:
+        return None
+    tally = [
+        {"answer": a, "votes": int(n) if float(n).is_integer() else n} for a, n in decision.votes
+    ]
+    return json.dumps(tally, ensure_ascii=False)
 
 
 def new_run_id() -> str:
@@ -130,8 +147,10 @@ class Ledger:
         idle_s: float = IDLE_RELEASE_S,
         max_hold_s: float = MAX_HOLD_S,
         keep_open: bool = False,
+        store_prompts: bool = True,
     ) -> None:
         self.path = str(path)
+        self.store_prompts = store_prompts  # each attempt's messages, in attempts.prompt
         self.prices = prices or PriceTable()
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
@@ -308,10 +327,16 @@ class Ledger:
         *,
         expected: Sequence[str] = (),
         correct: bool | None = None,
+        store_prompts: bool | None = None,
     ) -> None:
-        """Buffer one decision and its attempts; flush when the batch is full or old."""
+        """Buffer one decision and its attempts; flush when the batch is full or old.
+
+        `store_prompts` (the ledger's `store_prompts` when None) keeps each attempt's
+        messages in the `prompt` column.
+        """
+        prompts = self.store_prompts if store_prompts is None else store_prompts
         rows = [
-            self._attempt_row(run_id, decision.task_id, i, a)
+            self._attempt_row(run_id, decision.task_id, i, a, prompts)
             for i, a in enumerate(decision.attempts)
         ]
         usd = sum(r[-2] for r in rows)
@@ -335,6 +360,7 @@ class Ledger:
             " | ".join(expected) if expected else None,
             correct,
             _now(),
+            _votes_json(decision),
         )
         with self._lock:
             self._decisions.append(row)
@@ -347,7 +373,9 @@ class Ledger:
         if due:
             self.flush()
 
-    def _attempt_row(self, run_id: str, task_id: str, index: int, a: Attempt) -> tuple[Any, ...]:
+    def _attempt_row(
+        self, run_id: str, task_id: str, index: int, a: Attempt, prompts: bool
+    ) -> tuple[Any, ...]:
         return (
             run_id,
             task_id,
@@ -369,6 +397,7 @@ class Ledger:
             a.verdict.reason,
             a.cached_prompt_tokens,
             a.critic_score,
+            _prompt_json(a) if prompts else None,
             # money as billed (every prompt token sent); FLOPs as computed (cached prompt
             # tokens were not evaluated again)
             self.prices.usd(a.model, a.prompt_tokens, a.completion_tokens),

@@ -14,6 +14,7 @@ from accord.models.base import (
     Backend,
     Completion,
     CompletionRequest,
+    Message,
     OptionScores,
     complete_many,
     create_backend,
@@ -102,20 +103,23 @@ class RoleAgent:
             return []
         try:
             if task.choices:
-                scores = self.backend.score(build_messages(self.role, task), task.choices)
+                messages = build_messages(self.role, task)
+                scores = self.backend.score(messages, task.choices)
                 # The later seeds reuse the one scoring: no model time, nothing evaluated.
                 usage = replace(
                     scores.usage, wall_ms=0.0, cached_prompt_tokens=scores.usage.prompt_tokens
                 )
                 shared = replace(scores, usage=usage)
                 return [
-                    self._chosen(task, kind, temperature, seed, scores if i == 0 else shared)
+                    self._chosen(
+                        task, kind, temperature, seed, scores if i == 0 else shared, messages
+                    )
                     for i, seed in enumerate(seeds)
                 ]
             request = self._request(task, temperature, seeds[0])
             completions = complete_many(self.backend, request, seeds)
             return [
-                self._generated(task, kind, temperature, seed, completion)
+                self._generated(task, kind, temperature, seed, completion, request.messages)
                 for seed, completion in zip(seeds, completions, strict=True)
             ]
         except AccordError:
@@ -125,11 +129,18 @@ class RoleAgent:
             raise BackendError(name, f"{type(exc).__name__}: {exc}") from exc
 
     def _choose(self, task: Task, kind: str, temperature: float, seed: int) -> Attempt:
-        scores = self.backend.score(build_messages(self.role, task), task.choices)
-        return self._chosen(task, kind, temperature, seed, scores)
+        messages = build_messages(self.role, task)
+        scores = self.backend.score(messages, task.choices)
+        return self._chosen(task, kind, temperature, seed, scores, messages)
 
     def _chosen(
-        self, task: Task, kind: str, temperature: float, seed: int, scores: OptionScores
+        self,
+        task: Task,
+        kind: str,
+        temperature: float,
+        seed: int,
+        scores: OptionScores,
+        messages: Sequence[Message],
     ) -> Attempt:
         probs = _normalise(scores.logprobs)
         index = _pick(probs, temperature, seed)
@@ -148,6 +159,7 @@ class RoleAgent:
             temperature=temperature,
             kind=kind,
             option_prob=probs[index],  # type: ignore[arg-type]
+            messages=_pairs(messages),
         )
 
     def _request(self, task: Task, temperature: float, seed: int) -> CompletionRequest:
@@ -159,11 +171,18 @@ class RoleAgent:
         )
 
     def _generate(self, task: Task, kind: str, temperature: float, seed: int) -> Attempt:
-        completion = self.backend.complete(self._request(task, temperature, seed))
-        return self._generated(task, kind, temperature, seed, completion)
+        request = self._request(task, temperature, seed)
+        completion = self.backend.complete(request)
+        return self._generated(task, kind, temperature, seed, completion, request.messages)
 
     def _generated(
-        self, task: Task, kind: str, temperature: float, seed: int, completion: Completion
+        self,
+        task: Task,
+        kind: str,
+        temperature: float,
+        seed: int,
+        completion: Completion,
+        messages: Sequence[Message],
     ) -> Attempt:
         lps = completion.token_logprobs
         usage = completion.usage
@@ -182,7 +201,12 @@ class RoleAgent:
             kind=kind,  # type: ignore[arg-type]
             mean_logprob=sum(lps) / len(lps) if lps else None,
             min_logprob=min(lps) if lps else None,
+            messages=_pairs(messages),
         )
+
+
+def _pairs(messages: Sequence[Message]) -> tuple[tuple[str, str], ...]:
+    return tuple((m.role, m.content) for m in messages)
 
 
 def read_answer(raw: str, task: Task) -> str:
