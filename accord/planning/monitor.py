@@ -182,7 +182,10 @@ class Monitor:
     async def _run_step(
         self, step: PlanStep, default_role: str, done: dict[str, DoneStep]
     ) -> StepRun:
-        role = step.role or default_role
+        # the role executing the goal makes every call: a step's `role` is only a request to
+        # delegate, which the executor refuses unless the crew file declares it
+        role = default_role
+        delegate = step.role if step.role and step.role != role else None
         blocked = self._blocked(step, done)
         if blocked:
             status: StepStatus = "skipped" if blocked.startswith("dependency") else "failed"
@@ -196,7 +199,7 @@ class Monitor:
                 detail=f"step={step.id}; {blocked}",
             )
             return StepRun(step, role, status, reason=blocked)
-        outcome = self.executor.call(role, step.tool, step.args, step=step.id)
+        outcome = self.executor.call(role, step.tool, step.args, step=step.id, delegate=delegate)
         approval = ""
         if outcome.decision == "needs_approval":
             outcome, approval = await self._approve(step, role, outcome)
@@ -239,7 +242,14 @@ class Monitor:
                 f"{'approved' if approval.approved else 'denied'} by {approval.by}"
                 f" [{approval.policy}]"
             )
-        again = self.executor.call(role, step.tool, step.args, step=step.id, approval=approval)
+        again = self.executor.call(
+            role,
+            step.tool,
+            step.args,
+            step=step.id,
+            approval=approval,
+            delegate=request.delegate,
+        )
         return again, text
 
     @staticmethod

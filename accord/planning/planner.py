@@ -17,10 +17,12 @@ from dataclasses import dataclass, field, replace
 from accord.consensus.confidence import estimators
 from accord.consensus.records import Attempt, Decision, Task, Verdict
 from accord.consensus.voting import Tally
+from accord.planning.fence import RULE, fence
 from accord.planning.plan import Plan, PlanParseError, parse_plan
 from accord.planning.validator import DoneStep, PlanValidator, Problem
 from accord.roles.pool import AgentPool
 from accord.tools.base import ToolSet, canonical
+from accord.tools.delegation import Delegations
 
 OnAttempt = Callable[[str, Attempt, Sequence[Problem]], None]
 REPLY_FORMAT = (
@@ -71,6 +73,7 @@ class Planner:
         seed: int = 0,
         max_tokens: int = 320,
         on_attempt: OnAttempt | None = None,
+        delegations: Delegations | None = None,
     ) -> None:
         self.pool = pool
         self.planners = list(planners)
@@ -83,24 +86,35 @@ class Planner:
         self.seed = seed
         self.max_tokens = max_tokens
         self.on_attempt = on_attempt
+        self.delegations = delegations or Delegations()
         self.estimator = estimators.create("auto")
 
     def prompt(self, req: PlanRequest, header: str, feedback: str) -> str:
-        """The planner's prompt: goal, roles and their tools, schemas, history, reply format."""
-        granted = sorted({t for tools in self.roles_tools.values() for t in tools})
-        roles = "; ".join(f"{r}: {', '.join(t)}" for r, t in self.roles_tools.items())
+        """The planner's prompt: goal, the executing role's tools, schemas, history, format."""
+        own = list(self.roles_tools.get(req.role, []))
+        delegable = self.delegations.of(req.role)
+        granted = sorted({*own, *(t for tools in delegable.values() for t in tools)})
         lines = [
             f"{header} [{req.goal_id}]",
             f"Goal: {req.goal}",
-            f'Steps run as {req.role} unless a step sets "role". Roles may call: {roles}.',
-            "Tools: " + json.dumps(self.tools.schemas(granted), separators=(",", ":")),
+            f"Steps run as {req.role}, which may call: {', '.join(own) or 'no tools'}.",
         ]
-        if req.done:
+        if delegable:
             lines.append(
-                "Completed steps (you may list their ids in depends_on): "
-                + "; ".join(
-                    f"{d.id} {d.tool}({canonical(d.args)}) -> {canonical(d.result)}"
-                    for d in req.done.values()
+                'A step may set "role" only to run these tools as that role: '
+                + "; ".join(f"{r}: {', '.join(t)}" for r, t in delegable.items())
+                + "."
+            )
+        lines.append("Tools: " + json.dumps(self.tools.schemas(granted), separators=(",", ":")))
+        if req.done:  # tool results and failure reasons are data, fenced (customer text)
+            lines.append("Completed steps (you may list their ids in depends_on):")
+            lines.append(RULE)
+            lines.append(
+                fence(
+                    *(
+                        f"{d.id} {d.tool}({canonical(d.args)}) -> {canonical(d.result)}"
+                        for d in req.done.values()
+                    )
                 )
             )
         if feedback:

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from accord.consensus.records import Decision, Task
 from accord.crews.crew import Crew, PoolKind
 from accord.errors import ConfigError
 from accord.ledger.audit import AuditTrail
 from accord.ledger.writer import DEFAULT_PATH, Ledger
 from accord.planning.monitor import GoalResult, Monitor
 from accord.planning.planner import Planner
+from accord.planning.review import AgentReviewer
 from accord.planning.validator import PlanValidator
 from accord.roles.pool import AgentPool
-from accord.tools.approval import ApprovalGate, Confirm, Review
+from accord.tools.approval import ApprovalGate, Confirm
 from accord.tools.base import ToolSet, canonical
-from accord.tools.calls import CallRequest
+from accord.tools.delegation import Delegations
 from accord.tools.executor import ToolExecutor
 from accord.tools.permissions import Permissions
 from accord.tools.spec import ToolsSpec
@@ -74,6 +73,11 @@ def check_tools(crew: Crew, toolset: ToolSet | None = None) -> ToolsSpec:
         for k in ("role", "reviewed_by")
     ]
     named += [(("goals", i, "role"), g.role) for i, g in enumerate(spec.goals)]
+    named += [
+        (("tools", "delegations", i, k), getattr(d, k))
+        for i, d in enumerate(tools.delegations)
+        for k in ("role", "to")
+    ]
     for loc, name in named:
         if name is not None and name not in roles:
             raise _where(crew, loc, f"unknown role {name!r}", f"known roles: {', '.join(roles)}")
@@ -88,6 +92,11 @@ def check_tools(crew: Crew, toolset: ToolSet | None = None) -> ToolsSpec:
             (("tools", "limits", i, "tool"), lim.tool)
             for i, lim in enumerate(tools.limits)
             if lim.tool != "*"
+        ]
+        used += [
+            (("tools", "delegations", i, "tools", j), name)
+            for i, d in enumerate(tools.delegations)
+            for j, name in enumerate(d.tools)
         ]
         for loc, name in used:
             if name not in toolset:
@@ -119,6 +128,7 @@ class GoalRun:
         self.toolset = toolset or create_toolset(self.tools_spec.toolset, **self.tools_spec.options)
         check_tools(crew, self.toolset)
         self.permissions = Permissions(self.tools_spec.grants)
+        self.delegations = Delegations(self.tools_spec.delegations)
         self.audit = AuditTrail(ledger, run_id, batch=256)  # flushed after every goal
         self.executor = ToolExecutor(
             self.toolset,
@@ -127,12 +137,18 @@ class GoalRun:
             keys=self.toolset.keys,
             audit=self.audit,
             run_id=run_id,
+            delegations=self.delegations,
+            require_human=self.tools_spec.require_human,
         )
-        self.gate = ApprovalGate(self.tools_spec.approvals, confirm=confirm)
+        self.gate = ApprovalGate(
+            self.tools_spec.approvals,
+            confirm=confirm,
+            require_human=self.tools_spec.require_human,
+        )
         self.default_role = self.tools_spec.executor or next(
             r.name for r in spec.roles if r.name not in self.tools_spec.planners
         )
-        self._reviews = itertools.count(1)
+        self.review = AgentReviewer(agents, ledger, run_id, seed=spec.seed)
 
     def _probe(self, role: str) -> Callable[[str, dict[str, Any]], Any]:
         seen: dict[str, Any] = {}
@@ -150,7 +166,11 @@ class GoalRun:
         """A monitor whose planner validates plans as `role` would run them."""
         ts = self.tools_spec
         validator = PlanValidator(
-            self.toolset, self.permissions, default_role=role, probe=self._probe(role)
+            self.toolset,
+            self.permissions,
+            default_role=role,
+            probe=self._probe(role),
+            delegations=self.delegations,
         )
         roles_tools = {r: self.permissions.tools_of(r) for r in ts.grants if r not in ts.planners}
         planner = Planner(
@@ -164,6 +184,7 @@ class GoalRun:
             voter_temperature=self.spec.policy.voter_temperature,
             seed=self.spec.seed,
             on_attempt=self._audit_refusals,
+            delegations=self.delegations,
         )
         return Monitor(
             planner,
@@ -179,7 +200,7 @@ class GoalRun:
         for p in problems:
             if p.kind == "permission":
                 self.audit.append(
-                    "tool_call",
+                    "delegation" if p.policy == "delegation" else "tool_call",
                     p.role or self.default_role,
                     "refused",
                     tool=p.tool,
@@ -187,42 +208,6 @@ class GoalRun:
                     policy=p.policy,
                     detail=f"stage=plan; step={p.step}; plan={task_id}; {p.message}",
                 )
-
-    async def review(self, reviewer: str, request: CallRequest, reason: str) -> Review:
-        """Ask the reviewer role (say, the finance approver) to approve or reject a call."""
-        n = next(self._reviews)
-        task = Task(
-            id=f"review-{n}.{request.step or request.tool.name}",
-            prompt=f"REVIEW {request.tool.name} requested by {request.role} with "
-            f"{canonical(request.args)}. It needs approval: {reason}. "
-            "Approve or reject?",
-            answer_type="choice",
-            choices=("approve", "reject"),
-            role=reviewer,
-        )
-        attempt = await self.agents.attempt(
-            reviewer, task, kind="primary", temperature=0.0, seed=self.spec.seed + n
-        )
-        confidence = attempt.option_prob or 0.0
-        self.ledger.record(
-            self.run_id,
-            Decision(
-                task_id=task.id,
-                answer=attempt.answer,
-                confidence=confidence,
-                path="single",
-                stop_reason="review",
-                status="accepted",
-                policy="review",
-                attempts=(attempt,),
-                wall_ms=attempt.model_ms,
-            ),
-        )
-        return Review(
-            attempt.answer == "approve",
-            reviewer,
-            f"{reviewer} answered {attempt.answer!r} (p={confidence:.2f})",
-        )
 
 
 async def arun_goals(

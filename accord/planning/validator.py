@@ -18,6 +18,7 @@ from accord.crews.loader import find_cycle
 from accord.planning.plan import Plan, PlanStep
 from accord.tools.base import Tool, ToolSet, explain_validation
 from accord.tools.constraints import parse_all
+from accord.tools.delegation import Delegations
 from accord.tools.permissions import Permissions
 
 ProblemKind = Literal["structure", "unknown_tool", "schema", "permission", "precondition"]
@@ -52,7 +53,11 @@ class DoneStep:
 
 
 class PlanValidator:
-    """Checks plans against the tool registry, the permissions and tool preconditions."""
+    """Checks plans against the tool registry, the permissions and tool preconditions.
+
+    Steps are checked as `default_role` (the role executing the goal) would make them: a step
+    naming another `role` is valid only under a delegation the crew file declares.
+    """
 
     def __init__(
         self,
@@ -61,11 +66,13 @@ class PlanValidator:
         *,
         default_role: str,
         probe: Probe | None = None,
+        delegations: Delegations | None = None,
     ) -> None:
         self.tools = tools
         self.permissions = permissions
         self.default_role = default_role
         self.probe = probe
+        self.delegations = delegations or Delegations()
 
     def validate(self, plan: Plan, done: Mapping[str, DoneStep] | None = None) -> list[Problem]:
         """Every problem found in `plan` (empty when it is valid)."""
@@ -98,7 +105,7 @@ class PlanValidator:
         return problems
 
     def _step(self, plan: Plan, step: PlanStep, done: Mapping[str, DoneStep]) -> list[Problem]:
-        role = step.role or self.default_role
+        role = self.default_role
         if step.tool not in self.tools:
             return [
                 Problem(
@@ -129,7 +136,11 @@ class PlanValidator:
                 parse_all([text])
             except Exception as exc:  # a ConfigError naming the bad constraint
                 return [Problem("schema", step.id, f"expect: {exc}", role, step.tool, args)]
-        permit = self.permissions.check(role, tool, args)
+        grantee = step.role or role
+        if grantee != role and self.delegations.rule(role, grantee, tool.name) is None:
+            reason = self.delegations.refusal(role, grantee, tool.name)
+            return [Problem("permission", step.id, reason, role, step.tool, args, "delegation")]
+        permit = self.permissions.check(grantee, tool, args)
         if permit.verdict == "deny":
             return [
                 Problem("permission", step.id, permit.reason, role, step.tool, args, permit.policy)
@@ -157,7 +168,7 @@ class PlanValidator:
                         step.id,
                         f"{tool.name} needs {needed}({_show(shared)}) to run first "
                         f"(add it and list it in depends_on)",
-                        step.role,
+                        self.default_role,
                         tool.name,
                         args,
                     )
@@ -174,7 +185,7 @@ class PlanValidator:
                         "precondition",
                         step.id,
                         f"{tool.name}: {check.explain(env)}",
-                        step.role,
+                        self.default_role,
                         tool.name,
                         args,
                     )

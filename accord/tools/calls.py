@@ -18,11 +18,16 @@ class Approval:
     by: str
     policy: str
     reason: str = ""
+    human: bool = False  # confirmed by an operator (a crew's `require_human` needs this)
 
 
 @dataclass(frozen=True, slots=True)
 class CallRequest:
-    """One call of one tool by one role, arguments already checked against the schema."""
+    """One call of one tool by one role, arguments already checked against the schema.
+
+    `role` makes the call and its grants govern it; `delegate`, when set, is a role the crew
+    file lets `role` delegate this tool to (`tools.delegations`): the delegate's grants apply.
+    """
 
     role: str
     tool: Tool
@@ -31,6 +36,12 @@ class CallRequest:
     stage: str = "run"
     step: str | None = None
     approval: Approval | None = None
+    delegate: str | None = None
+
+    @property
+    def grantee(self) -> str:
+        """The role whose grants this call is checked against."""
+        return self.delegate or self.role
 
     @property
     def env(self) -> dict[str, Any]:

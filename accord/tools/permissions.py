@@ -92,7 +92,7 @@ class Permissioned:
 
     def __call__(self, request: CallRequest) -> CallOutcome:
         """Check the permission, then the approval (when needed), then call through."""
-        permit = self.permissions.check(request.role, request.tool, request.args)
+        permit = self.permissions.check(request.grantee, request.tool, request.args)
         if permit.verdict == "deny":
             return CallOutcome(request, "refused", permit.policy, permit.reason)
         if permit.verdict == "approval":

@@ -11,8 +11,12 @@ from accord.tools.spec import LimitSpec
 
 
 def applies(limit: LimitSpec, request: CallRequest) -> bool:
-    """Whether `limit` covers this call (its tool and role, `*` matching any)."""
-    return limit.tool in ("*", request.tool.name) and limit.role in ("*", request.role)
+    """Whether `limit` covers this call (its tool and role, `*` matching any).
+
+    A delegated call counts against the limits of both the caller and the delegate.
+    """
+    roles = ("*", request.role, request.delegate or request.role)
+    return limit.tool in ("*", request.tool.name) and limit.role in roles
 
 
 def scope(limit: LimitSpec) -> str:

@@ -54,6 +54,12 @@ class PreApprovalSpec(_Spec):
     reviewed_by: str | None = Field(
         default=None, description="a role that must also approve each call (an agent review)"
     )
+    min_confidence: float = Field(
+        default=0.8,
+        ge=0.5,
+        le=1.0,
+        description="the reviewer's approval counts only at this confidence or above",
+    )
 
     @field_validator("when")
     @classmethod
@@ -92,6 +98,18 @@ class LimitSpec(_Spec):
         return (int(found[1]), float(found[2])) if found else None
 
 
+class DelegationSpec(_Spec):
+    """`role` may have plan steps run `tools` as `to`, under `to`'s grants (audited as such).
+
+    Without a delegation, a step runs under the grants of the role executing the goal: a plan
+    cannot choose whose permissions apply.
+    """
+
+    role: str = Field(description="the delegating role (the one executing the goal)")
+    to: str = Field(description="the role whose grants the delegated calls use")
+    tools: list[str] = Field(min_length=1, description="the tools that may be delegated")
+
+
 def _grant(value: Any) -> Any:
     return {"tool": value} if isinstance(value, str) else value
 
@@ -104,6 +122,11 @@ class ToolsSpec(_Spec):
     grants: dict[str, list[GrantSpec]] = Field(default_factory=dict)
     approvals: list[PreApprovalSpec] = Field(default_factory=list)
     limits: list[LimitSpec] = Field(default_factory=list)
+    delegations: list[DelegationSpec] = Field(default_factory=list)
+    require_human: list[Literal["write", "irreversible"]] = Field(
+        default_factory=list,
+        description="effects whose calls an operator must confirm, whatever else approves them",
+    )
     executor: str | None = Field(default=None, description="the role that runs plan steps")
     planners: list[str] = Field(default_factory=list)
     max_replans: int = Field(default=2, ge=0, le=10)

@@ -9,8 +9,9 @@ import pytest
 
 from accord.planning.plan import PlanParseError, parse_plan
 from accord.planning.validator import DoneStep, PlanValidator
+from accord.tools.delegation import Delegations
 from accord.tools.permissions import Permissions
-from accord.tools.spec import GrantSpec
+from accord.tools.spec import DelegationSpec, GrantSpec
 from accord.tools.toolsets import create_toolset
 
 GRANTS = {
@@ -129,7 +130,7 @@ def test_tool_the_role_is_not_granted(shop) -> None:  # type: ignore[no-untyped-
     assert "granted to finance" in problem.message
 
 
-def test_tool_granted_to_the_step_role_is_accepted(shop) -> None:  # type: ignore[no-untyped-def]
+def test_a_step_role_cannot_pick_whose_grants_apply(shop) -> None:  # type: ignore[no-untyped-def]
     plan = steps(
         {**LOOKUP, "role": "support"},
         {
@@ -140,7 +141,30 @@ def test_tool_granted_to_the_step_role_is_accepted(shop) -> None:  # type: ignor
             "depends_on": ["s1"],
         },
     )
-    assert problems(shop, plan) == []
+    (problem,) = validator(shop).validate(parse_plan(plan))
+    assert (problem.kind, problem.policy, problem.role) == ("permission", "delegation", "support")
+    assert "tools.delegations" in problem.message
+
+
+def test_a_declared_delegation_runs_under_the_delegates_grants(shop) -> None:  # type: ignore[no-untyped-def]
+    plan = parse_plan(
+        steps(
+            LOOKUP,
+            {
+                "id": "s2",
+                "tool": "adjust_payment",
+                "role": "finance",
+                "args": {"order_id": "A100", "delta": -5},
+                "depends_on": ["s1"],
+            },
+        )
+    )
+    declared = Delegations([DelegationSpec(role="support", to="finance", tools=["adjust_payment"])])
+    checker = PlanValidator(shop, Permissions(GRANTS), default_role="support", delegations=declared)
+    assert checker.validate(plan) == []
+    other = Delegations([DelegationSpec(role="support", to="finance", tools=["lookup_order"])])
+    checker = PlanValidator(shop, Permissions(GRANTS), default_role="support", delegations=other)
+    assert [p.policy for p in checker.validate(plan)] == ["delegation"]
 
 
 def test_argument_limit_with_deny(shop) -> None:  # type: ignore[no-untyped-def]

@@ -140,9 +140,12 @@ def test_review_required_by_pre_approval() -> None:
     pending = executor().call("support", "refund", {"order_id": "A1", "amount": 800})
     assert gate.reviewer_for(pending.request) == "finance"
     assert not gate.decide(pending.request, pending.reason).approved  # no review yet
-    assert gate.decide(pending.request, pending.reason, Review(True, "finance")).approved
-    assert not gate.decide(pending.request, pending.reason, Review(False, "finance")).approved
-    assert not gate.decide(pending.request, pending.reason, Review(True, "someone")).approved
+    sure, unsure = Review(True, "finance", confidence=0.9), Review(True, "finance", confidence=0.6)
+    assert gate.decide(pending.request, pending.reason, sure).approved
+    for other in (Review(False, "finance", "", 0.9), Review(True, "someone", "", 0.9)):
+        assert not gate.decide(pending.request, pending.reason, other).approved
+    low = gate.decide(pending.request, pending.reason, unsure)  # below min_confidence (0.8)
+    assert not low.approved and "below approvals[0].min_confidence 0.8" in low.reason
 
 
 def test_unknown_tool_and_bad_arguments_are_refused_and_audited() -> None:
