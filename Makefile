@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # crewai and autogen run the interop tests and `make bench-peers` (about 1 min to install)
-EXTRAS ?= dev,server,crewai,autogen
+EXTRAS ?= dev,server,crewai,autogen,otel
 # llama.cpp built portable: the native build crashes on multi-token prompts on these machines.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF
 export CMAKE_ARGS ?= $(LLAMA_CMAKE_ARGS)

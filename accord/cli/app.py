@@ -61,9 +61,18 @@ def run(
         str | None,
         typer.Option(help="Continue this run id: its decisions in the ledger are reused."),
     ] = None,
+    otel: Annotated[
+        bool | None,
+        typer.Option(
+            "--otel/--no-otel",
+            help="Send the run's spans over OTLP/HTTP (default: when OTEL_EXPORTER_OTLP_ENDPOINT"
+            " is set).",
+        ),
+    ] = None,
 ) -> None:
     """Run a crew: every task decided, every attempt and decision in the ledger."""
     from accord.cli.render import result_table, summary_line
+    from accord.cli.traces import export_after_run
 
     spec = _load_crew(crew, inputs)
     progress = Progress(
@@ -100,6 +109,7 @@ def run(
             on_start=on_start,
             on_decision=on_decision,
         )
+    export_after_run(Path(result.ledger_path), result.run_id, enabled=otel)
     console.print(result_table(result))
     console.print(summary_line(result))
     console.print(
@@ -186,6 +196,7 @@ app.add_typer(__import__("accord.cli.audit", fromlist=["app"]).app, name="audit"
 app.add_typer(__import__("accord.cli.agent", fromlist=["app"]).app, name="agent")
 app.add_typer(__import__("accord.cli.memory", fromlist=["app"]).app, name="memory")
 app.add_typer(__import__("accord.cli.calibrate", fromlist=["x"]).calibrate_app)  # calibrate
+app.add_typer(__import__("accord.cli.traces", fromlist=["x"]).traces_app)  # traces
 
 
 def main() -> None:
