@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # crewai and autogen run the interop tests and `make bench-peers` (about 1 min to install)
-EXTRAS ?= dev,server,crewai,autogen,otel
+EXTRAS ?= dev,server,ui,crewai,autogen,otel
 # llama.cpp built portable: the native build crashes on multi-token prompts on these machines.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF
 export CMAKE_ARGS ?= $(LLAMA_CMAKE_ARGS)
@@ -25,7 +25,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# bubblewrap runs the sandbox; installed when missing and we are root.
+# bubblewrap runs the sandbox, chromium + chromedriver the UI's browser test; installed when
+# missing and we are root.
 system-deps:
 	@if ! command -v bwrap >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -34,9 +35,17 @@ system-deps:
 	      || echo "warning: could not install bubblewrap; sandboxed runs will be refused"; \
 	  else echo "warning: bubblewrap (bwrap) is missing; sandboxed runs will be refused"; fi; \
 	fi
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium and chromium-driver (the UI's browser test)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo "warning: could not install chromium; the UI's browser test will be skipped"; \
+	  else echo "warning: chromium or chromedriver is missing; the UI's browser test will be skipped"; fi; \
+	fi
 
 demo: install
 	$(BIN)/accord run configs/demo.yaml
+	@echo "view this run in a browser: $(BIN)/accord ui --db .accord/ledger.duckdb, then open http://127.0.0.1:8765/runs/latest"
 
 # The refund crew (issue 7): planned tool calls under permissions, approvals and an audit trail.
 .PHONY: demo-refund
@@ -74,6 +83,11 @@ bench-peers: install
 # memory retrieval latency at 10k/100k items (synthetic vectors) and recall@5 (real embeddings)
 bench-memory: install
 	$(BIN)/python benchmarks/memory_bench.py
+
+# `accord ui` page loads over a ledger of 10,000 decisions (a real server, timed GETs)
+.PHONY: bench-ui
+bench-ui: install
+	$(BIN)/python benchmarks/ui_load.py
 
 # 10,000 decisions by 8 scripted Ray role actors: throughput, RSS at 1k and 10k, ledger counts
 .PHONY: bench-load reliability

@@ -197,6 +197,7 @@ app.add_typer(__import__("accord.cli.agent", fromlist=["app"]).app, name="agent"
 app.add_typer(__import__("accord.cli.memory", fromlist=["app"]).app, name="memory")
 app.add_typer(__import__("accord.cli.calibrate", fromlist=["x"]).calibrate_app)  # calibrate
 app.add_typer(__import__("accord.cli.traces", fromlist=["x"]).traces_app)  # traces
+app.add_typer(__import__("accord.cli.ui", fromlist=["x"]).ui_app)  # ui
 
 
 def main() -> None:
