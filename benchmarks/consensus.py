@@ -19,6 +19,10 @@ def _tokens(row: SummaryRow) -> float:
     return row.prompt_tokens + row.completion_tokens
 
 
+def _holm(row: SummaryRow) -> str:
+    return "-" if row.p_holm is None else f"{row.p_holm:.3g}"
+
+
 def _line(row: SummaryRow, base: SummaryRow) -> str:
     ratio = _tokens(row) / _tokens(base)
     delta = 100 * (row.delta or 0.0)
@@ -28,7 +32,8 @@ def _line(row: SummaryRow, base: SummaryRow) -> str:
         f"{row.strategy:>14}: accuracy {100 * row.accuracy:5.1f}% "
         f"[{100 * row.ci_low:.1f}, {100 * row.ci_high:.1f}]  vs vote@5 {delta:+.1f} pts "
         f"[{100 * (row.delta_low or 0):+.1f}, {100 * (row.delta_high or 0):+.1f}], "
-        f"p={row.p_value:.3g} ({row.test}); tokens {ratio:.0%} of vote@5 -> {verdict}"
+        f"p={row.p_value:.3g} ({row.test}, Holm over the run {_holm(row)}); "
+        f"tokens {ratio:.0%} of vote@5 -> {verdict}"
     )
 
 
@@ -66,6 +71,10 @@ def main(argv: list[str]) -> int:
             f"threshold chosen from the sweep (cheapest within {TARGET_POINTS:g} pt of "
             f"vote@5, in-sample): {best.strategy} at {_tokens(best) / _tokens(base):.0%} "
             "of vote@5's tokens"
+        )
+        print(
+            "  (picked on these same items: its difference and p are optimistic for new items;"
+            " confirm it on a disjoint split)"
         )
     else:
         print(f"no adaptive threshold in this run is within {TARGET_POINTS:g} point of vote@5")

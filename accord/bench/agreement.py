@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from accord.bench.stats import bootstrap_ci
+from accord.bench.stats import accuracy_ci
 from accord.bench.store import BenchStore
 
 
@@ -34,7 +34,7 @@ def agreement(store: BenchStore, runs: Sequence[dict[str, Any]]) -> list[tuple[A
                     continue
                 a = [lrows[(strategy, k)] for k in keys]
                 b = [rrows[(strategy, k)] for k in keys]
-                ca, cb = bootstrap_ci(a), bootstrap_ci(b)
+                ca, cb = accuracy_ci(a), accuracy_ci(b)
                 overlap = ca[0] <= cb[1] and cb[0] <= ca[1]
                 mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
                 row = (strategy, len(keys), mean_a, ca, mean_b, cb, overlap)

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Literal
 
+from accord.bench.solver import SOLVER
 from accord.bench.strategies import Decider, Strategy, peers
 from accord.consensus.cascade import Cascade
 from accord.consensus.coordinator import Coordinator
@@ -14,10 +15,8 @@ from accord.consensus.policy import PolicySpec
 from accord.consensus.records import Decision, Task
 from accord.errors import ConfigError
 from accord.roles.pool import AgentPool, AgentSpec, LocalPool
-from accord.roles.prompt import RoleProfile
 
 PoolKind = Literal["local", "ray"]
-SOLVER = RoleProfile("solver", goal="answer the question correctly")
 
 # The model tiers a cascade climbs, per backend (tier 1 is the backend as configured).
 TIERS: dict[str, list[dict[str, object]]] = {

@@ -1,212 +1,49 @@
-"""Replay evaluation: sample each item K times from the real model once, then run every
-strategy through the real coordinator offline, drawing attempts from the recorded pools.
+"""Replay evaluation: sample each item K times from the real model once (`samples`), then run
+every strategy through the real coordinator offline, drawing attempts from the recorded pools.
 
-The primary (greedy, temperature 0) attempt is recorded once; voter attempts are drawn without
-replacement from the K recorded samples, in a fresh order per replay seed, so every figure
-carries a spread over seeds. Model time is the recorded time of the attempts drawn; the
-orchestration overhead is measured for real while replaying.
+Each decision draws its voter samples without replacement, in a fresh order per replay seed,
+so every figure carries a spread over seeds; a strategy that could need more than K samples is
+refused before anything is recorded. Time: each attempt drawn is charged its recorded call
+latency (the model plus the call path: prompt, parse, normalisation); the coordinator's own
+time is measured for real while replaying.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import time
 import zlib
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
+from accord.bench.config import BenchConfig, ProgressSink
 from accord.bench.deciders import SOLVER, Deciders, tier_label, tier_options
-from accord.bench.store import BenchStore, ResultRow, insert_columns
+from accord.bench.samples import SamplePool, drop_samples, record_samples
+from accord.bench.store import BenchStore, ResultRow
 from accord.bench.strategies import Strategy
 from accord.bench.tasks import BenchItem
-from accord.consensus.coordinator import task_seed
-from accord.consensus.normalise import normalised
 from accord.consensus.records import Attempt, Task
+from accord.errors import ConfigError
 from accord.ledger.pricing import PriceTable
-from accord.models.base import Backend, Message, OptionScores, create_backend
-from accord.roles.agent import RoleAgent
-
-if TYPE_CHECKING:
-    from accord.bench.runner import BenchConfig, ProgressSink
-
-VOTER_TEMPERATURE = 0.8
-_SAMPLE_COLUMNS = (
-    "item_key, backend, model, seed, kind, idx, temperature, answer, raw, "
-    "option_prob, mean_logprob, min_logprob, prompt_tokens, completion_tokens, "
-    "model_ms"
-)
-
-
-class MemoScores:
-    """Wraps a backend so repeated option scoring of one prompt is computed once.
-
-    Option scores are deterministic, so K multiple-choice samples differ only in the seeded
-    pick; each sample still records the usage of a real scoring call.
-    """
-
-    def __init__(self, inner: Backend) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self._memo: dict[tuple[tuple[Message, ...], tuple[str, ...]], OptionScores] = {}
-
-    def complete(self, request):  # type: ignore[no-untyped-def]
-        """Pass through."""
-        return self.inner.complete(request)
-
-    def score(self, messages: tuple[Message, ...], options: tuple[str, ...]) -> OptionScores:
-        """The inner backend's scores, computed once per (messages, options)."""
-        key = (messages, options)
-        if key not in self._memo:
-            self._memo[key] = self.inner.score(messages, options)
-        return self._memo[key]
-
-
-@dataclass(frozen=True, slots=True)
-class SamplePool:
-    """One item's recorded attempts on one model tier: the greedy primary and K voters."""
-
-    primary: Attempt
-    voters: tuple[Attempt, ...]
-
-
-def _attempt_row(key: str, label: str, seed: int, index: int, a: Attempt) -> tuple[object, ...]:
-    return (
-        key,
-        label,
-        a.model,
-        seed,
-        a.kind,
-        index,
-        a.temperature,
-        a.answer,
-        a.raw,
-        a.option_prob,
-        a.mean_logprob,
-        a.min_logprob,
-        a.prompt_tokens,
-        a.completion_tokens,
-        a.model_ms,
-    )
-
-
-def _load_pools(store: BenchStore, label: str, seed: int) -> dict[str, list[Attempt]]:
-    found: dict[str, list[Attempt]] = {}
-    with store.connect() as db:
-        rows = db.execute(
-            f"SELECT {_SAMPLE_COLUMNS} FROM bench_samples WHERE backend = ? "
-            "AND seed = ? ORDER BY item_key, kind, idx",
-            [label, seed],
-        ).fetchall()
-    for key, _, model, s, kind, _idx, temp, answer, raw, op, mean_lp, min_lp, pt, ct, ms in rows:
-        found.setdefault(key, []).append(
-            Attempt(
-                task_id="",
-                role=SOLVER.name,
-                model=model,
-                answer=answer,
-                raw=raw,
-                prompt_tokens=pt,
-                completion_tokens=ct,
-                model_ms=ms,
-                seed=s,
-                temperature=temp,
-                kind=kind,
-                option_prob=op,
-                mean_logprob=mean_lp,
-                min_logprob=min_lp,
-            )
-        )
-    return found
-
-
-def record_samples(
-    items: list[BenchItem],
-    store: BenchStore,
-    backend: str,
-    options: dict[str, object],
-    *,
-    seed: int,
-    k: int,
-    progress: ProgressSink,
-) -> dict[str, SamplePool]:
-    """The sample pool of every item, drawing from the model only what is not stored yet."""
-    label = tier_label(backend, options)
-    stored = _load_pools(store, label, seed)
-    todo = [
-        it
-        for it in items
-        if sum(a.kind == "voter" for a in stored.get(it.key, [])) < k
-        or not any(a.kind == "primary" for a in stored.get(it.key, []))
-    ]
-    progress.start(f"sampling {label}", len(todo) * (k + 1))
-    agent = RoleAgent(SOLVER, MemoScores(create_backend(backend, **options))) if todo else None
-    unsaved: list[tuple[object, ...]] = []
-    last = time.monotonic()
-    for item in todo:
-        have = stored.get(item.key, [])
-        base = task_seed(seed, item.task.id)
-        new: list[tuple[object, ...]] = []
-        if not any(a.kind == "primary" for a in have):
-            a = normalised(
-                agent.attempt(
-                    item.task,
-                    kind="primary",
-                    temperature=0.0,  # type: ignore[union-attr]
-                    seed=base,
-                ),
-                item.task,
-            )
-            have.append(a)
-            new.append(_attempt_row(item.key, label, seed, 0, a))
-            progress.advance(1, f"{item.item.id} primary")
-        voters = sum(a.kind == "voter" for a in have)
-        for index in range(voters, k):
-            a = normalised(
-                agent.attempt(
-                    item.task,
-                    kind="voter",  # type: ignore[union-attr]
-                    temperature=VOTER_TEMPERATURE,
-                    seed=base + index,
-                ),
-                item.task,
-            )
-            have.append(a)
-            new.append(_attempt_row(item.key, label, seed, index, a))
-            progress.advance(1, f"{item.item.id} sample {index + 1}/{k}")
-        stored[item.key] = have
-        unsaved.extend(new)
-        if time.monotonic() - last > 5.0:  # bounded loss if interrupted; few file opens
-            insert_columns(store, "bench_samples", _SAMPLE_COLUMNS.split(", "), unsaved)
-            unsaved, last = [], time.monotonic()
-    if unsaved:
-        insert_columns(store, "bench_samples", _SAMPLE_COLUMNS.split(", "), unsaved)
-    pools = {}
-    for item in items:
-        have = stored[item.key]
-        primary = next(a for a in have if a.kind == "primary")
-        voters = tuple(a for a in have if a.kind == "voter")[:k]
-        pools[item.key] = SamplePool(primary, voters)
-    return pools
 
 
 class ReplayPool:
-    """An AgentPool that answers from recorded samples instead of a model."""
+    """An AgentPool that answers from recorded samples instead of a model.
 
-    def __init__(
-        self,
-        pools: dict[str, SamplePool],
-        keys: dict[str, str],
-        *,
-        coordinator_seed: int,
-        replay_seed: int,
-    ) -> None:
+    Call `begin()` before each decision: a decision's voter samples are the item's recorded
+    samples in this replay seed's order, the first call getting the first, without
+    replacement. `call_ms` sums the recorded call latency of what the decision drew.
+    """
+
+    def __init__(self, pools: Mapping[str, SamplePool], keys: Mapping[str, str], *, seed: int):
         self.pools = pools
         self.keys = keys
-        self.coordinator_seed = coordinator_seed
-        self.replay_seed = replay_seed
+        self.seed = seed
+        self.call_ms = 0.0
+        self._drawn: dict[str, int] = {}
+        self._orders: dict[str, list[int]] = {}
 
     def roles(self) -> list[str]:
         """The one recorded role."""
@@ -216,20 +53,59 @@ class ReplayPool:
         """Replays are instant; one at a time keeps them in order."""
         return 1
 
+    def begin(self) -> None:
+        """A new decision: its voters are drawn from the start of each item's order."""
+        self._drawn.clear()
+        self.call_ms = 0.0
+
+    def _order(self, task_id: str, k: int) -> list[int]:
+        if task_id not in self._orders:
+            order = list(range(k))
+            random.Random(zlib.crc32(f"{self.seed}:{task_id}".encode())).shuffle(order)
+            self._orders[task_id] = order
+        return self._orders[task_id]
+
     async def attempt(
         self, role: str, task: Task, *, kind: str, temperature: float, seed: int
     ) -> Attempt:
-        """The recorded greedy answer at temperature 0, else the next voter in this order."""
+        """The recorded greedy answer at temperature 0, else the decision's next voter."""
         pool = self.pools[self.keys[task.id]]
         if temperature <= 0:
-            return replace(pool.primary, task_id=task.id, kind=kind, seed=seed)  # type: ignore[arg-type]
-        order = list(range(len(pool.voters)))
-        random.Random(zlib.crc32(f"{self.replay_seed}:{task.id}".encode())).shuffle(order)
-        index = (seed - task_seed(self.coordinator_seed, task.id)) % len(order)
-        return replace(pool.voters[order[index]], task_id=task.id, kind=kind, seed=seed)  # type: ignore[arg-type]
+            sample = pool.primary
+        else:
+            n = self._drawn.get(task.id, 0)
+            if n >= len(pool.voters):
+                raise ConfigError(
+                    f"a decision on {task.id!r} asked for voter sample {n + 1}, but only "
+                    f"{len(pool.voters)} were recorded",
+                    hint=f"record more samples: --replay {n + 1} or more",
+                )
+            self._drawn[task.id] = n + 1
+            sample = pool.voters[self._order(task.id, len(pool.voters))[n]]
+        self.call_ms += sample.call_ms
+        return replace(sample.attempt, task_id=task.id, kind=kind, seed=seed)  # type: ignore[arg-type]
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def samples_needed(strategy: Strategy) -> int:
+    """The most voter samples one decision of `strategy` can draw from one tier."""
+    if strategy.policy is None or strategy.policy.kind == "single":
+        return 0
+    return strategy.policy.k  # answers (the primary's included) never exceed k
+
+
+def check_enough(strategies: Sequence[Strategy], k: int) -> None:
+    """Refuse strategies that could need more voter samples than `k` are recorded."""
+    needed = max((samples_needed(s) for s in strategies), default=0)
+    if needed > k:
+        names = ", ".join(s.name for s in strategies if samples_needed(s) > k)
+        raise ConfigError(
+            f"{names} can draw up to {needed} voter samples per item, but --replay {k} records "
+            f"{k}: they would be reused",
+            hint=f"use --replay {needed} (or more)",
+        )
 
 
 class _Acc:
@@ -302,14 +178,13 @@ async def _replay_all(
     keys = {it.task.id: it.key for it in items}
     accs: dict[tuple[str, str], _Acc] = {}
     for r in range(config.replay_seeds):
-        replays = {
-            t: ReplayPool(p, keys, coordinator_seed=config.seed, replay_seed=r)
-            for t, p in tier_pools.items()
-        }
+        replays = {t: ReplayPool(p, keys, seed=r) for t, p in tier_pools.items()}
         deciders = Deciders(config.backend, config.backend_options, seed=config.seed, pools=replays)
         for strategy in strategies:
             decider = deciders.build(strategy)
             for item in items:
+                for pool in replays.values():
+                    pool.begin()
                 d = await decider.decide(item.task)
                 ok = is_correct(d.answer, item.targets, item.task.answer_type)
                 acc = accs.setdefault((strategy.name, item.key), _Acc())
@@ -323,7 +198,8 @@ async def _replay_all(
                     n_attempts=float(len(d.attempts)),
                     prompt_tokens=float(d.prompt_tokens),
                     completion_tokens=float(d.completion_tokens),
-                    wall_ms=d.model_ms + d.wall_ms,
+                    # the coordinator as measured now, each drawn call as it was recorded
+                    wall_ms=d.wall_ms + sum(pool.call_ms for pool in replays.values()),
                     model_ms=d.model_ms,
                     cost=sum(
                         prices.usd(a.model, a.prompt_tokens, a.completion_tokens)
@@ -344,14 +220,15 @@ def run_replay(
     progress: ProgressSink,
 ) -> tuple[list[ResultRow], dict[str, np.ndarray]]:
     """Record K samples per item per needed tier (once), then replay every strategy."""
-    from accord.errors import ConfigError
-
     if any(s.peer for s in strategies):
         raise ConfigError("peers run live only", hint="drop --replay or the peer strategies")
+    check_enough(strategies, config.replay)
     tiers = max(s.tiers for s in strategies)
     tier_pools = {}
     for tier in range(tiers):
         options = tier_options(config.backend, config.backend_options, tier)
+        if config.rerecord:
+            drop_samples(store, tier_label(config.backend, options), config.seed)
         tier_pools[tier] = record_samples(
             items,
             store,

@@ -50,6 +50,7 @@ def headline_table(run: dict[str, Any], rows: list[SummaryRow]) -> str:
     sim = "simulated, " if run["simulated"] else ""
     head = (
         "| strategy | rows | items | accuracy % [95% CI] | Δ vs vote@5 [95% CI] | p (paired) | "
+        "p Holm | "
         "prompt tok/item | completion tok/item | tokens vs vote@5 | wall ms/item | "
         "overhead ms/item | escalation % | cost USD/item | GFLOPs/item |"
     )
@@ -81,6 +82,7 @@ def headline_table(run: dict[str, Any], rows: list[SummaryRow]) -> str:
                     acc,
                     delta,
                     p,
+                    _p(r.p_holm),
                     _num(r.prompt_tokens),
                     _num(r.completion_tokens),
                     ratio,
@@ -302,13 +304,21 @@ def markdown(
     out += [
         "## How to read this",
         "",
-        "- Accuracy intervals: percentile bootstrap over items (2,000 resamples). Replayed "
-        "rows also show the 2.5–97.5% spread of accuracy over replay seeds.",
+        "- Accuracy intervals: percentile bootstrap over items (2,000 resamples); Wilson's "
+        "binomial interval when every item is right (or every item wrong), where the "
+        "bootstrap would collapse to a point. Replayed rows also show the 2.5–97.5% spread "
+        "of accuracy over replay seeds.",
         "- Δ and p compare each strategy with vote@5 on the same items: exact McNemar for "
         "live rows, a sign-flip permutation test on per-item accuracy rates for replayed "
-        "rows.",
-        "- Overhead is wall time minus model time (the coordinator's own cost). Replayed "
-        "rows charge each drawn attempt its recorded model time.",
+        "rows (exact enumeration up to 20 differing items, else 20,000 random flips).",
+        "- p Holm: the p-values adjusted (Holm) for the family of every comparison with "
+        "vote@5 in this run; read a single row's unadjusted p as one of that family. A "
+        "threshold picked from the adaptive sweep is picked in-sample, on these same items: "
+        "its Δ and p are optimistic for new items.",
+        "- Overhead is wall time minus model time: the coordinator plus the call path "
+        "(prompt building, parsing, normalisation). Replayed rows charge each drawn attempt "
+        "its recorded call latency (model and call path, measured when it was recorded) "
+        "and measure the coordinator while replaying.",
         "- Escalation: share of decisions that needed more than the first answer.",
         "- Cost: the ledger's price table (local models cost $0; FLOPs = 2 x params x tokens).",
         "- `peer:` rows are other frameworks on the same backend and items, always run live.",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Literal, Protocol
+from dataclasses import replace
 
-from accord.bench.deciders import SOLVER, Deciders, PoolKind
+from accord.bench.config import BenchConfig, Mode, ProgressSink, Silent
+from accord.bench.deciders import SOLVER, Deciders, tier_label
+from accord.bench.replay import run_replay
 from accord.bench.store import BenchStore, PromptRow, ResultRow
 from accord.bench.strategies import Decider, Strategy, check_peer, parse_strategies
 from accord.bench.summary import summarise
@@ -17,55 +17,11 @@ from accord.bench.tasks import BenchItem, load_bench_items
 from accord.consensus.records import Decision
 from accord.crews.scoring import is_correct
 from accord.ledger.pricing import PriceTable
-from accord.ledger.writer import DEFAULT_PATH, Ledger, new_run_id
+from accord.ledger.writer import Ledger, new_run_id
 
-Mode = Literal["live", "replay"]
+__all__ = ["BenchConfig", "ProgressSink", "backend_label", "result_row", "run_bench", "run_live"]
+
 _FLUSH_SECONDS = 5.0  # how much work an interrupted bench may lose
-
-
-class ProgressSink(Protocol):
-    """Where a bench reports progress (the CLI draws a rich bar; tests can ignore it)."""
-
-    def start(self, phase: str, total: int) -> None:
-        """A phase of `total` steps begins."""
-        ...
-
-    def advance(self, steps: int = 1, note: str = "") -> None:
-        """`steps` more steps are done."""
-        ...
-
-
-class _Silent:
-    def start(self, phase: str, total: int) -> None:
-        pass
-
-    def advance(self, steps: int = 1, note: str = "") -> None:
-        pass
-
-
-@dataclass
-class BenchConfig:
-    """What to bench: tasks, strategies, backend and where results go."""
-
-    tasks: str = "arithmetic__1_digit_addition"
-    strategies: str = "single,vote@3,vote@5,early-stop,adaptive"
-    limit: int | None = None
-    seed: int = 0
-    backend: str = "llama"
-    backend_options: dict[str, object] = field(default_factory=dict)
-    db: Path = DEFAULT_PATH
-    out: Path | None = None
-    replay: int = 0
-    replay_seeds: int = 20
-    pool: PoolKind = "local"
-    command: str = ""
-    ledger: bool | None = None  # ledger rows per decision; default: all but simulated runs
-    fresh: bool = False  # re-run live rows even when cached (replay samples are still reused)
-
-    @property
-    def mode(self) -> Mode:
-        """`replay` when K samples per item are to be recorded and replayed, else `live`."""
-        return "replay" if self.replay > 0 else "live"
 
 
 def result_row(
@@ -150,8 +106,6 @@ def prompt_rows(
 
 def backend_label(config: BenchConfig) -> str:
     """The backend as the cache keys it: name plus options."""
-    from accord.bench.deciders import tier_label
-
     return tier_label(config.backend, config.backend_options)
 
 
@@ -258,7 +212,7 @@ async def run_live(
 
 def run_bench(config: BenchConfig, progress: ProgressSink | None = None) -> str:
     """Run the bench described by `config`; store rows and the summary; return the run id."""
-    progress = progress or _Silent()
+    progress = progress or Silent()
     items = load_bench_items(config.tasks, config.limit)
     strategies = parse_strategies(config.strategies)
     for strategy in strategies:
@@ -288,8 +242,6 @@ def run_bench(config: BenchConfig, progress: ProgressSink | None = None) -> str:
     status = "failed"
     try:
         if config.mode == "replay":
-            from accord.bench.replay import run_replay
-
             # peers cannot be replayed (they send their own prompts): they run live, after
             replayed = [s for s in strategies if not s.is_peer]
             live = [s for s in strategies if s.is_peer]

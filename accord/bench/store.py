@@ -34,13 +34,17 @@ _SCHEMA = [
         seed_low DOUBLE, seed_high DOUBLE, delta DOUBLE, delta_low DOUBLE, delta_high DOUBLE,
         p_value DOUBLE, test VARCHAR, prompt_tokens DOUBLE, completion_tokens DOUBLE,
         wall_ms DOUBLE, overhead_ms DOUBLE, escalation DOUBLE, cost_usd DOUBLE,
-        flops DOUBLE, PRIMARY KEY (run_id, strategy))""",
+        flops DOUBLE, p_holm DOUBLE, PRIMARY KEY (run_id, strategy))""",
     """CREATE TABLE IF NOT EXISTS bench_samples (
         item_key VARCHAR, backend VARCHAR, model VARCHAR, seed BIGINT, kind VARCHAR,
         idx INTEGER, temperature DOUBLE, answer VARCHAR, raw VARCHAR, option_prob DOUBLE,
         mean_logprob DOUBLE, min_logprob DOUBLE, prompt_tokens BIGINT,
-        completion_tokens BIGINT, model_ms DOUBLE,
+        completion_tokens BIGINT, model_ms DOUBLE, format INTEGER, call_ms DOUBLE,
         PRIMARY KEY (item_key, backend, model, seed, kind, idx))""",
+    # files written before these columns existed: their rows read NULL (format 1)
+    "ALTER TABLE bench_samples ADD COLUMN IF NOT EXISTS format INTEGER",
+    "ALTER TABLE bench_samples ADD COLUMN IF NOT EXISTS call_ms DOUBLE",
+    "ALTER TABLE bench_summary ADD COLUMN IF NOT EXISTS p_holm DOUBLE",
     # what a strategy sent the model for one item (peers' frameworks write their own prompts)
     """CREATE TABLE IF NOT EXISTS bench_prompts (
         item_key VARCHAR, strategy VARCHAR, backend VARCHAR, seed BIGINT, calls INTEGER,
@@ -105,6 +109,7 @@ class SummaryRow:
     escalation: float
     cost_usd: float
     flops: float | None
+    p_holm: float | None = None  # p_value adjusted (Holm) over the run's comparisons
 
 
 @dataclass(slots=True)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from accord.bench.stats import bootstrap_ci, mcnemar, paired_diff_ci, paired_permutation
+from accord.bench.stats import accuracy_ci, holm, mcnemar, paired_diff_ci, paired_permutation
 from accord.bench.store import ResultRow, SummaryRow
 from accord.bench.strategies import BASELINE, Strategy
 
@@ -29,6 +29,7 @@ def summarise(
     over replay seeds and get a sign-flip permutation test on the per-item differences (so do
     live rows, such as peers', compared with a replayed baseline).
     `per_seed` (strategy -> seeds x items 0/1 matrix) adds the spread over replay seeds.
+    `p_holm` adjusts every p-value for the family of all the run's comparisons (Holm).
     """
     by_strategy: dict[str, dict[str, ResultRow]] = {}
     for row in rows:
@@ -41,7 +42,7 @@ def summarise(
             continue
         items = list(mine.values())
         correct = [r.correct for r in items]
-        low, high = bootstrap_ci(correct, seed=seed)
+        low, high = accuracy_ci(correct, seed=seed)
         summary = SummaryRow(
             run_id=run_id,
             strategy=strategy.name,
@@ -76,6 +77,8 @@ def summarise(
             )
         _pair(summary, mine, base, seed)
         out.append(summary)
+    for summary, adjusted in zip(out, holm([r.p_value for r in out]), strict=True):
+        summary.p_holm = adjusted
     return out
 
 

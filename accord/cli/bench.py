@@ -102,7 +102,8 @@ def bench(
     replay: Annotated[
         int,
         typer.Option(
-            help="Record K samples per item once and replay every strategy from them (0: run live)."
+            help="Record K samples per item once and replay every strategy from them (0: run "
+            "live); K must cover the largest vote (vote@7 needs 7)."
         ),
     ] = 0,
     replay_seeds: Annotated[int, typer.Option(help="Replay orders per strategy.")] = 20,
@@ -115,6 +116,13 @@ def bench(
         bool,
         typer.Option(
             "--fresh", help="Measure live rows again instead of reusing cached ones (re-timing)."
+        ),
+    ] = False,
+    rerecord: Annotated[
+        bool,
+        typer.Option(
+            "--rerecord",
+            help="With --replay: drop the recorded samples of this backend and seed, draw anew.",
         ),
     ] = False,
 ) -> None:
@@ -145,6 +153,7 @@ def bench(
         command=command,
         backend_options=_options(option or []),
         fresh=fresh,
+        rerecord=rerecord,
     )
     with _progress() as progress:
         run_id = run_bench(config, RichProgress(progress))

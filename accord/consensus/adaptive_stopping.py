@@ -4,15 +4,17 @@ Beta rule (Aggarwal et al., 2023): with `a` votes for the leader and `b` for the
 uniform prior, the leader's share of the two is p ~ Beta(a + 1, b + 1); stop when
 P(p > 1/2) >= c. For integer counts this has a closed form: P(p > 1/2) = P(Bin(a+b+1, 1/2) <= a).
 
-Window rule (Early-Stopping Self-Consistency, Li et al., 2024): stop as soon as the vote holds a
-unanimous window of `w` answers.
+Window rule (Early-Stopping Self-Consistency, Li et al., 2024): the votes, in the order they
+arrive, fall into consecutive windows of `w` (votes 1..w, w+1..2w, ...); stop as soon as one
+window is unanimous. The answer is still the majority of every vote drawn.
+
+The rules are registered by name in `accord.consensus.stopping` (this module imports no registry).
 """
 
 from __future__ import annotations
 
 from math import comb
 
-from accord.consensus.stopping import stopping_rules
 from accord.consensus.voting import Tally
 
 
@@ -54,7 +56,7 @@ class BetaRule:
 
 
 class WindowRule:
-    """Stop once `window` votes are in and all of them agree (a unanimous window)."""
+    """Stop once a window of `window` consecutive votes (in arrival order) is unanimous."""
 
     def __init__(self, window: int = 3) -> None:
         if window < 1:
@@ -63,25 +65,28 @@ class WindowRule:
         self.name = f"window@{window}"
 
     def done(self, tally: Tally, k_max: int) -> str | None:
-        """'k_max' at the cap, 'window' on a unanimous window, else None.
+        """'k_max' at the cap, 'window' once a complete window is unanimous, else None.
 
-        The tally is order-free, so the window is the whole vote so far: the rule fires on the
-        first `window` votes when they agree, which is when ESC's first window would.
+        Every complete window is checked, so votes that arrive in a batch past a window's end
+        (parallel voters) still stop the vote on that window.
         """
         if tally.total >= k_max:
             return "k_max"
-        if tally.total >= self.window and len(tally.rows) == 1:
+        if unanimous_window(_arrival(tally), self.window):
             return "window"
         return None
 
 
-def _register() -> None:
-    for c in (0.8, 0.9, 0.95, 0.99):
-        stopping_rules.add(f"beta@{c:g}", lambda c=c: BetaRule(c))
-    stopping_rules.add("beta", lambda: BetaRule(0.95))
-    for w in (2, 3, 4):
-        stopping_rules.add(f"window@{w}", lambda w=w: WindowRule(w))
-    stopping_rules.add("window", lambda: WindowRule(3))
+def unanimous_window(order: tuple[str, ...], window: int) -> bool:
+    """Whether one of the consecutive windows of `window` votes in `order` is unanimous."""
+    complete = len(order) - len(order) % window
+    return any(len(set(order[i : i + window])) == 1 for i in range(0, complete, window))
 
 
-_register()
+def _arrival(tally: Tally) -> tuple[str, ...]:
+    """The tally's votes in arrival order (a tally built without it: the vote counts only)."""
+    if tally.order or not tally.rows:
+        return tally.order
+    if len(tally.rows) == 1:  # one answer: every order is the same
+        return (tally.rows[0][0],) * tally.total
+    raise ValueError("the window rule needs the votes' arrival order (use Tally.of)")

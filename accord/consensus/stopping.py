@@ -1,9 +1,14 @@
-"""Stopping rules for a vote: each says whether the vote is over, and why."""
+"""Stopping rules for a vote: each says whether the vote is over, and why.
+
+The registry `stopping_rules` holds every built-in rule by name: `fixed`, `settled` (here),
+`beta@c` and `window@w` (from `accord.consensus.adaptive_stopping`).
+"""
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from accord.consensus.adaptive_stopping import BetaRule, WindowRule
 from accord.consensus.voting import Tally
 from accord.registry import Registry
 
@@ -56,5 +61,13 @@ class Settled:
         return None
 
 
-# The adaptive rules (Beta posterior, unanimous window) live in their own module.
-from accord.consensus import adaptive_stopping as _adaptive  # noqa: E402, F401
+def _register_adaptive() -> None:
+    for c in (0.8, 0.9, 0.95, 0.99):
+        stopping_rules.add(f"beta@{c:g}", lambda c=c: BetaRule(c))
+    stopping_rules.add("beta", lambda: BetaRule(0.95))
+    for w in (2, 3, 4):
+        stopping_rules.add(f"window@{w}", lambda w=w: WindowRule(w))
+    stopping_rules.add("window", lambda: WindowRule(3))
+
+
+_register_adaptive()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,17 +12,21 @@ class Tally:
 
     rows: tuple[tuple[str, int, float], ...]
     weighted: bool = False
+    # the answers in the order they were given (ESC's windows read it; the majority does not)
+    order: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def of(cls, votes: Iterable[tuple[str, float]], *, weighted: bool = False) -> Tally:
-        """Tally `(answer, confidence)` votes.
+        """Tally `(answer, confidence)` votes, given in the order they arrived.
 
         By count, ties broken by summed confidence, then by the answer; `weighted` ranks by
         summed confidence first (a confidence-weighted vote), then by count.
         """
         counts: dict[str, int] = {}
         weight: dict[str, float] = {}
+        order: list[str] = []
         for answer, confidence in votes:
+            order.append(answer)
             counts[answer] = counts.get(answer, 0) + 1
             weight[answer] = weight.get(answer, 0.0) + confidence
         if weighted:
@@ -30,7 +34,7 @@ class Tally:
         else:
             key = lambda r: (-r[1], -round(r[2], 12), r[0])  # noqa: E731
         rows = sorted(((a, counts[a], weight[a]) for a in counts), key=key)
-        return cls(tuple(rows), weighted)
+        return cls(tuple(rows), weighted, tuple(order))
 
     @property
     def total(self) -> int:

@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from accord.bench.deciders import SOLVER
+from accord.bench.solver import SOLVER
 from accord.consensus.normalise import normalise_answer, normalise_choice
 from accord.consensus.records import Attempt, Decision, Task
 from accord.interop._common import as_backend, require

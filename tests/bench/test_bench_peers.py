@@ -184,7 +184,7 @@ def test_a_replay_run_runs_the_peers_live_and_says_so(task_file: Path) -> None:
 
 def test_peer_rows_are_paired_with_a_replayed_baseline_by_permutation(task_file: Path) -> None:
     model = Model()
-    run_id = run_bench(config(task_file, model, strategies="vote@5,peer:autogen", replay=3))
+    run_id = run_bench(config(task_file, model, strategies="vote@5,peer:autogen", replay=5))
     row = summary(task_file.parent / "bench.duckdb", run_id)["peer:autogen"]
     assert row.test == "paired sign-flip" and row.delta is not None
 

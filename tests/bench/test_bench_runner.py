@@ -71,10 +71,31 @@ def test_replay_run_labels_rows_and_carries_a_seed_spread(tmp_path: Path) -> Non
     md, (png,) = write_report(db, run_id, tmp_path / "out")
     text = md.read_text()
     assert "SIMULATED" in text and "replayed from 6 recorded samples" in text
+    assert "| p Holm |" in text and "picked in-sample" in text
     assert png.stat().st_size > 10_000
     page, pngs = write_report(db, [run_id, run_id], tmp_path / "docs", page="RESULTS.md")
     assert page.name == "RESULTS.md" and len(pngs) == 2
     assert page.read_text().startswith("# Bench results")
+
+
+def test_p_values_are_adjusted_for_the_family_of_the_runs_comparisons(tmp_path: Path) -> None:
+    from accord.bench.stats import holm
+
+    db = tmp_path / "l.duckdb"
+    run_id = run_bench(
+        BenchConfig(
+            tasks="simulated:150",
+            strategies="single,vote@3,vote@5,adaptive-sweep",
+            backend="simulated",
+            db=db,
+        )
+    )
+    rows = BenchStore(db).summary(run_id)
+    tested = [r for r in rows if r.p_value is not None]
+    assert len(tested) == 8  # single, vote@3 and the six thresholds of the sweep
+    assert [r.p_holm for r in tested] == pytest.approx(holm([r.p_value for r in tested]))
+    assert all(r.p_holm >= r.p_value for r in tested)  # type: ignore[operator]
+    assert next(r for r in rows if r.strategy == "vote@5").p_holm is None
 
 
 def test_scripted_backend_on_a_bigbench_file_by_path(tmp_path: Path) -> None:

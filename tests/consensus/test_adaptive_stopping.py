@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 from hypothesis import given, settings
@@ -55,13 +56,52 @@ def test_window_rule_needs_a_full_unanimous_window() -> None:
     rule = WindowRule(3)
     assert rule.done(Tally.of([("a", 1.0)] * 2), 5) is None
     assert rule.done(Tally.of([("a", 1.0)] * 3), 5) == "window"
-    assert rule.done(Tally.of([("a", 1.0)] * 3 + [("b", 1.0)]), 5) is None
+    assert rule.done(Tally.of([("b", 1.0)] + [("a", 1.0)] * 3), 9) is None  # windows: baa, a..
+
+
+def _esc_stop(answers: str, window: int, k_max: int) -> int:
+    """Where Early-Stopping Self-Consistency stops: sample window by window (consecutive,
+    not overlapping), stop after the first window whose answers are all one; never past k."""
+    for end in range(window, k_max + 1, window):
+        if len(set(answers[end - window : end])) == 1:
+            return end
+    return k_max
+
+
+def _rule_stop(answers: str, name: str, k_max: int) -> int:
+    """Where the registered rule stops the same votes, arriving in this order."""
+    rule = stopping_rules.create(name)
+    for n in range(1, k_max + 1):
+        if rule.done(Tally.of((a, 1.0) for a in answers[:n]), k_max):
+            return n
+    raise AssertionError("a rule must stop at k_max")
+
+
+@pytest.mark.parametrize(("window", "k_max"), [(2, 5), (3, 5), (3, 9), (2, 8), (4, 9)])
+def test_window_rule_stops_where_esc_does_on_every_sequence(window: int, k_max: int) -> None:
+    for letters in itertools.product("ab", repeat=k_max):
+        answers = "".join(letters)
+        assert _rule_stop(answers, f"window@{window}", k_max) == _esc_stop(answers, window, k_max)
+
+
+def test_window_rule_stops_on_a_later_unanimous_window() -> None:
+    assert _rule_stop("abaaa", "window@2", 5) == 4  # windows ab, aa: ESC stops on the second
+    assert _rule_stop("abbaa", "window@2", 5) == 5  # bb straddles two windows: not a window
+
+
+def test_the_coordinator_gives_the_window_rule_its_votes_in_arrival_order() -> None:
+    pool = scripted_pool({"solver": {"question": ["3", "4", "4", "4", "4"]}})
+    policy = PolicySpec(kind="vote", k=5, stopping="window@2")
+    decision = asyncio.run(Coordinator(pool).decide(Task("t", "question"), policy))
+    assert len(decision.attempts) == 4 and decision.stop_reason == "window"
+    assert decision.answer == "4"
 
 
 votes = st.lists(st.sampled_from(["1", "2", "3"]), min_size=0, max_size=12)
+ORDER_FREE = [r for r in RULES if not r.startswith("window")]  # ESC's windows read the order
 
 
-@given(votes, st.randoms(use_true_random=False), st.sampled_from(RULES), st.integers(1, 12))
+@given(votes, st.randoms(use_true_random=False), st.sampled_from(ORDER_FREE), st.integers(1, 12))
 def test_rules_are_invariant_to_arrival_order(answers, rnd, name, k_max) -> None:  # type: ignore[no-untyped-def]
     rule = stopping_rules.create(name)
     shuffled = list(answers)
