@@ -205,13 +205,15 @@ class Pages:
             spec = queries.task_specs(found["config"]).get(task_id)
             policy = found["config"].get("policy") or {}
             rows = queries.attempts(db, run_id, task_id)
+            rebuilt = queries.tallies(rows, spec, weighted=bool(policy.get("weighted")))
             return {
                 "run": found,
                 "d": row,
                 "spec": spec,
                 "attempts": rows,
                 "has_prompts": "prompt" in db.columns.get("attempts", set()),
-                "tallies": queries.tallies(rows, spec, weighted=bool(policy.get("weighted"))),
+                "tallies": rebuilt,
+                "recorded": queries.recorded_tally(row, rebuilt, spec),
                 "audit": queries.audit_status(db, run_id),
                 "events": queries.audit_events(db, run_id, task_id),
                 "run_events": len(queries.audit_events(db, run_id)),

@@ -192,9 +192,19 @@ class VoteGroup:
 
     answer: str
     votes: int
-    weight: float
+    weight: float | None
     share: float
     attempt_nos: tuple[int, ...]
+
+
+def _task(spec: dict[str, Any] | None) -> Task:
+    """The task as far as normalising its answers needs (type and choices)."""
+    return Task(
+        id="",
+        prompt="",
+        answer_type=(spec or {}).get("answer_type") or "text",
+        choices=tuple((spec or {}).get("choices") or ()),
+    )
 
 
 def tallies(
@@ -202,12 +212,7 @@ def tallies(
 ) -> dict[str, list[VoteGroup]]:
     """The vote of each model tier, rebuilt from the stored attempts as the coordinator
     counts it: valid answers (not critics' verdicts), grouped by their normalised form."""
-    task = Task(
-        id="",
-        prompt="",
-        answer_type=(spec or {}).get("answer_type") or "text",
-        choices=tuple((spec or {}).get("choices") or ()),
-    )
+    task = _task(spec)
     by_model: dict[str, list[dict[str, Any]]] = {}
     for a in rows:
         if a["kind"] in ANSWER_KINDS and a["verdict_ok"] and a["answer"] is not None:
@@ -228,6 +233,62 @@ def tallies(
             for answer, count, weight in tally.rows
         ]
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """The tally the coordinator stored with the decision (`decisions.votes`), each answer
+    joined to its attempts when one tier's rebuilt vote has exactly these counts."""
+
+    tier: str | None
+    groups: list[VoteGroup]
+
+
+def recorded_tally(
+    decision_row: dict[str, Any],
+    rebuilt: dict[str, list[VoteGroup]],
+    spec: dict[str, Any] | None,
+) -> Recorded | None:
+    """The stored tally of a vote (None when the ledger has none for this decision)."""
+    try:
+        stored = json.loads(decision_row.get("votes") or "null")
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(stored, list) or not stored:
+        return None
+    task = _task(spec)
+    pairs = [
+        (str(v.get("answer", "")), float(v.get("votes") or 0))
+        for v in stored
+        if isinstance(v, dict)
+    ]
+    keys = [normalise_answer(answer, task) for answer, _ in pairs]
+    counts = dict(zip(keys, (n for _, n in pairs), strict=True))
+    tier = next(
+        (
+            model
+            for model, groups in reversed(rebuilt.items())
+            if {g.answer: float(g.votes) for g in groups} == counts
+            or {g.answer: round(g.weight, 9) for g in groups}
+            == {k: round(n, 9) for k, n in counts.items()}
+        ),
+        None,
+    )
+    by_key = {g.answer: g for g in rebuilt.get(tier, [])} if tier else {}
+    whole = sum(n for _, n in pairs) or 1.0
+    groups = []
+    for (answer, n), key in zip(pairs, keys, strict=True):
+        match = by_key.get(key)
+        groups.append(
+            VoteGroup(
+                answer,
+                int(n) if n.is_integer() else n,  # type: ignore[arg-type]
+                match.weight if match else None,
+                n / whole,
+                match.attempt_nos if match else (),
+            )
+        )
+    return Recorded(tier, groups)
 
 
 def audit_events(db: Reader, run_id: str, task_id: str | None = None) -> list[dict[str, Any]]:

@@ -102,8 +102,30 @@ def test_decision_page_shows_the_ledger_rows(filled: Filled, ui_url: str) -> Non
         ["42", "4", "1.80"],
         ["41", "1", "0.45"],
     ]
+    assert "as the coordinator recorded it" in page
+    assert re.search(r"#0 #1 #3 #4\s*</td>", page)  # the recorded answer's attempts
+    # the prompt each attempt sent, as the ledger kept it
+    assert "You are the analyst." in page and "What is 17 plus 25?\nAnswer with just" in page
     # the audit event that names this decision, with the run's chain verdict
     assert "chain intact" in page and "plan=sum" in page
+
+
+def test_a_ledger_without_tallies_or_prompts_gets_the_vote_rebuilt(
+    filled: Filled, tmp_path: Path
+) -> None:
+    old = tmp_path / "old.duckdb"
+    shutil.copy(filled.db, old)
+    with duckdb.connect(str(old)) as conn:  # as a ledger written before migration m005
+        conn.execute("ALTER TABLE decisions DROP COLUMN votes")
+        conn.execute("ALTER TABLE attempts DROP COLUMN prompt")
+    with serve_ui(old) as url:
+        page = get(url + f"runs/{filled.run_id}/decisions/sum").text
+    assert "Rebuilt from the stored attempts" in page and "does not store prompts" in page
+    groups = re.findall(r'<tr class="group[^"]*">(.*?)</tr>', page, re.S)
+    assert [text_of(cells).split()[:3] for cells in groups] == [
+        ["42", "4", "1.80"],
+        ["41", "1", "0.45"],
+    ]
 
 
 def test_task_graph_draws_every_dependency(filled: Filled, ui_url: str) -> None:
