@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
             for line in lines:
                 item = json.loads(line)
                 for s in item["samples"]:
-                    if methods and s["method"] not in methods or not readable(s["answer"]):
+                    if (methods and s["method"] not in methods) or not readable(s["answer"]):
                         continue
                     got = final_answer(s["text"], kind)
                     cell = totals[(task, s["model"], s["method"])]
