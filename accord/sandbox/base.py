@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
@@ -19,11 +20,15 @@ MiB = 1 << 20
 class Limits:
     """What one sandboxed run may use; every field is enforced by the kernel or by the runner.
 
-    wall_seconds ends the run (the whole process tree) when it passes; cpu_seconds, memory_bytes
-    (address space), max_processes, file_size_bytes and open_files are rlimits on every process
-    of the run (max_processes counts per host uid, so concurrent runs as root share it);
-    output_bytes caps each of stdout and stderr and ends the run when exceeded; workdir_bytes
-    sizes the tmpfs work dir and /tmp.
+    wall_seconds ends the run (every process of it) when it passes. With a cgroup (see
+    cgroup.py and `SandboxResult.enforcement`) memory_bytes bounds the memory of the whole run
+    (every process, shared memory and tmpfs files included), max_processes its processes
+    together, and cpu_seconds its total CPU time; without one they bind each process alone
+    (rlimits; max_processes then counts per host uid and does not bind root). memory_bytes is
+    also each process's address space, and file_size_bytes and open_files are per-process
+    rlimits. output_bytes caps each of stdout and stderr and ends the run when exceeded;
+    workdir_bytes sizes the tmpfs work dir and /tmp. Every field is a finite number > 0 and at
+    most its `MAXIMA` entry; anything else is a ConfigError.
     """
 
     wall_seconds: float = 30.0
@@ -37,10 +42,42 @@ class Limits:
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
-            if value <= 0:
+            problem = _limit_problem(name, value)
+            if problem:
                 from accord.errors import ConfigError
 
-                raise ConfigError(f"sandbox limit {name} must be > 0, got {value!r}")
+                raise ConfigError(
+                    f"sandbox limit {name} {problem}, got {value!r}",
+                    hint=f"use a number in (0, {MAXIMA[name]:g}]",
+                )
+
+
+DAY = 86_400
+TiB = 1 << 40
+MAXIMA: dict[str, float] = {
+    "wall_seconds": DAY,
+    "cpu_seconds": DAY,
+    "memory_bytes": TiB,
+    "max_processes": 1 << 16,
+    "file_size_bytes": TiB,
+    "open_files": 1 << 20,
+    "output_bytes": 1 << 30,
+    "workdir_bytes": TiB,
+}
+
+
+def _limit_problem(name: str, value: object) -> str | None:
+    """Why `value` is no valid limit `name` (None when it is)."""
+    whole = name != "wall_seconds"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "must be a number"
+    if whole and not isinstance(value, int):
+        return "must be a whole number"
+    if not math.isfinite(value) or value <= 0:
+        return "must be a finite number > 0"
+    if value > MAXIMA[name]:
+        return f"must be at most {MAXIMA[name]:g}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -48,7 +85,10 @@ class SandboxResult:
     """What came out of one run: exit code, captured output and which limit (if any) was hit.
 
     `isolation` says how the run was contained; an "unsafe-local" run is the one the ledger and
-    audit trail must record (see `Sandbox.run`).
+    audit trail must record (see `Sandbox.run`). `enforcement` says plainly what bounded the
+    whole run on this machine (a cgroup, or per-process rlimits only) and `memory_peak_bytes`
+    the most memory the run held at once (None without a cgroup). `cpu_seconds` counts every
+    process of the run where a cgroup measures it, else the processes that were waited for.
     """
 
     exit_code: int
@@ -63,6 +103,8 @@ class SandboxResult:
     wall_seconds: float = 0.0
     isolation: Isolation = "bubblewrap"
     argv: tuple[str, ...] = field(default=())
+    memory_peak_bytes: int | None = None
+    enforcement: str = ""
 
     @property
     def ok(self) -> bool:

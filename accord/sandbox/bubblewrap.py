@@ -11,7 +11,14 @@ Identity: as root, no user namespace is needed: the program is dropped (setpriv)
 unprivileged host uid per run with no capabilities, so RLIMIT_NPROC binds per run and no root
 process is reachable; as a normal user, a user namespace is unshared and nested ones disabled.
 Either way a seccomp filter (seccomp.py) blocks namespace, mount, module and tracing calls.
-Limits are set with prlimit right before the program starts, so they bind everything it spawns.
+Limits are set with prlimit right before the program starts, so they bind everything it spawns,
+and where the machine allows, a cgroup per run (cgroup.py) bounds the memory, processes and CPU
+time of the whole run together.
+
+Death: the sandbox dies with its caller on every path. pid 1 of the namespace gets SIGKILL when
+bwrap dies (bwrap dies with the caller: --die-with-parent), and the kernel then kills every
+process in the namespace; a watchdog kills the run's cgroup if the caller dies; Ctrl-C, errors
+and limits kill the namespace, the session and the cgroup from `supervise`.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pathlib import Path, PurePosixPath
 
 from accord.errors import SandboxRefused
 from accord.sandbox.base import Files, Limits, SandboxResult, sandboxes
+from accord.sandbox.cgroup import run_group
 from accord.sandbox.process import classify, supervise
 from accord.sandbox.program import Interpreter, build_command, host_interpreter
 from accord.sandbox.seccomp import build_filter
@@ -64,7 +72,13 @@ SYSTEM = (
 HELPERS = ("/usr/bin/prlimit", "/usr/bin/setpriv")
 # pid 1 of the sandbox: a shell that waits for the program, so the program is not a namespace
 # init (whose default signal actions the kernel ignores) and its CPU time reaches our wait4.
+# It runs before the uid drop, as bwrap's own uid: bwrap's parent-death signal (set by
+# --die-with-parent) needs the right to signal it, and when it dies the kernel kills every
+# process of the namespace. (As the dropped uid it would not receive that signal: bwrap has
+# given up CAP_KILL, and the whole sandbox outlived a killed caller.)
 INIT = ("/bin/sh", "-c", '"$@"; exit $?', "sh")
+# bubblewrap's own processes in the run's cgroup, next to the program's max_processes
+BWRAP_PROCESSES = 3
 SECCOMP = build_filter()
 FIX = "install it with `make system-deps` (or `apt-get install bubblewrap`)"
 FIX_SETUP = "check the file names passed to the sandbox, and that bwrap works on this machine"
@@ -126,19 +140,21 @@ class BubblewrapSandbox:
                 *options,
                 *self._layout(limits, content, fds),
                 "--",
+                *INIT,
                 *self._identity(),
                 *_prlimit(limits),
-                *INIT,
                 *command,
             ]
-            outcome = supervise(
-                outer,
-                limits=limits,
-                env={"PATH": "/usr/bin:/bin"},
-                pass_fds=[*fds, *extra],
-                stdin=stdin,
-                on_kill=lambda: _kill_namespace(info_r),
-            )
+            with run_group(limits, extra_processes=BWRAP_PROCESSES) as (group, enforcement):
+                outcome = supervise(
+                    outer,
+                    limits=limits,
+                    env={"PATH": "/usr/bin:/bin"},
+                    pass_fds=[*fds, *extra],
+                    stdin=stdin,
+                    on_kill=lambda: _kill_namespace(info_r),
+                    group=group,
+                )
         finally:
             for fd in [*fds, *extra, info_r]:
                 os.close(fd)
@@ -160,6 +176,8 @@ class BubblewrapSandbox:
             wall_seconds=outcome.wall_seconds,
             isolation="bubblewrap",
             argv=tuple(command),
+            memory_peak_bytes=outcome.memory_peak_bytes,
+            enforcement=enforcement,
         )
 
     def _layout(self, limits: Limits, content: dict[str, bytes], fds: list[int]) -> list[str]:
@@ -186,8 +204,7 @@ class BubblewrapSandbox:
             "--clear-groups",
             "--inh-caps=-all",
             "--bounding-set=-all",
-            # a uid change clears the parent-death signal; re-arm it (belt and braces:
-            # timeouts also kill pid 1 by its host pid, see _kill_namespace)
+            # the program dies with pid 1 (which the kernel's namespace kill also ensures)
             "--pdeathsig=SIGKILL",
             "--",
         ]

@@ -1,12 +1,18 @@
-"""The explicit opt-out: run on the host, in a temporary dir, with rlimits and the timeout only.
+"""The explicit opt-out: run on the host, in a temporary dir, with limits and the timeout only.
 
 No namespaces, so the program sees the network and every file the caller can read. Choose it only
 on purpose (`unsafe_local=True`, `--unsafe-local`); every result says `isolation="unsafe-local"`
-so the ledger and audit trail can record each use.
+so the ledger and audit trail can record each use (`RecordedSandbox` in recorded.py is the hook).
+
+Where a cgroup is available (cgroup.py) the run is in one: its memory, processes and CPU time are
+bounded together, and everything in it, `setsid` daemons included, is killed when the program
+exits, when a limit is hit and when the caller dies. Without one, only the program's session is
+killed and the limits are per-process rlimits; `SandboxResult.enforcement` then says so.
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import shutil
 import tempfile
@@ -14,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from accord.sandbox.base import Files, Limits, SandboxResult, sandboxes
+from accord.sandbox.cgroup import run_group
 from accord.sandbox.process import classify, supervise
 from accord.sandbox.program import build_command, host_interpreter
 
@@ -54,14 +61,16 @@ class UnsafeLocalSandbox:
                 "LANG": "C.UTF-8",
                 "PYTHONUNBUFFERED": "1",
             }
-            outcome = supervise(
-                command,
-                limits=limits,
-                env=env,
-                cwd=str(work),
-                stdin=stdin,
-                preexec_fn=_rlimits(limits),
-            )
+            with run_group(limits) as (group, enforcement):
+                outcome = supervise(
+                    command,
+                    limits=limits,
+                    env=env,
+                    cwd=str(work),
+                    stdin=stdin,
+                    preexec_fn=_rlimits(limits),
+                    group=group,
+                )
         finally:
             shutil.rmtree(work, ignore_errors=True)
         sig = -outcome.returncode if outcome.returncode < 0 else None
@@ -78,7 +87,19 @@ class UnsafeLocalSandbox:
             wall_seconds=outcome.wall_seconds,
             isolation="unsafe-local",
             argv=tuple(command),
+            memory_peak_bytes=outcome.memory_peak_bytes,
+            enforcement=_caveats(enforcement, cgroup=group is not None),
         )
+
+
+def _caveats(enforcement: str, *, cgroup: bool) -> str:
+    """What the unsafe-local run could not bound, said plainly."""
+    if cgroup:
+        return enforcement
+    notes = [enforcement, "processes that leave the session are not killed at the end"]
+    if os.geteuid() == 0:
+        notes.append("the process limit does not bind root")
+    return "; ".join(notes)
 
 
 def _rlimits(limits: Limits) -> Callable[[], None]:

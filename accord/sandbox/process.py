@@ -13,6 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from accord.sandbox.base import LimitHit, Limits
+from accord.sandbox.cgroup import RunGroup
+from accord.sandbox.watchdog import Watchdog
+
+POLL = 0.05  # seconds between checks of the run's CPU time and exit
+GRACE = 0.5  # seconds to drain the pipes after the program exited
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,10 @@ class Outcome:
     output_exceeded: bool
     cpu_seconds: float
     wall_seconds: float
+    cpu_exceeded: bool = False
+    oom_killed: bool = False
+    pids_refused: bool = False
+    memory_peak_bytes: int | None = None
 
 
 class _Capture:
@@ -61,14 +70,148 @@ def supervise(
     stdin: bytes | None = None,
     preexec_fn: Callable[[], None] | None = None,
     on_kill: Callable[[], None] | None = None,
+    group: RunGroup | None = None,
 ) -> Outcome:
-    """Run `argv` in its own session; kill the whole group on timeout or excess output.
+    """Run `argv` in its own session (and `group`); kill all of it on a limit or any way out.
 
-    `on_kill` runs first when the run is cut short, for what the group kill cannot reach.
+    Everything the run started is killed when its main process exits, when a limit is hit, and
+    on every error (Ctrl-C included); a watchdog does the same if this process dies. The CPU
+    limit of the whole run is enforced here, from the group's CPU time. `on_kill` runs first
+    when the run is cut short, for what the group kill cannot reach.
     """
     start = time.monotonic()
-    proc = subprocess.Popen(
-        list(argv),
+    command = [*group.join_command(), *argv] if group else list(argv)
+    # armed before the program starts when the cgroup is known (no window), else right after
+    watchdog = Watchdog(group.kill_script()) if group else None
+    try:
+        proc = _start(command, env, cwd, pass_fds, stdin, preexec_fn)
+    except BaseException:
+        if watchdog is not None:
+            watchdog.stop()
+        raise
+    run = _Run(proc, limits, group, on_kill)
+    run.watchdog = watchdog
+    try:
+        if watchdog is None:
+            run.watchdog = Watchdog(f"kill -9 -- -{proc.pid}")
+        if stdin is not None:
+            threading.Thread(target=_feed_stdin, args=(proc, stdin), daemon=True).start()
+        hit = run.pump(start + limits.wall_seconds)
+        if hit is not None:
+            run.kill(cut_short=True)
+        run.kill(cut_short=False)  # leftovers of a finished run: daemons, setsid children
+        _, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:
+        run.kill(cut_short=True)
+        proc.wait()
+        raise
+    finally:
+        if run.watchdog is not None:
+            run.watchdog.stop()
+        _close(proc)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Outcome(
+        returncode=proc.returncode,
+        stdout=run.out.value(),
+        stderr=run.err.value(),
+        stdout_truncated=run.out.truncated,
+        stderr_truncated=run.err.truncated,
+        timed_out=hit == "wall_time",
+        output_exceeded=hit == "output",
+        cpu_seconds=max(cpu, (group.cpu_seconds() or 0.0) if group else 0.0),
+        wall_seconds=time.monotonic() - start,
+        cpu_exceeded=hit == "cpu",
+        oom_killed=bool(group and group.oom_killed()),
+        pids_refused=bool(group and group.pids_refused()),
+        memory_peak_bytes=group.memory_peak() if group else None,
+    )
+
+
+class _Run:
+    """One running program: its output, its limits and how to kill all of it."""
+
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        limits: Limits,
+        group: RunGroup | None,
+        on_kill: Callable[[], None] | None,
+    ) -> None:
+        self.proc, self.limits, self.group, self.on_kill = proc, limits, group, on_kill
+        self.out, self.err = _Capture(limits.output_bytes), _Capture(limits.output_bytes)
+        # kills the session (or the cgroup, which also holds setsid children) if we die
+        self.watchdog: Watchdog | None = None
+
+    def pump(self, deadline: float) -> LimitHit | None:
+        """Read both pipes until EOF or a limit; leftovers are killed once the program exits."""
+        sel = selectors.DefaultSelector()
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        sel.register(self.proc.stdout, selectors.EVENT_READ, self.out)
+        sel.register(self.proc.stderr, selectors.EVENT_READ, self.err)
+        exited_at: float | None = None
+        try:
+            while sel.get_map():
+                now = time.monotonic()
+                if now >= deadline:
+                    return "wall_time"
+                if self._over_cpu():
+                    return "cpu"
+                if exited_at is None and _exited(self.proc.pid):
+                    exited_at = now
+                    self.kill(cut_short=False)  # whatever still holds the pipes
+                elif exited_at is not None and now - exited_at > GRACE:
+                    break  # a holder we cannot kill (no cgroup): stop reading, keep what came
+                for key, _ in sel.select(timeout=min(deadline - now, POLL)):
+                    data = os.read(key.fd, 65536)
+                    if not data:
+                        sel.unregister(key.fileobj)
+                        continue
+                    key.data.feed(data)
+                    if key.data.truncated:
+                        return "output"
+        finally:
+            sel.close()
+        return self._wait_until(deadline)
+
+    def _over_cpu(self) -> bool:
+        used = self.group.cpu_seconds() if self.group else None
+        return used is not None and used >= self.limits.cpu_seconds
+
+    def _wait_until(self, deadline: float) -> LimitHit | None:
+        """Both pipes closed: wait for the exit itself, still bounded by the limits."""
+        while not _exited(self.proc.pid):
+            if time.monotonic() >= deadline:
+                return "wall_time"
+            if self._over_cpu():
+                return "cpu"
+            time.sleep(0.005)
+        return None
+
+    def kill(self, *, cut_short: bool) -> None:
+        """Kill the run's session and cgroup; `cut_short` also runs the backend's on_kill.
+
+        Only called while the main process is not yet reaped, so its pid (the session's id)
+        cannot have been reused.
+        """
+        if cut_short and self.on_kill is not None:
+            self.on_kill()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.group is not None:
+            self.group.kill()
+
+
+def _start(
+    command: list[str],
+    env: Mapping[str, str],
+    cwd: str | None,
+    pass_fds: Sequence[int],
+    stdin: bytes | None,
+    preexec_fn: Callable[[], None] | None,
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -78,69 +221,11 @@ def supervise(
         start_new_session=True,
         preexec_fn=preexec_fn,
     )
-    if stdin is not None:
-        threading.Thread(target=_feed_stdin, args=(proc, stdin), daemon=True).start()
-    out, err = _Capture(limits.output_bytes), _Capture(limits.output_bytes)
-    timed_out, exceeded = _pump(proc, out, err, start + limits.wall_seconds)
-    if timed_out or exceeded:
-        if on_kill is not None:
-            on_kill()
-        _kill_group(proc.pid)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    _close(proc)
-    return Outcome(
-        returncode=proc.returncode,
-        stdout=out.value(),
-        stderr=err.value(),
-        stdout_truncated=out.truncated,
-        stderr_truncated=err.truncated,
-        timed_out=timed_out,
-        output_exceeded=exceeded,
-        cpu_seconds=usage.ru_utime + usage.ru_stime,
-        wall_seconds=time.monotonic() - start,
-    )
 
 
-def _pump(
-    proc: subprocess.Popen[bytes], out: _Capture, err: _Capture, deadline: float
-) -> tuple[bool, bool]:
-    """Read both pipes until EOF; (timed out, output cap exceeded)."""
-    sel = selectors.DefaultSelector()
-    assert proc.stdout is not None and proc.stderr is not None
-    sel.register(proc.stdout, selectors.EVENT_READ, out)
-    sel.register(proc.stderr, selectors.EVENT_READ, err)
-    try:
-        while sel.get_map():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return True, False
-            for key, _ in sel.select(timeout=remaining):
-                data = os.read(key.fd, 65536)
-                if not data:
-                    sel.unregister(key.fileobj)
-                    continue
-                key.data.feed(data)
-                if key.data.truncated:
-                    return False, True
-        return _wait_until(proc, deadline), False
-    finally:
-        sel.close()
-
-
-def _wait_until(proc: subprocess.Popen[bytes], deadline: float) -> bool:
-    """Both pipes closed: wait for the exit itself, still bounded by the deadline."""
-    while True:
-        if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-            return False
-        if time.monotonic() >= deadline:
-            return True
-        time.sleep(0.005)
-
-
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
+def _exited(pid: int) -> bool:
+    """The process has exited (it stays a zombie: its pid is not reused until reaped)."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
 
 def _feed_stdin(proc: subprocess.Popen[bytes], data: bytes) -> None:
@@ -174,6 +259,10 @@ def classify(outcome: Outcome, sig: int | None, limits: Limits) -> LimitHit | No
         return "wall_time"
     if outcome.output_exceeded:
         return "output"
+    if outcome.cpu_exceeded:
+        return "cpu"
+    if outcome.oom_killed:
+        return "memory"
     # With soft == hard the kernel ends a CPU hog with SIGKILL; rusage (tick-sampled) can report
     # noticeably less than the limit the kernel enforced, hence the generous 0.5.
     if sig == signal.SIGXCPU or (
@@ -185,4 +274,5 @@ def classify(outcome: Outcome, sig: int | None, limits: Limits) -> LimitHit | No
     if outcome.returncode == 0 and sig is None:
         return None
     tail = outcome.stderr[-4096:]
-    return next((hit for marker, hit in _STDERR_HINTS if marker in tail), None)
+    hint = next((hit for marker, hit in _STDERR_HINTS if marker in tail), None)
+    return hint or ("processes" if outcome.pids_refused else None)
