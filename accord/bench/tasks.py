@@ -1,4 +1,5 @@
-"""Bench items: BIG-bench task files (shipped sample names or paths), JSONL, or simulated."""
+"""Bench items: BIG-bench task files (shipped sample names or paths), JSONL, recorded samples of
+real models (recognised by content, see `accord.bench.recorded`), or simulated."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from accord.bench.recorded import RecordedItem, is_recorded, load_recorded
 from accord.consensus.records import Task
 from accord.crews.datasets import Item, load_items
 from accord.errors import ConfigError
@@ -37,6 +39,7 @@ class BenchItem:
     item: Item
     task: Task
     key: str
+    recorded: RecordedItem | None = None  # the real models' answers, from a recorded file
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -50,6 +53,15 @@ def _key(item: Item, task: Task) -> str:
         [task.prompt, *task.choices, "\x1e", *item.targets, str(task.max_tokens), task.answer_type]
     )
     return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def from_recorded(recorded: RecordedItem) -> BenchItem:
+    """A recorded item as the bench runs it (a number task when its answers are numbers)."""
+    answer_type = "number" if recorded.kind == "number" else "text"
+    item = Item(
+        f"{recorded.task}-{recorded.id}", recorded.question, answer_type, (), recorded.targets
+    )
+    return replace(to_bench_item(recorded.task, item), recorded=recorded)
 
 
 def to_bench_item(source: str, item: Item) -> BenchItem:
@@ -76,7 +88,8 @@ def resolve_task(spec: str) -> Path:
     known = ", ".join(shipped_tasks()) or "(no shipped samples found)"
     raise ConfigError(
         f"no task file or shipped task named {spec!r}",
-        hint=f"give a path to a BIG-bench .json or .jsonl file, or one of: {known}",
+        hint="give a path to a BIG-bench .json or .jsonl file or a recorded-samples "
+        f".jsonl(.gz) file, or one of: {known}",
     )
 
 
@@ -89,6 +102,8 @@ def load_task(spec: str, limit: int | None = None) -> list[BenchItem]:
         items = simulated_items(n if limit is None else min(n, limit))
         return [to_bench_item("simulated", it) for it in items]
     path = resolve_task(spec)
+    if is_recorded(path):
+        return [from_recorded(r) for r in load_recorded(path, limit)]
     items = load_items(path, require_labels=True)
     if limit is not None:
         items = items[:limit]

@@ -80,8 +80,8 @@ def bench(
         str,
         typer.Option(
             help="Comma-separated shipped task names, paths to "
-            "BIG-bench .json / .jsonl files, 'all', or "
-            "'simulated:N'."
+            "BIG-bench .json / .jsonl files, recorded-samples .jsonl(.gz) files "
+            "(docs/RECORDED.md), 'all', or 'simulated:N'."
         ),
     ] = "arithmetic__1_digit_addition",
     strategies: Annotated[
