@@ -9,7 +9,8 @@ from markupsafe import Markup, escape
 
 NODE_W, NODE_H = 168, 34
 COL_GAP, ROW_GAP, PAD = 64, 12, 12
-MAX_NODES = 120  # a larger graph is drawn without the tasks that have no dependency at all
+MAX_DRAWN = 300  # tasks on some dependency drawn as a graph; more are listed, not drawn
+MAX_LISTED = 200  # tasks without any dependency, listed as chips beside the graph
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +26,13 @@ class Node:
 
 @dataclass(frozen=True, slots=True)
 class Graph:
-    """The drawn SVG and what was left out of it."""
+    """The drawn SVG of the tasks on some dependency, and the tasks on none (listed)."""
 
     svg: Markup
     drawn: int
-    left_out: int
     edges: int
+    isolated: tuple[Node, ...]  # the first MAX_LISTED of them
+    left_out: int  # tasks neither drawn nor listed
 
 
 def _depths(nodes: Mapping[str, Node]) -> dict[str, int]:
@@ -70,16 +72,20 @@ def _mean(values) -> float:
 
 
 def draw(nodes: Sequence[Node]) -> Graph:
-    """The graph of `nodes`; past MAX_NODES only tasks on some dependency are drawn."""
-    by_id = {n.id: n for n in nodes}
-    linked = {d for n in nodes for d in n.depends_on if d in by_id} | {
-        n.id for n in nodes if any(d in by_id for d in n.depends_on)
+    """The graph of the tasks on some dependency; the others are listed apart (a column of
+    unconnected boxes says nothing a list does not)."""
+    known = {n.id for n in nodes}
+    linked = {d for n in nodes for d in n.depends_on if d in known} | {
+        n.id for n in nodes if any(d in known for d in n.depends_on)
     }
-    if len(by_id) > MAX_NODES:
-        by_id = {k: v for k, v in by_id.items() if k in linked}
-    left_out = len(nodes) - len(by_id)
+    isolated = [n for n in nodes if n.id not in linked]
+    by_id = {n.id: n for n in nodes if n.id in linked}
+    if len(by_id) > MAX_DRAWN:
+        by_id = {}
+    shown = tuple(isolated[:MAX_LISTED])
+    left_out = len(nodes) - len(by_id) - len(shown)
     if not by_id:
-        return Graph(Markup(""), 0, left_out, 0)
+        return Graph(Markup(""), 0, 0, shown, left_out)
     columns = _columns(by_id)
     place: dict[str, tuple[float, float]] = {}
     for c, column in enumerate(columns):
@@ -120,4 +126,4 @@ def draw(nodes: Sequence[Node]) -> Graph:
             box = f'<a href="{escape(node.href)}">{box}</a>'
         parts.append(box)
     parts.append("</svg>")
-    return Graph(Markup("".join(parts)), len(place), left_out, edges)
+    return Graph(Markup("".join(parts)), len(place), edges, shown, left_out)

@@ -174,7 +174,9 @@ def test_it_refuses_to_write(filled: Filled, ui_url: str) -> None:
         reply = httpx.request(method, ui_url + "runs", content=b"x", timeout=30)
         assert reply.status_code == 405, method
         assert reply.headers["allow"] == "GET, HEAD"
-    assert httpx.post(ui_url + f"runs/{filled.run_id}", data={"status": "x"}).status_code == 405
+    refused = httpx.post(ui_url + f"runs/{filled.run_id}", data={"status": "x"})
+    assert refused.status_code == 405 and "read-only" in refused.text
+    assert httpx.post(ui_url + "any/path", content=b"x").status_code == 405  # not even a 404
     assert digest(filled.db) == before
 
 
