@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,11 @@ import pytest
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("CREWAI_TELEMETRY_OPT_OUT", "true")
 os.environ.setdefault("OTEL_SDK_DISABLED", "true")
+# the audit key of every run the tests make (inherited by the CLI in subprocesses), not ~/.config
+os.environ.setdefault(
+    "ACCORD_AUDIT_KEY_FILE",
+    os.path.join(tempfile.mkdtemp(prefix="accord-test-audit-"), "audit.key"),
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

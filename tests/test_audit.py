@@ -1,5 +1,7 @@
-"""The audit trail: hash-chained events; verify names modified, deleted, inserted and
-reordered rows; the CLI exits non-zero on tampering."""
+"""The audit trail: HMAC-chained events; verify names modified, deleted, inserted and
+reordered rows, checks them against the heads file; the CLI exits non-zero on tampering.
+
+The attacks without the key, through a raw DuckDB connection, are in test_audit_hostile.py."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import duckdb
 import pytest
 
 from accord.ledger.audit import AuditEvent, AuditTrail, verify
+from accord.ledger.audit_keys import load_key
 from accord.ledger.writer import Ledger
 from tests.conftest import ROOT
 
@@ -35,6 +38,7 @@ def make_ledger(path: Path, events: int = 6, runs: int = 1) -> list[str]:
                 policy="p",
                 detail=f"event {i}",
             )
+        ledger.finish_run(run_id)
         run_ids.append(run_id)
     return run_ids
 
@@ -42,6 +46,7 @@ def make_ledger(path: Path, events: int = 6, runs: int = 1) -> list[str]:
 def tampered(src: Path, tmp_path: Path, *sql: str) -> Path:
     copy = tmp_path / f"t{len(list(tmp_path.iterdir()))}.duckdb"
     shutil.copy(src, copy)
+    shutil.copy(f"{src}.heads", f"{copy}.heads")
     with duckdb.connect(str(copy)) as db:
         for statement in sql:
             db.execute(statement)
@@ -62,7 +67,7 @@ def findings(path: Path) -> list[tuple[str, int | None]]:
 
 def test_intact_chain_verifies(ledger_file: Path) -> None:
     (report,) = verify(ledger_file)
-    assert report.ok and report.events == 6
+    assert report.ok and report.events == 7  # six events and the run's sealed end
 
 
 def test_events_are_chained(ledger_file: Path) -> None:
@@ -76,7 +81,7 @@ def test_trail_resumes_the_chain_of_an_existing_run(tmp_path: Path) -> None:
     (run_id,) = make_ledger(path, events=2)
     AuditTrail(Ledger(path), run_id).append("note", "ops", "ok")
     (report,) = verify(path)
-    assert report.ok and report.events == 3
+    assert report.ok and report.events == 4
 
 
 @pytest.mark.parametrize("column", ["detail", "decision", "actor", "args_digest"])
@@ -89,28 +94,34 @@ def test_modified_row_is_named(ledger_file: Path, tmp_path: Path, column: str) -
 
 def test_deleted_row_in_the_middle_is_named(ledger_file: Path, tmp_path: Path) -> None:
     bad = tampered(ledger_file, tmp_path, "DELETE FROM audit_events WHERE seq = 3")
-    assert findings(bad) == [("deleted", 4)]
+    assert findings(bad) == [("deleted", 4), ("deleted", 3)]  # the chain, the heads file
 
 
 def test_deleted_first_row(ledger_file: Path, tmp_path: Path) -> None:
     bad = tampered(ledger_file, tmp_path, "DELETE FROM audit_events WHERE seq = 1")
-    assert findings(bad) == [("deleted", 2)]
+    assert findings(bad) == [("deleted", 2), ("deleted", 1)]
 
 
 def test_deleted_last_rows_are_caught_by_the_head(ledger_file: Path, tmp_path: Path) -> None:
     bad = tampered(ledger_file, tmp_path, "DELETE FROM audit_events WHERE seq >= 5")
     (report,) = verify(bad)
-    assert [(f.problem, f.seq) for f in report.findings] == [("deleted", None)]
+    assert [(f.problem, f.seq) for f in report.findings] == [
+        ("deleted", None),  # the database's head
+        ("deleted", None),  # the heads file
+        ("unsealed", None),  # the run's sealed end went with them
+    ]
     assert "after seq 4" in report.findings[0].message
+    assert "the newest 3 event(s) were deleted" in report.findings[1].message
 
 
 def test_deleted_run_is_caught(ledger_file: Path, tmp_path: Path) -> None:
     bad = tampered(ledger_file, tmp_path, "DELETE FROM audit_events")
-    assert findings(bad) == [("deleted", None)]
+    assert findings(bad) == [("deleted", None), ("missing", None), ("deleted", None)]
 
 
 def _forged_insert(src: Path, after_seq: int) -> list[str]:
-    """SQL that shifts later rows and inserts a correctly hashed event chained to `after_seq`."""
+    """SQL that shifts later rows and inserts an event chained to `after_seq`, correctly keyed
+    (as if by someone holding the key who did not relink the later events)."""
     with duckdb.connect(str(src), read_only=True) as db:
         row = db.execute("SELECT * FROM audit_events WHERE seq = ?", [after_seq]).fetchone()
         cols = [d[0] for d in db.description]
@@ -124,7 +135,7 @@ def _forged_insert(src: Path, after_seq: int) -> list[str]:
         prev_hash=prev.hash,
         hash="",
     )
-    forged = replace(draft, hash=draft.expected_hash())
+    forged = replace(draft, hash=draft.expected_hash(load_key()))
     values = ", ".join(repr(v) if isinstance(v, str) else str(v) for v in asdict(forged).values())
     return [
         f"UPDATE audit_events SET seq = seq + 1 WHERE seq > {after_seq}",
@@ -134,12 +145,15 @@ def _forged_insert(src: Path, after_seq: int) -> list[str]:
 
 def test_inserted_row_with_a_valid_hash_is_named(ledger_file: Path, tmp_path: Path) -> None:
     bad = tampered(ledger_file, tmp_path, *_forged_insert(ledger_file, 2))
-    assert findings(bad) == [("inserted", 3)]
+    found = findings(bad)
+    assert found[0] == ("inserted", 3)
+    # and the heads file recorded each later event one seq lower
+    assert found[1:] == [("reordered", seq) for seq in range(4, 9)]
 
 
 def test_row_appended_after_the_head_is_named(ledger_file: Path, tmp_path: Path) -> None:
     bad = tampered(ledger_file, tmp_path, *_forged_insert(ledger_file, 6))
-    assert findings(bad) == [("inserted", 7)]
+    assert findings(bad) == [("inserted", 7), ("reordered", 8)]
 
 
 def test_naively_inserted_row_is_caught(ledger_file: Path, tmp_path: Path) -> None:
@@ -160,7 +174,8 @@ def test_swapped_rows_are_reported_as_reordered(ledger_file: Path, tmp_path: Pat
         tmp_path,
         "UPDATE audit_events SET seq = CASE seq WHEN 2 THEN 3 WHEN 3 THEN 2 ELSE seq END",
     )
-    assert findings(bad) == [("reordered", 2), ("reordered", 3)]
+    # by the chain, then by the heads file (which recorded each at the other's seq)
+    assert findings(bad) == [("reordered", 2), ("reordered", 3), ("reordered", 3), ("reordered", 2)]
 
 
 def test_moved_row_is_reordered_not_modified(ledger_file: Path, tmp_path: Path) -> None:

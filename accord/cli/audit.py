@@ -1,4 +1,4 @@
-"""`accord audit verify [RUN]` and `accord audit show RUN`: the hash-chained audit trail."""
+"""`accord audit verify [RUN]` and `accord audit show RUN`: the keyed, hash-chained audit trail."""
 
 from __future__ import annotations
 
@@ -15,6 +15,19 @@ DEFAULT_DB = Path(".accord/ledger.duckdb")
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB ledger file.")]
 
 
+KeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--key",
+        help="Audit key file (default: $ACCORD_AUDIT_KEY_FILE, else ~/.config/accord/audit.key).",
+    ),
+]
+HeadsOption = Annotated[
+    Path | None,
+    typer.Option("--heads", help="Heads file (default: $ACCORD_AUDIT_HEADS, else DB.heads)."),
+]
+
+
 def _resolve(db: Path, run_id: str) -> str:
     from accord.ledger.reader import latest_run
 
@@ -23,35 +36,44 @@ def _resolve(db: Path, run_id: str) -> str:
 
 @app.command()
 def verify(
-    run_id: Annotated[
-        str | None, typer.Argument(help="A run id or `latest`; omitted: every audited run.")
-    ] = None,
+    run_id: Annotated[str, typer.Argument(help="A run id, or `latest`.")] = "latest",
+    every: Annotated[bool, typer.Option("--all", help="Verify every run of the ledger.")] = False,
     db: DbOption = DEFAULT_DB,
+    key: KeyOption = None,
+    heads: HeadsOption = None,
 ) -> None:
-    """Check the hash chain; name every modified, deleted, inserted or reordered event."""
-    from accord.ledger.audit import verify as verify_runs
+    """Check a run's keyed chain, heads, sealed decisions and row; name what was tampered with.
 
-    runs = None if run_id is None else [_resolve(db, run_id)]
-    reports = verify_runs(db, runs)
-    if not reports:
-        console.print(f"no audited runs in {db}")
-        return
+    Exit 0: every run checked is intact; 1: tampering found (or nothing to verify); 2: bad
+    input (an unknown run, no ledger, no key).
+    """
+    from accord.ledger.audit_verify import verify_ledger
+
+    report = verify_ledger(db, None if every else [run_id], key=key, heads=heads)
     bad = 0
-    for report in reports:
-        if report.ok:
+    for run in report.reports:
+        if run.ok:
             console.print(
-                f"[green]ok[/green]  run {report.run_id}: {report.events} event(s), chain intact"
+                f"[green]ok[/green]  run {run.run_id}: {run.events} event(s), "
+                f"{run.decisions} sealed decision(s), chain intact"
             )
             continue
         bad += 1
         console.print(
-            f"[red]TAMPERED[/red]  run {report.run_id}: {report.events} event(s), "
-            f"{len(report.findings)} finding(s)"
+            f"[red]TAMPERED[/red]  run {escape(run.run_id)}: {run.events} event(s), "
+            f"{len(run.findings)} finding(s)"
         )
-        for finding in report.findings:
-            console.print(f"  - {escape(finding.message)}")
-    if bad:
-        console.print(f"{bad} of {len(reports)} run(s) failed verification")
+        for finding in run.findings:
+            console.print(f"  - {escape(finding.message)}", soft_wrap=True)
+    for problem in report.problems:
+        console.print(f"[red]TAMPERED[/red]  {escape(problem)}", soft_wrap=True)
+    if not report.reports:
+        console.print(f"[red]nothing verified[/red]: no runs in {db} or its heads file")
+    if not report.ok:
+        console.print(
+            f"verification failed: {bad} of {len(report.reports)} run(s) tampered with"
+            + (f", {len(report.problems)} problem(s) with the files" if report.problems else "")
+        )
         raise SystemExit(1)  # not typer.Exit: main() runs click with standalone_mode=False
 
 

@@ -21,6 +21,7 @@ from accord.crews.runner import GraphRunner
 from accord.crews.scoring import is_correct
 from accord.crews.spec import CrewSpec, ModelSpec, RoleSpec, TaskSpec
 from accord.errors import ConfigError, RunInterrupted
+from accord.ledger.audit_unsafe import audit_unsafe_runs
 from accord.ledger.pricing import Price
 from accord.ledger.writer import DEFAULT_PATH, Ledger
 from accord.memory.crew_memory import attach_memory
@@ -318,7 +319,7 @@ class Crew:
                 on_decision=record,
                 keep_attempts=keep_attempts,
             )
-            with cancel_on_signals():
+            with cancel_on_signals(), audit_unsafe_runs(ledger, run_id):
                 decided = await runner.run(tasks, reused=reused)
             status = "finished"
         except (KeyboardInterrupt, asyncio.CancelledError):

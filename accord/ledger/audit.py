@@ -1,32 +1,38 @@
-"""The audit trail: append-only events, hash-chained per run, and a verifier that names tampering.
+"""The audit trail: append-only events, HMAC-chained per run, and a verifier that names tampering.
 
-Each event stores who acted, on which tool, digests of the arguments and the result, the
-decision and the policy that made it. Its `hash` is sha256 over its fields and `prev_hash`, the
-hash of the run's previous event (the first links to a per-run genesis value); `audit_heads`
-keeps each run's last seq and hash, so deleting the newest events is caught too.
+Each event stores who acted, on what (a tool, a task), digests of the arguments and the result,
+the decision and the policy that made it. Its `hash` is an HMAC-SHA256, keyed with the audit
+key kept outside the ledger (`accord.ledger.audit_keys`), over its fields and `prev_hash`, the
+HMAC of the run's previous event (the first links to a keyed per-run genesis value). Without
+the key no one can recompute a chain after editing it. Each flush also writes the run's new
+head to `audit_heads` in the database and to the heads file outside it
+(`accord.ledger.audit_heads`), so cutting off a run's newest events shows too.
 
-`verify_run` rebuilds the chain from the links and compares it with the stored order: a row
-whose fields no longer match its hash was modified; a row whose predecessor is missing follows a
+`_Chain` rebuilds a chain from its links and compares it with the stored order: a row whose
+fields no longer match its HMAC was modified; a row whose predecessor is missing follows a
 deletion; a row that forks off the chain was inserted; rows in the chain but stored out of
-chain order were reordered. (Someone able to rewrite every later hash and the head can forge a
-consistent history; anchor the head elsewhere for that threat.)
+chain order were reordered. `accord.ledger.audit_verify` adds the checks against the heads
+file, the `runs` table and the sealed decisions (`accord.ledger.audit_seal`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from contextlib import suppress
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 
+from accord.ledger.audit_heads import append_head, heads_path
+from accord.ledger.audit_keys import AuditKey, load_key
 from accord.ledger.reader import open_readonly
-from accord.ledger.writer import Ledger
-from accord.tools.base import canonical, digest
+from accord.tools.base import digest
+
+if TYPE_CHECKING:
+    from accord.ledger.writer import Ledger
 
 AUDIT_TABLES = ("audit_events", "audit_heads")
 
@@ -48,7 +54,9 @@ _HASHED = (
     "detail",
     "prev_hash",
 )
-Problem = Literal["modified", "deleted", "inserted", "reordered"]
+Problem = Literal[
+    "modified", "deleted", "inserted", "reordered", "unchained", "unsealed", "key", "missing"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +78,10 @@ class AuditEvent:
     prev_hash: str
     hash: str
 
-    def expected_hash(self) -> str:
-        """The hash this event's fields and link should have."""
+    def expected_hash(self, key: AuditKey) -> str:
+        """The HMAC this event's fields and link should have under `key`."""
         fields = asdict(self)
-        return hashlib.sha256(canonical({k: fields[k] for k in _HASHED}).encode()).hexdigest()
+        return key.mac({k: fields[k] for k in _HASHED})
 
     @property
     def label(self) -> str:
@@ -82,28 +90,53 @@ class AuditEvent:
         return f"seq {self.seq} (event {self.event_id}: {what} by {self.actor}, {self.decision})"
 
 
-def genesis(run_id: str) -> str:
-    """The value the first event of a run links to."""
-    return hashlib.sha256(f"accord-audit:{run_id}".encode()).hexdigest()
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-class AuditTrail:
-    """Appends events of one run to the ledger's audit table, each chained to the last."""
+def _chained(events: list[AuditEvent], key: AuditKey, seq: int, head: str) -> list[AuditEvent]:
+    """`events` linked one after another from (`seq`, `head`), each with its HMAC."""
+    out = []
+    for e in events:
+        draft = replace(e, seq=seq + 1, prev_hash=head, hash="")
+        event = replace(draft, hash=draft.expected_hash(key))
+        seq, head = event.seq, event.hash
+        out.append(event)
+    return out
 
-    def __init__(self, ledger: Ledger, run_id: str, *, batch: int = 1) -> None:
+
+def _stored_head(db: duckdb.DuckDBPyConnection, run_id: str) -> tuple[int, str] | None:
+    rows = db.execute(
+        "SELECT seq, hash FROM audit_heads WHERE run_id = ? ORDER BY seq DESC LIMIT 1", [run_id]
+    ).fetchall()
+    return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
+
+class AuditTrail:
+    """Appends events of one run to the ledger's audit table, each chained to the last.
+
+    The key is the audit key (`load_key()`, created on first use, when None). Each flush
+    writes the new head to the heads file next to the ledger (`heads`, or the default).
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        run_id: str,
+        *,
+        batch: int = 1,
+        key: AuditKey | None = None,
+        heads: str | Path | None = None,
+    ) -> None:
         self.ledger = ledger
         self.run_id = run_id
         self.batch = batch
+        self.key = key or load_key()
+        self.heads = heads_path(ledger.path, heads)
         self._pending: list[AuditEvent] = []
         with ledger.connect() as db:
-            row = db.execute(
-                "SELECT seq, hash FROM audit_heads WHERE run_id = ?", [run_id]
-            ).fetchone()
-        self.seq, self.head = (int(row[0]), str(row[1])) if row else (0, genesis(run_id))
+            found = _stored_head(db, run_id)
+        self.seq, self.head = found or (0, self.key.genesis(run_id))
 
     def append(
         self,
@@ -116,25 +149,31 @@ class AuditTrail:
         result: Any = None,
         policy: str | None = None,
         detail: str | None = None,
+        args_digest: str | None = None,
+        result_digest: str | None = None,
     ) -> AuditEvent:
-        """Chain one event; it is written at once, or with the next batch when `batch` > 1."""
+        """Chain one event; it is written at once, or with the next batch when `batch` > 1.
+
+        `args` and `result` are stored as digests (`args_digest`, `result_digest` give them
+        ready-made).
+        """
         draft = AuditEvent(
             self.run_id,
-            self.seq + 1,
+            0,
             uuid.uuid4().hex[:12],
             _now(),
             kind,
             actor,
             tool,
-            None if args is None else digest(args),
-            None if result is None else digest(result),
+            args_digest if args is None else digest(args),
+            result_digest if result is None else digest(result),
             decision,
             policy,
             detail,
-            self.head,
+            "",
             "",
         )
-        event = AuditEvent(**{**asdict(draft), "hash": draft.expected_hash()})
+        (event,) = _chained([draft], self.key, self.seq, self.head)
         self.seq, self.head = event.seq, event.hash
         self._pending.append(event)
         if len(self._pending) >= self.batch:
@@ -142,23 +181,40 @@ class AuditTrail:
         return event
 
     def flush(self) -> int:
-        """Write pending events and the run's new head in one transaction; return how many."""
+        """Write pending events and the run's new head in one transaction; return how many.
+
+        Events are linked again to the head stored now if another trail of the same run
+        wrote in between (the run's seal, say), so the chain never forks. The head then goes
+        to the heads file.
+        """
         events, self._pending = self._pending, []
         if not events:
             return 0
         with self.ledger.connect() as db:
             db.execute("BEGIN TRANSACTION")
-            db.executemany(
-                f"INSERT INTO audit_events ({_COLUMNS}) VALUES "
-                f"({', '.join('?' for _ in _COLUMNS.split(','))})",
-                [list(asdict(e).values()) for e in events],
-            )
-            db.execute("DELETE FROM audit_heads WHERE run_id = ?", [self.run_id])
-            db.execute(
-                "INSERT INTO audit_heads VALUES (?, ?, ?)",
-                [self.run_id, events[-1].seq, events[-1].hash],
-            )
-            db.execute("COMMIT")
+            try:
+                stored = _stored_head(db, self.run_id) or (0, self.key.genesis(self.run_id))
+                if stored != (events[0].seq - 1, events[0].prev_hash):
+                    events = _chained(events, self.key, *stored)
+                appender = db.appender(
+                    "audit_events", columns=[c.strip() for c in _COLUMNS.split(",")]
+                )
+                appender.append_rows([tuple(asdict(e).values()) for e in events])
+                appender.flush()
+                db.execute("DELETE FROM audit_heads WHERE run_id = ?", [self.run_id])
+                db.execute(
+                    "INSERT INTO audit_heads VALUES (?, ?, ?)",
+                    [self.run_id, events[-1].seq, events[-1].hash],
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                with suppress(duckdb.Error):
+                    db.execute("ROLLBACK")
+                self._pending[:0] = events  # kept for the next flush
+                raise
+        self.seq, self.head = events[-1].seq, events[-1].hash
+        if self.heads is not None:
+            append_head(self.heads, self.key, self.run_id, self.seq, self.head)
         return len(events)
 
 
@@ -178,6 +234,7 @@ class RunReport:
     run_id: str
     events: int
     findings: tuple[Finding, ...]
+    decisions: int = 0
 
     @property
     def ok(self) -> bool:
@@ -196,8 +253,14 @@ def load_events(db: duckdb.DuckDBPyConnection, run_id: str) -> list[AuditEvent]:
 class _Chain:
     """Rebuilds a run's chain from its links and compares it with the stored order."""
 
-    def __init__(self, run_id: str, events: list[AuditEvent], head: tuple[int, str] | None):
-        self.run_id, self.events, self.head = run_id, events, head
+    def __init__(
+        self,
+        run_id: str,
+        events: list[AuditEvent],
+        head: tuple[int, str] | None,
+        key: AuditKey,
+    ) -> None:
+        self.run_id, self.events, self.head, self.key = run_id, events, head, key
         self.by_hash = {}
         for i, e in enumerate(events):
             self.by_hash.setdefault(e.hash, i)
@@ -232,9 +295,9 @@ class _Chain:
     def check(self) -> list[Finding]:
         events = self.events
         for i, e in enumerate(events):
-            if e.hash != e.expected_hash():
-                self._flag(i, "modified", "its fields no longer match its hash")
-        self._walk(self._pick(self.next.get(genesis(self.run_id), [])))
+            if e.hash != e.expected_hash(self.key):
+                self._flag(i, "modified", "its fields no longer match its HMAC")
+        self._walk(self._pick(self.next.get(self.key.genesis(self.run_id), [])))
         for i, e in enumerate(events):
             if i not in self.seen and e.prev_hash not in self.by_hash:
                 self._flag(i, "deleted", "the event before it is missing")
@@ -288,30 +351,53 @@ class _Chain:
         return []
 
 
-def verify_run(db: duckdb.DuckDBPyConnection, run_id: str) -> RunReport:
-    """Check one run's chain."""
-    events = load_events(db, run_id)
-    row = db.execute(
-        "SELECT seq, hash FROM audit_heads WHERE run_id = ? ORDER BY seq DESC", [run_id]
-    ).fetchone()
-    head = (int(row[0]), str(row[1])) if row else None
-    return RunReport(run_id, len(events), tuple(_Chain(run_id, events, head).check()))
+@dataclass(frozen=True, slots=True)
+class ChainCheck:
+    """A run's chain as verified: the findings, and its events in chain order."""
+
+    findings: list[Finding]
+    chain: list[AuditEvent]  # linked from the genesis, without inserted events
 
 
-def audited_runs(db: duckdb.DuckDBPyConnection) -> list[str]:
-    """Runs with audit events or a head record, oldest first."""
-    rows = db.execute(
-        "SELECT run_id FROM (SELECT run_id FROM audit_events UNION "
-        "SELECT run_id FROM audit_heads) ORDER BY run_id"
-    ).fetchall()
-    return [r[0] for r in rows]
+def check_chain(
+    run_id: str, events: list[AuditEvent], head: tuple[int, str] | None, key: AuditKey
+) -> ChainCheck:
+    """Verify one run's stored events against their HMACs, links and the stored `head`."""
+    if events and all(e.hash != e.expected_hash(key) for e in events):
+        return ChainCheck(
+            [
+                Finding(
+                    "key",
+                    None,
+                    f"key: none of the run's {len(events)} event(s) matches its HMAC under the "
+                    f"audit key at {key.path} (id {key.id}): the run was chained with another "
+                    "key or without one (an older accord), or every event was rewritten",
+                )
+            ],
+            [],
+        )
+    chain = _Chain(run_id, events, head, key)
+    findings = chain.check()
+    flagged = {i for i, f in chain.found.items() if f.problem == "inserted"}
+    return ChainCheck(findings, [events[i] for i in chain.order if i not in flagged])
 
 
-def verify(path: str | Path, run_ids: Iterable[str] | None = None) -> list[RunReport]:
-    """Check the chains of `run_ids` (every audited run when None) in the ledger at `path`."""
-    with open_readonly(path, AUDIT_TABLES) as db:
-        runs = list(run_ids) if run_ids is not None else audited_runs(db)
-        return [verify_run(db, run_id) for run_id in runs]
+def stored_head(db: duckdb.DuckDBPyConnection, run_id: str) -> tuple[int, str] | None:
+    """The head of `run_id` recorded in the database's `audit_heads` table."""
+    return _stored_head(db, run_id)
+
+
+def verify(
+    path: str | Path,
+    run_ids: list[str] | None = None,
+    *,
+    key: str | Path | None = None,
+    heads: str | Path | None = None,
+) -> list[RunReport]:
+    """Check `run_ids` (every run when None) in the ledger at `path`; see `audit_verify`."""
+    from accord.ledger.audit_verify import verify_ledger
+
+    return verify_ledger(path, run_ids, key=key, heads=heads).reports
 
 
 def timeline(path: str | Path, run_id: str) -> list[AuditEvent]:

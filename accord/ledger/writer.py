@@ -17,6 +17,7 @@ import duckdb
 
 from accord.consensus.records import Attempt, Decision
 from accord.errors import ConfigError
+from accord.ledger.audit_seal import seal_run
 from accord.ledger.locking import IDLE_RELEASE_S, MAX_HOLD_S, HeldConnection
 from accord.ledger.pricing import PriceTable
 from accord.ledger.schema import migrate
@@ -479,6 +480,8 @@ class Ledger:
             with self._lock:
                 self._pending.append((_FINISH_RUN, [status, _now(), run_id]))
             raise
+        else:  # the audit trail chains the run's decisions, costs and end (audit_seal.py)
+            seal_run(self, run_id)
         finally:
             self._written.pop(run_id, None)
             self._running.discard(run_id)

@@ -23,6 +23,7 @@ from accord.sandbox.base import Files, Limits, SandboxResult, sandboxes
 from accord.sandbox.cgroup import run_group
 from accord.sandbox.process import classify, supervise
 from accord.sandbox.program import build_command, host_interpreter
+from accord.sandbox.witness import witnessed
 
 
 @sandboxes.register("unsafe-local")
@@ -37,6 +38,7 @@ class UnsafeLocalSandbox:
     def check(self) -> None:
         """Always usable."""
 
+    @witnessed  # observers (a crew run's audit trail) hear of each run before it starts
     def run(
         self,
         argv: Sequence[str] | None = None,

@@ -17,7 +17,7 @@ def test_recorded_sandbox_appends_one_chained_event_per_run(ledger_path) -> None
     first = sandbox.run(python_code="print('a')")
     sandbox.run(python_code="raise SystemExit(3)")
     sandbox.close()
-    events = timeline(ledger_path, sandbox.run_id)
+    events = [e for e in timeline(ledger_path, sandbox.run_id) if e.kind == "sandbox"]
     assert first.stdout.strip() == b"a"
     assert [e.decision for e in events] == ["unsafe-local", "unsafe-local"]
     assert events[1].prev_hash == events[0].hash
@@ -48,5 +48,5 @@ def test_cli_unsafe_local_run_is_audited(tmp_path) -> None:
     assert "recorded in" in done.stderr
     run = list_runs(db)[0]
     assert run["crew"] == "sandbox" and run["status"] == "finished"
-    (event,) = timeline(db, run["run_id"])
+    (event,) = [e for e in timeline(db, run["run_id"]) if e.kind == "sandbox"]
     assert event.decision == "unsafe-local" and "hello.py Ada" in (event.detail or "")
