@@ -151,3 +151,30 @@ def test_click_from_the_run_list_to_a_decision(
         "runs.png",
     ]
     print(f"screenshots in {shots}")
+
+
+def test_a_running_run_refreshes_by_itself(browser, tmp_path: Path) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from accord import Ledger
+    from accord.consensus.records import Attempt, Decision
+    from tests.ui.conftest import serve_ui
+
+    db = tmp_path / "live.duckdb"
+    ledger = Ledger(db)
+    run_id = ledger.start_run("live-crew")
+    ledger.flush()
+    ledger.release()
+    with serve_ui(db) as url:
+        browser.get(f"{url}runs/{run_id}")
+        assert browser.find_element(By.ID, "n-decisions").text == "0"
+        assert browser.find_element(By.ID, "live").is_selected()  # on while the run runs
+        attempt = Attempt("t0", "a", "m", "yes", "yes", 5, 1, 1.0, 0, 0.0, confidence=0.9)
+        ledger.record(
+            run_id,
+            Decision("t0", "yes", 0.9, "single", "confident", "accepted", "p", (attempt,), 1.0),
+        )
+        ledger.finish_run(run_id)
+        WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "n-decisions").text == "1")
+        assert browser.find_element(By.CSS_SELECTOR, "#decision-rows td a").text == "t0"
+    ledger.close()
