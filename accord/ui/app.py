@@ -184,7 +184,7 @@ class Pages:
                 "path": path,
                 "paths": PATHS,
                 "graph": _task_graph(found, queries.decision_states(db, run_id)),
-                "audit": queries.audit_status(db, run_id),
+                "audit": queries.audit_status(db, run_id, self.path),
                 "events": queries.audit_events(db, run_id),
                 "live": found["status"] == "running",
             }
@@ -214,7 +214,7 @@ class Pages:
                 "has_prompts": "prompt" in db.columns.get("attempts", set()),
                 "tallies": rebuilt,
                 "recorded": queries.recorded_tally(row, rebuilt, spec),
-                "audit": queries.audit_status(db, run_id),
+                "audit": queries.audit_status(db, run_id, self.path),
                 "events": queries.audit_events(db, run_id, task_id),
                 "run_events": len(queries.audit_events(db, run_id)),
             }

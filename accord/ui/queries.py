@@ -6,11 +6,14 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from accord.consensus.normalise import normalise_answer
 from accord.consensus.records import ANSWER_KINDS, Task
 from accord.consensus.voting import Tally
+from accord.errors import ConfigError
+from accord.ledger.audit import AUDIT_TABLES
 from accord.ui.store import Reader
 
 PAGE = 200  # rows per page of a long table
@@ -292,7 +295,8 @@ def recorded_tally(
 
 
 def audit_events(db: Reader, run_id: str, task_id: str | None = None) -> list[dict[str, Any]]:
-    """A run's audit events in order; with `task_id`, those whose detail names that task."""
+    """A run's audit events in order; with `task_id`, the decision's seal and the events
+    whose detail names that task."""
     if not db.has("audit_events"):
         return []
     found = db.rows(
@@ -302,20 +306,35 @@ def audit_events(db: Reader, run_id: str, task_id: str | None = None) -> list[di
     if task_id is None:
         return found
     named = re.compile(rf"(?<![\w.-]){re.escape(task_id)}(?![\w.-])")
-    return [e for e in found if named.search(e.get("detail") or "")]
+    return [
+        e
+        for e in found
+        if (e["kind"] == "decision" and e.get("tool") == task_id)  # the decision's seal
+        or named.search(e.get("detail") or "")
+    ]
 
 
-def audit_status(db: Reader, run_id: str) -> dict[str, Any] | None:
-    """The hash chain's verdict for a run (None when the run has no audit trail)."""
-    if not db.has("audit_events", "audit_heads"):
+def audit_status(db: Reader, run_id: str, ledger_path: str | Path) -> dict[str, Any] | None:
+    """The audit trail's verdict on a run: its keyed chain, heads and seals, as `accord audit
+    verify` checks them (None when the file has no audit tables). Without the audit key the
+    chain is not checked, and `note` says why."""
+    if not db.has(*AUDIT_TABLES):
         return None
-    from accord.ledger.audit import verify_run
+    from accord.ledger.audit_heads import heads_path, read_heads
+    from accord.ledger.audit_keys import load_key
+    from accord.ledger.audit_verify import verify_run
 
-    report = verify_run(db.conn, run_id)
-    if not report.events and not report.findings:
-        return None
+    events = int(db.value("SELECT count(*) FROM audit_events WHERE run_id = ?", [run_id]) or 0)
+    try:
+        key = load_key(create=False)
+    except ConfigError as exc:
+        return {"ok": None, "events": events, "findings": [], "note": str(exc)}
+    where = heads_path(ledger_path)
+    heads = read_heads(where, key) if where is not None else None
+    report = verify_run(db.conn, run_id, key, heads)
     return {
         "ok": report.ok,
         "events": report.events,
         "findings": [f.message for f in report.findings],
+        "note": None,
     }

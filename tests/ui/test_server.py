@@ -107,7 +107,8 @@ def test_decision_page_shows_the_ledger_rows(filled: Filled, ui_url: str) -> Non
     # the prompt each attempt sent, as the ledger kept it
     assert "You are the analyst." in page and "What is 17 plus 25?\nAnswer with just" in page
     # the audit event that names this decision, with the run's chain verdict
-    assert "chain intact" in page and "plan=sum" in page
+    assert "verified</span>" in page and "plan=sum" in page
+    assert "2 of them name this decision" in page  # its seal, and the tool call
 
 
 def test_a_ledger_without_tallies_or_prompts_gets_the_vote_rebuilt(
