@@ -123,13 +123,31 @@ def validate(
     crew: Annotated[Path, typer.Argument(help="Crew YAML file or CrewAI project.")],
     inputs: InputOption = None,
 ) -> None:
-    """Check a crew file (or a CrewAI project) without running it."""
+    """Check a crew file (or a CrewAI project) without running it, and list every setting
+    in it that runs code, reads files, sends data off the machine or writes through tools."""
+    from accord.crews.trust import findings
+    from accord.crews.yamlsource import load_marked
+
     loaded = _load_crew(crew, inputs)
     tasks = loaded.tasks()
     console.print(
-        f"{crew}: ok ({len(loaded.spec.roles)} roles, {len(tasks)} tasks, "
-        f"policy {loaded.spec.policy.label})"
+        escape(
+            f"{crew}: ok ({len(loaded.spec.roles)} roles, {len(tasks)} tasks, "
+            f"{len(loaded.spec.goals)} goals, policy {loaded.spec.policy.label})"
+        )
     )
+    found = findings(loaded.spec, loaded.base_dir)
+    if not found:
+        console.print("trusted settings: none (no code, files, network or writing tools)")
+        return
+    source = Path(loaded.source) if loaded.source else None
+    doc = load_marked(source) if source and source.suffix in (".yaml", ".yml") else None
+    console.print(
+        f"trusted settings: {len(found)} (a crew file is trusted like code; see README, Security)"
+    )
+    for item in found:
+        place = doc.place(item.loc) if doc else ".".join(map(str, item.loc))
+        console.print(escape(f"  {place}: [{item.kind}] {item.text}"), soft_wrap=True)
 
 
 @app.command()

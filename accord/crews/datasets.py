@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -83,6 +84,10 @@ def _bigbench_item(
     return Item(f"{stem}-{index}", text, kind, (), targets)  # type: ignore[arg-type]
 
 
+MAX_JSON_BYTES = 64 * 1024 * 1024  # a BIG-bench file is parsed whole; JSONL is streamed
+MAX_LINE_BYTES = 1024 * 1024
+
+
 def load_items(
     path: str | Path, *, prefer: str | None = None, require_labels: bool = False
 ) -> list[Item]:
@@ -92,12 +97,29 @@ def load_items(
     options (`target_scores`) even where examples also carry a `target` text.
     `require_labels` (a benchmark) refuses an item with nothing to grade it against.
     """
+    return list(iter_items(path, prefer=prefer, require_labels=require_labels))
+
+
+def iter_items(
+    path: str | Path, *, prefer: str | None = None, require_labels: bool = False
+) -> Iterator[Item]:
+    """The items of `load_items`, one at a time: a JSONL file is read line by line, so taking
+    the first N items of a huge file reads only those lines."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError("no such task file", path=path, hint="check the path")
     stem = path.stem.replace("__", "-").replace(".", "-")
     if path.suffix == ".jsonl":
-        return _load_jsonl(path, stem, require_labels)
+        yield from _iter_jsonl(path, stem)
+        return
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise ConfigError(
+            f"task file is {size / 1e6:.0f} MB; a JSON task file is read whole and is limited "
+            f"to {MAX_JSON_BYTES // 1024 // 1024} MB",
+            path=path,
+            hint="convert it to JSONL (one example per line), which is read line by line",
+        )
     try:
         task = json.loads(path.read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -107,16 +129,36 @@ def load_items(
         raise ConfigError("a BIG-bench task file needs an `examples` list", path=path)
     if prefer is None and task.get("preferred_score") == "multiple_choice_grade":
         prefer = "choice"
-    return [
-        _bigbench_item(task, i, ex, stem, prefer, path, require_labels)
-        for i, ex in enumerate(examples)
-    ]
+    for i, ex in enumerate(examples):
+        yield _bigbench_item(task, i, ex, stem, prefer, path, require_labels)
 
 
-def _load_jsonl(path: Path, stem: str, require_labels: bool) -> list[Item]:
-    items = []
-    text = path.read_text(encoding="utf-8-sig")
-    for line_no, line in enumerate(text.splitlines(), start=1):
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(number, text) of each line, reading at most MAX_LINE_BYTES of any one line."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        line_no = 0
+        while True:
+            try:
+                line = handle.readline(MAX_LINE_BYTES + 1)
+            except UnicodeDecodeError as exc:
+                raise ConfigError(
+                    f"not valid UTF-8 after line {line_no}: {exc.reason}", path=path
+                ) from None
+            if not line:
+                return
+            line_no += 1
+            if len(line) > MAX_LINE_BYTES and not line.endswith("\n"):
+                raise ConfigError(
+                    f"line is longer than {MAX_LINE_BYTES // 1024 // 1024} MB",
+                    path=path,
+                    line=line_no,
+                    hint="one example per line, each a short JSON object",
+                )
+            yield line_no, line
+
+
+def _iter_jsonl(path: Path, stem: str) -> Iterator[Item]:
+    for line_no, line in _lines(path):
         if not line.strip():
             continue
 
@@ -144,5 +186,4 @@ def _load_jsonl(path: Path, stem: str, require_labels: bool) -> list[Item]:
         if kind not in ANSWER_TYPES:
             raise bad(f"answer_type {kind!r} is not one of {', '.join(ANSWER_TYPES)}")
         item_id = str(row.get("id", f"{stem}-{line_no}"))
-        items.append(Item(item_id, str(row["input"]), kind, choices, targets))
-    return items
+        yield Item(item_id, str(row["input"]), kind, choices, targets)

@@ -9,7 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from accord.crews.settings import Problem, check_backend_options, check_validators, with_tests_files
 from accord.crews.spec import CrewSpec
+from accord.crews.template import placeholders
+from accord.crews.trust import file_problem, key_problems, resolve
 from accord.crews.yamlsource import Loc, MarkedDocument, load_marked
 from accord.errors import ConfigError
 
@@ -28,14 +31,63 @@ def load_crew(path: str | Path) -> CrewSpec:
     if problems:
         loc, message, hint = problems[0]
         raise doc.error(loc, message, hint, value=not message.startswith("duplicate"))
-    _missing_sources(spec, doc, Path(path).parent)
-    return spec
+    base = Path(path).parent
+    for loc, message, hint, at_value in check_settings(spec, base):
+        raise doc.error(loc, message, hint, value=at_value)
+    # a tests_file is read at run time: from the file checked here, wherever the run starts
+    return with_tests_files(spec, lambda found: str(resolve(base, found)))
+
+
+def check_settings(spec: CrewSpec, base: Path) -> list[Problem]:
+    """What a run would fail on later, or must not do: sources and tests files (there, and
+    inside the crew's folder), validators and their options, modules of import paths,
+    backend options, `{placeholders}`, API keys sent in clear."""
+
+    def tests_file(loc: Loc, found: str) -> Problem | None:
+        return file_problem(spec, base, loc, found, "tests_file")
+
+    sources = [
+        file_problem(spec, base, ("sources", i, "path"), s.path, "task file")
+        for i, s in enumerate(spec.sources)
+    ]
+    return [
+        *(p for p in sources if p is not None),
+        *check_validators(spec, tests_file),
+        *check_backend_options(spec),
+        *check_placeholders(spec),
+        *key_problems(spec),
+    ]
+
+
+def check_placeholders(spec: CrewSpec) -> list[Problem]:
+    """A `{name}` in a question must be a task it depends on (`{{name}}` is literal)."""
+    ids = {t.id for t in spec.tasks}
+    out: list[Problem] = []
+    for i, task in enumerate(spec.tasks):
+        for name in placeholders(task.question):
+            if name in task.depends_on:
+                continue
+            literal = f"or write {{{{{name}}}}} for a literal {{{name}}}"
+            if name in ids:
+                message = (
+                    f"{{{name}}} is the answer of task {name!r}, which this task does not depend on"
+                )
+                hint = f"add {name!r} to depends_on, {literal}"
+            else:
+                message = f"unknown placeholder {{{name}}}"
+                deps = ", ".join(f"{{{d}}}" for d in task.depends_on) or "none (no depends_on)"
+                hint = f"placeholders name tasks in depends_on ({deps}); {literal}"
+            out.append((("tasks", i, "question"), message, hint, True))
+    return out
 
 
 def validate_spec(data: dict[str, Any], doc: MarkedDocument | None = None) -> CrewSpec:
-    """Build a CrewSpec from plain data; the first pydantic error becomes a ConfigError."""
+    """Build a CrewSpec from plain data; the first pydantic error becomes a ConfigError.
+
+    Types are strict: `true` is not the number 1, `"3"` is not 3 and `2.5` is not an integer.
+    """
     try:
-        return CrewSpec.model_validate(data)
+        return CrewSpec.model_validate(data, strict=True)
     except ValidationError as exc:
         # An unknown key explains a "missing" one next to it (a typo), so it is shown first.
         first = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
@@ -194,17 +246,6 @@ def _backends(spec: CrewSpec) -> list[tuple[Loc, str, str | None]]:
             out += _known(options["inner"], backends.names(), (*loc, "inner"), "backend")
             options, loc = options.get("inner_options"), (*loc, "inner_options")
     return out
-
-
-def _missing_sources(spec: CrewSpec, doc: MarkedDocument, base: Path) -> None:
-    for i, source in enumerate(spec.sources):
-        path = Path(source.path)
-        if not (path if path.is_absolute() else base / path).is_file():
-            raise doc.error(
-                ("sources", i, "path"),
-                f"no such task file {source.path!r}",
-                f"paths are relative to the crew file's folder ({base})",
-            )
 
 
 def _model_names(spec: CrewSpec) -> list[tuple[Loc, str, str | None]]:

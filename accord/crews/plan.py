@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from itertools import islice
 from pathlib import Path
 
 from accord.consensus.records import Task
-from accord.crews.datasets import load_items
+from accord.crews.datasets import iter_items
 from accord.crews.spec import CrewSpec, TaskSpec
+from accord.crews.template import placeholders, render
 from accord.roles.pool import AgentSpec
 from accord.roles.prompt import RoleProfile
 
@@ -46,9 +48,9 @@ def expand_sources(spec: CrewSpec, base: Path) -> list[TaskSpec]:
     for source in spec.sources:
         path = Path(source.path)
         path = path if path.is_absolute() else base / path
-        items = load_items(path, prefer=source.answer_type)
         end = None if source.limit is None else source.offset + source.limit
-        for item in items[source.offset : end]:
+        items = iter_items(path, prefer=source.answer_type)  # streamed: stops at `end`
+        for item in islice(items, source.offset, end):
             task_id = f"{source.prefix}-{item.id.rsplit('-', 1)[-1]}" if source.prefix else item.id
             tasks.append(
                 TaskSpec(
@@ -66,15 +68,11 @@ def expand_sources(spec: CrewSpec, base: Path) -> list[TaskSpec]:
 
 
 def runtime_task(spec: TaskSpec, context: dict[str, str]) -> Task:
-    """The Task a role sees: `{dep}` placeholders filled, other dependencies as context."""
-    prompt = spec.question
-    unused = []
-    for dep in spec.depends_on:
-        marker = "{" + dep + "}"
-        if marker in prompt:
-            prompt = prompt.replace(marker, context.get(dep, ""))
-        else:
-            unused.append(dep)
+    """The Task a role sees: `{dep}` placeholders filled (one pass: an answer is never expanded
+    again), other dependencies as context."""
+    slots = set(placeholders(spec.question))
+    prompt = render(spec.question, {dep: context.get(dep, "") for dep in spec.depends_on})
+    unused = [dep for dep in spec.depends_on if dep not in slots]
     if unused:
         lines = "\n".join(f"- {dep}: {context.get(dep, '')}" for dep in unused)
         prompt = f"Context from earlier tasks:\n{lines}\n\n{prompt}"

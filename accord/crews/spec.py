@@ -102,6 +102,21 @@ class LedgerSpec(_Spec):
     )
 
 
+class AllowSpec(_Spec):
+    """Explicit opt-ins for what a crew file may not do by default (see README, Security)."""
+
+    files_outside_crew_dir: bool = Field(
+        default=False,
+        description="`sources:` and `code_tests` tests_file may name files outside the folder "
+        "of the crew file (symbolic links included)",
+    )
+    api_key_over_http: bool = Field(
+        default=False,
+        description="an openai backend may send its API key to a base_url that is neither "
+        "https nor a loopback address",
+    )
+
+
 class CrewSpec(_Spec):
     """A whole crew: models, roles, tasks (inline and from sources), policy and budget."""
 
@@ -122,4 +137,5 @@ class CrewSpec(_Spec):
     goals: list[GoalSpec] = Field(default_factory=list, description="goals to plan for")
     memory: MemorySpec | None = None
     cascade: CascadeSpec | None = None
+    allow: AllowSpec = Field(default_factory=AllowSpec)
     ledger: LedgerSpec = Field(default_factory=LedgerSpec)

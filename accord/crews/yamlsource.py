@@ -35,6 +35,12 @@ class MarkedDocument:
                 return self.marks[loc[:n]]
         return None, None
 
+    def place(self, loc: Loc, *, value: bool = False) -> str:
+        """`path:line:col: dotted.loc` for messages that are not errors (a listing)."""
+        line, col = self.where(loc, value=value)
+        at = f"{self.path}:{line}:{col}" if line is not None else self.path
+        return f"{at}: {_dotted(loc)}" if loc else at
+
     def error(
         self, loc: Loc, message: str, hint: str | None = None, *, value: bool = False
     ) -> ConfigError:

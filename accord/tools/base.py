@@ -51,8 +51,10 @@ class Tool:
     checks: tuple[str, ...] = ()
 
     def validate(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        """Arguments checked and coerced by the tool's schema; raises pydantic ValidationError."""
-        return self.args_model.model_validate(dict(args)).model_dump(mode="json")
+        """Arguments checked by the tool's schema, strictly, as the JSON data a plan holds
+        (`true` is not the number 1, `"120"` is not 120); raises pydantic ValidationError."""
+        checked = self.args_model.model_validate_json(canonical(dict(args)), strict=True)
+        return checked.model_dump(mode="json")
 
     def schema(self) -> dict[str, Any]:
         """A JSON description of the tool for prompts: name, effect, arguments as JSON Schema."""

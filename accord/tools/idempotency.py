@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,24 +42,39 @@ class MemoryKeys:
 class DuckDBKeys:
     """Keys in a DuckDB table, so a duplicate is caught across runs too."""
 
-    def __init__(self, path: str | Path, table: str = "idempotency_keys") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        table: str = "idempotency_keys",
+        *,
+        before: Callable[[], object] | None = None,
+    ) -> None:
         self.path = str(path)
         self.table = table
-        with opened(self.path, timeout_s=0) as db:
-            db.execute(
-                f"CREATE TABLE IF NOT EXISTS {table} (key VARCHAR PRIMARY KEY, "
-                "result JSON, created_at TIMESTAMP DEFAULT current_timestamp)"
-            )
+        self._before = before  # run once before the first use (the file's owner opens it)
+        self._ready = False
+
+    def _open(self) -> Any:
+        if not self._ready:
+            if self._before is not None:
+                self._before()
+            with opened(self.path, timeout_s=0) as db:
+                db.execute(
+                    f"CREATE TABLE IF NOT EXISTS {self.table} (key VARCHAR PRIMARY KEY, "
+                    "result JSON, created_at TIMESTAMP DEFAULT current_timestamp)"
+                )
+            self._ready = True
+        return opened(self.path, timeout_s=0)
 
     def get(self, key: str) -> Any | None:
         """The stored result for `key`."""
-        with opened(self.path, timeout_s=0) as db:
+        with self._open() as db:
             row = db.execute(f"SELECT result FROM {self.table} WHERE key = ?", [key]).fetchone()
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, result: Any) -> None:
         """Remember `result` under `key` (the first result wins)."""
-        with opened(self.path, timeout_s=0) as db:
+        with self._open() as db:
             db.execute(
                 f"INSERT INTO {self.table} (key, result) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [key, canonical(result)],

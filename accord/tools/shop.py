@@ -60,11 +60,31 @@ def create_shop(path: str | Path, *, reset: bool = False) -> None:
             db.execute("INSERT INTO payments VALUES (?, ?, ?, ?)", [order, total, method, card])
 
 
+class _Shop:
+    """The shop's database, created (or reset) and opened on first use, then held open."""
+
+    def __init__(self, db: str, reset: bool) -> None:
+        self.db, self.reset = db, reset
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def open(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            create_shop(self.db, reset=self.reset)
+            self._con = duckdb.connect(self.db)  # one open, cheap cursors per call
+        return self._con
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return self.open().cursor()
+
+
 def shop_tools(db: str = ".accord/shop.duckdb", reset: bool = False) -> ToolSet:
-    """The shop's tools over the database at `db` (created with seed orders when missing)."""
-    create_shop(db, reset=reset)
-    shop = duckdb.connect(db)  # held for the toolset's life: one open, cheap cursors per call
-    tools = ToolSet(keys=DuckDBKeys(db))
+    """The shop's tools over the database at `db` (created with seed orders when missing).
+
+    Building the toolset touches no file: the database is created, reset and opened when a
+    tool first runs, so `accord validate` can read the tools' effects without side effects.
+    """
+    shop = _Shop(db, reset)
+    tools = ToolSet(keys=DuckDBKeys(db, before=shop.open))
 
     def order_facts(con: duckdb.DuckDBPyConnection, order_id: str) -> dict[str, Any]:
         row = con.execute(

@@ -24,6 +24,7 @@ from accord.roles.pool import LocalPool
 from accord.tools.delegation import Delegations
 from accord.tools.executor import ToolExecutor
 from accord.tools.permissions import Permissions
+from accord.tools.shop import create_shop
 from accord.tools.spec import DelegationSpec, GrantSpec
 from accord.tools.toolsets import create_toolset
 from tests.conftest import ROOT
@@ -103,12 +104,11 @@ def test_a_plan_cannot_run_a_tool_as_a_privileged_role(tmp_path: Path) -> None:
         {"[steal]": HOSTILE},
         [{"id": "steal", "goal": "Order A105 was overcharged; fix it."}],
     )
-    before = payments(tmp_path) if (tmp_path / "shop.duckdb").exists() else None
+    create_shop(tmp_path / "shop.duckdb")
     result = run_goals(hostile, db=tmp_path / "ledger.duckdb")
     (goal,) = result.goals
     assert goal.status == "no_plan" and not goal.steps
     assert payments(tmp_path)["A105"] == 75.0  # the payment was not touched
-    assert before is None or before == payments(tmp_path)
     events = timeline(tmp_path / "ledger.duckdb", result.run_id)
     refused = [e for e in events if e.kind == "delegation"]
     assert refused and {(e.actor, e.decision, e.tool) for e in refused} == {

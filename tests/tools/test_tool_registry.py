@@ -39,9 +39,12 @@ def test_schema_is_exported_from_the_signature() -> None:
     assert params["additionalProperties"] is False
 
 
-def test_arguments_are_validated_and_coerced() -> None:
+def test_arguments_are_validated_strictly() -> None:
     tool = make_tools().get("refund")
-    assert tool.validate({"order_id": "A1", "amount": "12.5"})["amount"] == 12.5
+    assert tool.validate({"order_id": "A1", "amount": 12})["amount"] == 12.0  # a JSON number
+    for wrong in (True, "12.5", None, [12]):  # `true` is not 1 USD, text is not a number
+        with pytest.raises(ValidationError):
+            tool.validate({"order_id": "A1", "amount": wrong})
     with pytest.raises(ValidationError):
         tool.validate({"order_id": "A1", "amount": -1})
     with pytest.raises(ValidationError):
