@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import suppress
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -40,6 +40,7 @@ _COLUMNS = (
     "run_id, seq, event_id, ts, kind, actor, tool, args_digest, result_digest, "
     "decision, policy, detail, prev_hash, hash"
 )
+_COLUMN_NAMES = tuple(c.strip() for c in _COLUMNS.split(","))
 _HASHED = (
     "run_id",
     "event_id",
@@ -80,8 +81,11 @@ class AuditEvent:
 
     def expected_hash(self, key: AuditKey) -> str:
         """The HMAC this event's fields and link should have under `key`."""
-        fields = asdict(self)
-        return key.mac({k: fields[k] for k in _HASHED})
+        return key.mac({k: getattr(self, k) for k in _HASHED})
+
+    def row(self) -> tuple[Any, ...]:
+        """The event as a row of `audit_events`, in `_COLUMNS` order."""
+        return tuple(getattr(self, c) for c in _COLUMN_NAMES)
 
     @property
     def label(self) -> str:
@@ -196,10 +200,8 @@ class AuditTrail:
                 stored = _stored_head(db, self.run_id) or (0, self.key.genesis(self.run_id))
                 if stored != (events[0].seq - 1, events[0].prev_hash):
                     events = _chained(events, self.key, *stored)
-                appender = db.appender(
-                    "audit_events", columns=[c.strip() for c in _COLUMNS.split(",")]
-                )
-                appender.append_rows([tuple(asdict(e).values()) for e in events])
+                appender = db.appender("audit_events", columns=list(_COLUMN_NAMES))
+                appender.append_rows([e.row() for e in events])
                 appender.flush()
                 db.execute("DELETE FROM audit_heads WHERE run_id = ?", [self.run_id])
                 db.execute(
@@ -261,6 +263,7 @@ class _Chain:
         key: AuditKey,
     ) -> None:
         self.run_id, self.events, self.head, self.key = run_id, events, head, key
+        self.valid = [e.hash == e.expected_hash(key) for e in events]
         self.by_hash = {}
         for i, e in enumerate(events):
             self.by_hash.setdefault(e.hash, i)
@@ -294,8 +297,8 @@ class _Chain:
 
     def check(self) -> list[Finding]:
         events = self.events
-        for i, e in enumerate(events):
-            if e.hash != e.expected_hash(self.key):
+        for i, ok in enumerate(self.valid):
+            if not ok:
                 self._flag(i, "modified", "its fields no longer match its HMAC")
         self._walk(self._pick(self.next.get(self.key.genesis(self.run_id), [])))
         for i, e in enumerate(events):
@@ -363,7 +366,8 @@ def check_chain(
     run_id: str, events: list[AuditEvent], head: tuple[int, str] | None, key: AuditKey
 ) -> ChainCheck:
     """Verify one run's stored events against their HMACs, links and the stored `head`."""
-    if events and all(e.hash != e.expected_hash(key) for e in events):
+    chain = _Chain(run_id, events, head, key)
+    if events and not any(chain.valid):
         return ChainCheck(
             [
                 Finding(
@@ -376,7 +380,6 @@ def check_chain(
             ],
             [],
         )
-    chain = _Chain(run_id, events, head, key)
     findings = chain.check()
     flagged = {i for i, f in chain.found.items() if f.problem == "inserted"}
     return ChainCheck(findings, [events[i] for i in chain.order if i not in flagged])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -92,11 +92,12 @@ def _short(value: Any) -> str:
     return digest(value)[:12]
 
 
-def _summary(row: Row, attempts: Sequence[Row]) -> Row:
-    """What a decision event's detail shows: the values verify can name, a hash of the answer."""
+def _summary(row: Row, attempts: list[str]) -> Row:
+    """What a decision event's detail shows: the values verify can name, a hash of the answer,
+    and a short digest of each attempt row (`attempts`)."""
     shown = {k: row[k] for k in _SHOWN}
     shown["answer_sha256"] = hashlib.sha256(str(row["answer"]).encode()).hexdigest()[:16]
-    shown["attempts"] = [_short(a) for a in attempts]
+    shown["attempts"] = attempts
     return shown
 
 
@@ -126,6 +127,7 @@ def seal_run(ledger: Ledger, run_id: str, *, key: AuditKey | None = None) -> int
         if task_id in sealed:
             continue
         tries = attempts.get(task_id, [])
+        shorts = [_short(a) for a in tries]  # the attempts' digest is over these
         trail.append(
             "decision",
             str(tries[0]["role"]) if tries else "-",
@@ -133,8 +135,8 @@ def seal_run(ledger: Ledger, run_id: str, *, key: AuditKey | None = None) -> int
             tool=task_id,
             policy=str(row["policy"]),
             args_digest=digest(row),
-            result_digest=digest(tries),
-            detail=canonical(_summary(row, tries)),
+            result_digest=digest(shorts),
+            detail=canonical(_summary(row, shorts)),
         )
     if run is not None:
         trail.append(
@@ -148,7 +150,9 @@ def seal_run(ledger: Ledger, run_id: str, *, key: AuditKey | None = None) -> int
 
 
 def _changed(shown: Mapping[str, Any], now: Mapping[str, Any]) -> str:
-    diffs = [f"{k} sealed {shown[k]!r}, stored {now[k]!r}" for k in shown if shown[k] != now[k]]
+    diffs = [
+        f"{k} sealed {v!r}, stored {now.get(k)!r}" for k, v in shown.items() if v != now.get(k)
+    ]
     return "; ".join(diffs) or "a column not shown in the event (e.g. the raw text or a time)"
 
 
@@ -157,7 +161,8 @@ def _check_decision(event: AuditEvent, row: Row, tries: list[Row]) -> list[Findi
         shown = json.loads(event.detail or "{}")
     except ValueError:
         shown = {}
-    now = _summary(row, tries)
+    shorts = [_short(a) for a in tries]
+    now = _summary(row, shorts)
     what = f"decision of task {event.tool!r} (sealed at seq {event.seq})"
     found = []
     if event.args_digest != digest(row):
@@ -169,11 +174,10 @@ def _check_decision(event: AuditEvent, row: Row, tries: list[Row]) -> list[Findi
                 f"modified: {what}: the row differs from its seal: {_changed(diff, now)}",
             )
         )
-    if event.result_digest != digest(tries):
+    if event.result_digest != digest(shorts):
         sealed = list(shown.get("attempts", []))
-        moved = [
-            str(a["attempt_no"]) for a, s in zip(tries, sealed, strict=False) if _short(a) != s
-        ]
+        pairs = zip(tries, shorts, sealed, strict=False)
+        moved = [str(a["attempt_no"]) for a, now_, was in pairs if now_ != was]
         count = (
             f"{len(sealed)} sealed, {len(tries)} stored"
             if len(sealed) != len(tries)
