@@ -179,9 +179,9 @@ def accord_cmd(*args: str) -> list[str]:
 
 
 @contextmanager
-def serve_ui(db: Path, *extra: str) -> Iterator[str]:
+def serve_ui(db: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """`accord ui --db DB --port 0` in a subprocess; yields its URL once it listens."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", **(env or {})}
     proc = subprocess.Popen(
         accord_cmd("ui", "--db", str(db), "--port", "0", *extra),
         stdout=subprocess.PIPE,

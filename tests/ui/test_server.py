@@ -129,6 +129,24 @@ def test_a_ledger_without_tallies_or_prompts_gets_the_vote_rebuilt(
     ]
 
 
+def test_a_tampered_decision_shows_in_the_audit_verdict(filled: Filled, tmp_path: Path) -> None:
+    db = tmp_path / "tampered.duckdb"
+    shutil.copy(filled.db, db)
+    shutil.copy(f"{filled.db}.heads", f"{db}.heads")
+    with duckdb.connect(str(db)) as conn:  # someone lowers a decision's cost after the fact
+        conn.execute(
+            "UPDATE decisions SET cost_usd = 0 WHERE run_id = ? AND task_id = 'sum'",
+            [filled.run_id],
+        )
+    with serve_ui(db) as url:
+        page = get(url + f"runs/{filled.run_id}/decisions/sum").text
+        assert "tampered</span>" in page and "verified</span>" not in page
+        assert "cost" in text_of(re.search(r'<p class="error small">(.*?)</p>', page).group(1))
+    with serve_ui(filled.db, env={"ACCORD_AUDIT_KEY_FILE": str(tmp_path / "no.key")}) as url:
+        page = get(url + f"runs/{filled.run_id}").text
+        assert "not verified</span>" in page and "no audit key here" in page
+
+
 def test_task_graph_draws_every_dependency(filled: Filled, ui_url: str) -> None:
     page = get(ui_url + f"runs/{filled.run_id}").text
     assert page.count('class="edge"') == 4  # report depends on capital, sum, planet, html
