@@ -53,8 +53,9 @@ class BenchConfig:
     ledger: bool | None = None  # ledger rows per decision; default: all but simulated runs
     fresh: bool = False  # re-run live rows even when cached (replay samples are still reused)
     rerecord: bool = False  # drop this backend's and seed's recorded samples and draw them again
+    sources: str = ""  # replay the recorded file's sources as roles ("a,b;c": tiers by ';')
 
     @property
     def mode(self) -> Mode:
-        """`replay` when K samples per item are to be recorded and replayed, else `live`."""
-        return "replay" if self.replay > 0 else "live"
+        """`replay` when recorded samples (K drawn per item, or `sources`) are replayed."""
+        return "replay" if self.replay > 0 or self.sources else "live"

@@ -21,6 +21,7 @@ import numpy as np
 from accord.bench.config import BenchConfig, ProgressSink
 from accord.bench.deciders import SOLVER, Deciders, tier_label, tier_options
 from accord.bench.samples import SamplePool, drop_samples, record_samples
+from accord.bench.sources import fewest_samples, parse_sources, recorded_pools
 from accord.bench.store import BenchStore, ResultRow
 from accord.bench.strategies import Strategy
 from accord.bench.tasks import BenchItem
@@ -43,6 +44,7 @@ class ReplayPool:
         self.seed = seed
         self.call_ms = 0.0
         self._drawn: dict[str, int] = {}
+        self._asked: set[str] = set()  # items whose primary this decision asked
         self._orders: dict[str, list[int]] = {}
 
     def roles(self) -> list[str]:
@@ -56,6 +58,7 @@ class ReplayPool:
     def begin(self) -> None:
         """A new decision: its voters are drawn from the start of each item's order."""
         self._drawn.clear()
+        self._asked.clear()
         self.call_ms = 0.0
 
     def _order(self, task_id: str, k: int) -> list[int]:
@@ -72,16 +75,20 @@ class ReplayPool:
         pool = self.pools[self.keys[task.id]]
         if temperature <= 0:
             sample = pool.primary
+            self._asked.add(task.id)
         else:
+            order = self._order(task.id, len(pool.voters))
+            if task.id in self._asked:
+                order = [i for i in order if i != pool.primary_voter]
             n = self._drawn.get(task.id, 0)
-            if n >= len(pool.voters):
+            if n >= len(order):
                 raise ConfigError(
                     f"a decision on {task.id!r} asked for voter sample {n + 1}, but only "
-                    f"{len(pool.voters)} were recorded",
-                    hint=f"record more samples: --replay {n + 1} or more",
+                    f"{len(order)} were recorded",
+                    hint=f"record more samples (--replay {n + 1} or more) or give more sources",
                 )
             self._drawn[task.id] = n + 1
-            sample = pool.voters[self._order(task.id, len(pool.voters))[n]]
+            sample = pool.voters[order[n]]
         self.call_ms += sample.call_ms
         return replace(sample.attempt, task_id=task.id, kind=kind, seed=seed)  # type: ignore[arg-type]
 
@@ -96,15 +103,15 @@ def samples_needed(strategy: Strategy) -> int:
     return strategy.policy.k  # answers (the primary's included) never exceed k
 
 
-def check_enough(strategies: Sequence[Strategy], k: int) -> None:
-    """Refuse strategies that could need more voter samples than `k` are recorded."""
+def check_enough(strategies: Sequence[Strategy], k: int, *, what: str = "") -> None:
+    """Refuse strategies that could need more voter samples than the `k` recorded."""
     needed = max((samples_needed(s) for s in strategies), default=0)
     if needed > k:
         names = ", ".join(s.name for s in strategies if samples_needed(s) > k)
         raise ConfigError(
-            f"{names} can draw up to {needed} voter samples per item, but --replay {k} records "
-            f"{k}: they would be reused",
-            hint=f"use --replay {needed} (or more)",
+            f"{names} can draw up to {needed} voter samples per item, but "
+            f"{what or f'--replay {k} records {k}'}: they would be reused",
+            hint="give more sources" if what else f"use --replay {needed} (or more)",
         )
 
 
@@ -211,19 +218,14 @@ async def _replay_all(
     return accs
 
 
-def run_replay(
+def _recorded_tiers(
     config: BenchConfig,
-    run_id: str,
     items: list[BenchItem],
-    strategies: list[Strategy],
     store: BenchStore,
+    tiers: int,
     progress: ProgressSink,
-) -> tuple[list[ResultRow], dict[str, np.ndarray]]:
-    """Record K samples per item per needed tier (once), then replay every strategy."""
-    if any(s.peer for s in strategies):
-        raise ConfigError("peers run live only", hint="drop --replay or the peer strategies")
-    check_enough(strategies, config.replay)
-    tiers = max(s.tiers for s in strategies)
+) -> dict[int, dict[str, SamplePool]]:
+    """Each tier's pools, sampled from the backend where not stored yet."""
     tier_pools = {}
     for tier in range(tiers):
         options = tier_options(config.backend, config.backend_options, tier)
@@ -238,9 +240,55 @@ def run_replay(
             k=config.replay,
             progress=progress,
         )
+    return tier_pools
+
+
+def _source_pools(
+    items: list[BenchItem], strategies: list[Strategy], sources: str, tiers: int
+) -> dict[int, dict[str, SamplePool]]:
+    """Each tier's pools from the recorded sources of its group."""
+    groups = parse_sources(sources)
+    if tiers > len(groups):
+        raise ConfigError(
+            f"a cascade of {tiers} tiers needs {tiers} source groups; --sources gives "
+            f"{len(groups)}",
+            hint="separate the tiers' sources with ';', e.g. 'code002/COT,code002/LtM;gpt4/COT'",
+        )
+    if tiers > 1:
+        raise ConfigError(
+            "cascades over recorded sources are not supported yet: recorded answers carry no "
+            "confidence, and a cascade's certainty is capped by its answers' confidence, so "
+            "it would always climb",
+            hint="replay single, vote@K, early-stop and adaptive over one source group",
+        )
+    pools = {t: recorded_pools(items, groups[t]) for t in range(len(groups))}
+    fewest = min(fewest_samples(p) for p in pools.values())
+    check_enough(strategies, fewest, what=f"the sources give as few as {fewest} per item")
+    return pools
+
+
+def run_replay(
+    config: BenchConfig,
+    run_id: str,
+    items: list[BenchItem],
+    strategies: list[Strategy],
+    store: BenchStore,
+    progress: ProgressSink,
+) -> tuple[list[ResultRow], dict[str, np.ndarray]]:
+    """Record K samples per item per needed tier (once), or take the recorded sources'
+    answers (`--sources`), then replay every strategy."""
+    if any(s.peer for s in strategies):
+        raise ConfigError("peers run live only", hint="drop --replay or the peer strategies")
+    tiers = max(s.tiers for s in strategies)
+    if config.sources:
+        tier_pools = _source_pools(items, strategies, config.sources, tiers)
+        label = f"recorded[{config.sources}]"
+    else:
+        check_enough(strategies, config.replay)
+        tier_pools = _recorded_tiers(config, items, store, tiers, progress)
+        label = tier_label(config.backend, config.backend_options)
     progress.start("replay", config.replay_seeds * len(strategies) * len(items))
     accs = asyncio.run(_replay_all(config, items, strategies, tier_pools, progress))
-    label = tier_label(config.backend, config.backend_options)
     rows = [
         _row(
             run_id, item, s.name, accs[(s.name, item.key)], label, config.seed, config.replay_seeds

@@ -27,6 +27,10 @@ def _p(value: float | None) -> str:
 
 
 def _label(run: dict[str, Any]) -> str:
+    meta = run.get("meta")
+    sources = (json.loads(meta) if isinstance(meta, str) else meta or {}).get("sources")
+    if sources:
+        return f"replayed from the recorded answers of {sources} ({run['replay_seeds']} seeds)"
     if run["mode"] == "replay":
         return f"replayed from {run['samples_k']} recorded samples ({run['replay_seeds']} seeds)"
     return "live"

@@ -223,11 +223,11 @@ def run_bench(config: BenchConfig, progress: ProgressSink | None = None) -> str:
     store.start_run(
         run_id,
         command=config.command,
-        backend=config.backend,
+        backend="recorded" if config.sources else config.backend,
         seed=config.seed,
         mode=config.mode,
         samples_k=config.replay or None,
-        replay_seeds=config.replay_seeds if config.replay else None,
+        replay_seeds=config.replay_seeds if config.mode == "replay" else None,
         tasks=config.tasks,
         strategies=",".join(s.name for s in strategies),
         n_items=len(items),
@@ -237,6 +237,7 @@ def run_bench(config: BenchConfig, progress: ProgressSink | None = None) -> str:
             "backend_options": config.backend_options,
             "pool": config.pool,
             "fresh": config.fresh,
+            "sources": config.sources or None,
         },
     )
     status = "failed"

@@ -71,10 +71,15 @@ class Sample:
 
 @dataclass(frozen=True, slots=True)
 class SamplePool:
-    """One item's recorded attempts on one model tier: the greedy primary and K voters."""
+    """One item's recorded attempts on one model tier: the greedy primary and K voters.
+
+    `primary_voter`: the voter that is the primary's own sample (recorded sources, where the
+    primary role also votes), not drawn again in a decision that asked the primary.
+    """
 
     primary: Sample
     voters: tuple[Sample, ...]
+    primary_voter: int | None = None
 
 
 def _attempt_row(key: str, label: str, seed: int, index: int, s: Sample) -> tuple[object, ...]:

@@ -118,6 +118,13 @@ def bench(
             "--fresh", help="Measure live rows again instead of reusing cached ones (re-timing)."
         ),
     ] = False,
+    sources: Annotated[
+        str,
+        typer.Option(
+            help="Replay a recorded-samples file's sources as roles instead of a model: "
+            "'a,b,c' (the first is the primary role, all vote; tiers split by ';')."
+        ),
+    ] = "",
     rerecord: Annotated[
         bool,
         typer.Option(
@@ -154,6 +161,7 @@ def bench(
         backend_options=_options(option or []),
         fresh=fresh,
         rerecord=rerecord,
+        sources=sources,
     )
     with _progress() as progress:
         run_id = run_bench(config, RichProgress(progress))
