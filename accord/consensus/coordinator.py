@@ -11,10 +11,18 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from accord.consensus.confidence import agreement, build_estimator
-from accord.consensus.critic import Critic, critic_score, critic_task
-from accord.consensus.normalise import normalise_answer
+from accord.consensus.critic import Critic, critic_score, critic_task, same_task
+from accord.consensus.grouping import FinalGrouper, Grouping, build_grouper
 from accord.consensus.policy import BudgetSpec, PolicySpec
-from accord.consensus.records import ANSWER_KINDS, BUDGET, Attempt, Decision, Task, Verdict
+from accord.consensus.records import (
+    ANSWER_KINDS,
+    BUDGET,
+    Attempt,
+    Decision,
+    Task,
+    Verdict,
+    VoteGroup,
+)
 from accord.consensus.spending import DecisionSpend, RunSpend
 from accord.consensus.stopping import stopping_rules
 from accord.consensus.validators import AllOf, Validator, default_validators
@@ -142,6 +150,11 @@ class _DecisionRun:
         self.path = "single"
         self.stop_reason = ""
         self.tally = Tally(())
+        self.consensus = policy.consensus_for(task.answer_type)
+        if self.consensus.mode == "judge":
+            self._check_judge_role()
+        self.grouper = build_grouper(self.consensus, self.judge_same)
+        self.grouping = Grouping({}, {})
 
     async def make(self) -> None:
         """Run the policy: answer, validate, retry or escalate, within the budgets."""
@@ -302,28 +315,64 @@ class _DecisionRun:
 
     def finish_single(self, attempt: Attempt, reason: str) -> None:
         self.answer, self.confidence = attempt.answer, attempt.confidence
+        if self.consensus.mode == "final" and attempt.verdict.ok:
+            self.answer = FinalGrouper().final(self.task, attempt.answer)
         budget_stop = reason.startswith(BUDGET)
         self.stop_reason = reason if attempt.verdict.ok or budget_stop else "invalid"
 
     def _answers(self) -> list[Attempt]:
         return [a for a in self.attempts if a.kind in ANSWER_KINDS]
 
-    def _votes(self) -> Tally:
-        """The valid answers tallied by their normalised form (`4`, `4.0`, `four` are one)."""
-        votes = ((self._key(a.answer), a.confidence) for a in self._answers() if a.verdict.ok)
+    async def _votes(self) -> Tally:
+        """The valid answers tallied by group (`exact`: `4`, `4.0`, `four` are one; `semantic`
+        and `judge`: answers that mean the same are one), regrouped with every new vote."""
+        valid = [a for a in self._answers() if a.verdict.ok]
+        self.grouping = await self.grouper.group(self.task, [a.answer for a in valid])
+        votes = ((self.grouping.key(a.answer), a.confidence) for a in valid)
         return Tally.of(votes, weighted=self.policy.weighted)
 
-    def _key(self, answer: str) -> str:
-        return normalise_answer(answer, self.task)
-
     def _spelling(self, key: str) -> str:
-        """How the answers behind `key` were written: the most frequent spelling (ties: the
-        first in sort order, so the arrival order does not matter)."""
-        counts: dict[str, int] = {}
+        """The answer that stands for group `key`: its most frequent spelling (`final`: the
+        final answer; `semantic`: the member closest to the group's centre)."""
+        return self.grouping.shown.get(key, key)
+
+    def _check_judge_role(self) -> None:
+        judge = self.consensus.judge
+        if judge is None or judge not in self.c.pool.roles():
+            raise ConfigError(
+                f"consensus judge role {judge!r} of task {self.task.id!r} is not a role of this"
+                " crew",
+                hint="set consensus: {mode: judge, judge: ROLE} to one of: "
+                + ", ".join(self.c.pool.roles()),
+            )
+
+    async def judge_same(self, first: str, second: str) -> float:
+        """The judge role's P(yes) that `first` and `second` say the same; its call is an
+        attempt of kind `judge` (costed like any other; no verdict: 0)."""
+        role = str(self.consensus.judge)
+        seed = self.seed + len(self.attempts)
+        try:
+            raw = await self._call(role, same_task(self.task, first, second), "judge", 0.0, seed)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            self._record(failed_attempt(self.task, role, "judge", 0.0, seed, exc))
+            return 0.0
+        score = critic_score(raw)
+        self._record(replace(raw, task_id=self.task.id, kind="judge", confidence=score))
+        return score
+
+    def _groups(self) -> tuple[VoteGroup, ...]:
+        """The vote's groups, leader first: what stood for each, its members and share."""
+        members: dict[str, list[str]] = {}
         for a in self._answers():
-            if a.verdict.ok and self._key(a.answer) == key:
-                counts[a.answer] = counts.get(a.answer, 0) + 1
-        return min(counts, key=lambda spelled: (-counts[spelled], spelled)) if counts else key
+            if a.verdict.ok and a.answer in self.grouping.keys:
+                members.setdefault(self.grouping.key(a.answer), []).append(a.answer)
+        total = self.tally.total or 1
+        return tuple(
+            VoteGroup(self._spelling(key), n, n / total, tuple(sorted(members.get(key, ()))))
+            for key, n, _ in self.tally.rows
+        )
 
     def _votes_cap(self, k_max: int) -> int:
         """The most valid votes this vote can still reach: `k_max` less the slots that
@@ -366,7 +415,7 @@ class _DecisionRun:
         pending: dict[asyncio.Future[list[Attempt]], int] = {}  # call -> samples it draws
         launched = 0
         next_index = len(self.attempts)
-        reason = rule.done(self._votes(), self._votes_cap(k_max)) if seeded else None
+        reason = rule.done(await self._votes(), self._votes_cap(k_max)) if seeded else None
         while reason is None:
             limit = self.spent.exhausted()
             while limit is None and len(pending) < capacity:
@@ -392,13 +441,13 @@ class _DecisionRun:
             if (limit := self.spent.exhausted()) is not None:
                 reason = BUDGET + limit  # a crossed budget is the reason, whatever the rule says
             else:
-                reason = rule.done(self._votes(), self._votes_cap(k_max))
+                reason = rule.done(await self._votes(), self._votes_cap(k_max))
         if pending:
             errors = await asyncio.gather(*pending, return_exceptions=True)
             for error in errors:
                 if isinstance(error, BaseException):
                     raise error
-        self.tally = self._votes()
+        self.tally = await self._votes()
         self.stop_reason = reason
         answers = self._answers()
         if self.tally.leader is not None:
@@ -411,7 +460,16 @@ class _DecisionRun:
 
     def decision(self, policy: PolicySpec, wall_ms: float) -> Decision:
         answers = self._answers()
-        valid = any(a.verdict.ok and a.answer == self.answer for a in answers)
+        leader = self.tally.leader
+        valid = any(
+            a.verdict.ok
+            and (
+                self.grouping.keys.get(a.answer) == leader
+                if leader is not None
+                else self.answer in (a.answer, FinalGrouper().final(self.task, a.answer))
+            )
+            for a in answers
+        )
         status = "accepted" if valid else "unresolved"
         failures = [a.verdict.reason for a in answers if a.verdict.reason.startswith(FAILED)]
         if not valid and failures and len(failures) == len(answers) and not self.over_budget:
@@ -428,6 +486,7 @@ class _DecisionRun:
             attempts=tuple(self.attempts),
             wall_ms=wall_ms,
             votes=votes,
+            groups=self._groups(),
         )
 
     @property

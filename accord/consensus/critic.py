@@ -32,6 +32,23 @@ def critic_task(task: Task, answer: str) -> Task:
     )
 
 
+SAME = (
+    "Question: {question}\nAnswer A: {first}\nAnswer B: {second}\n"
+    "Do answers A and B say the same thing (the same final answer or meaning)? yes/no"
+)
+
+
+def same_task(task: Task, first: str, second: str) -> Task:
+    """The yes/no question a judge role is asked: do `first` and `second` agree?"""
+    return Task(
+        id=f"{task.id}#judge",
+        prompt=SAME.format(question=task.prompt, first=first, second=second),
+        answer_type="choice",
+        choices=OPTIONS,
+        max_tokens=4,
+    )
+
+
 def critic_score(attempt: Attempt) -> float:
     """P(yes) from a critic role's attempt: its option probability, turned round for `no`."""
     said_yes = attempt.answer.strip().lower() == "yes"

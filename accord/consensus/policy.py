@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from accord.consensus.grouping import ConsensusSpec, default_mode
 from accord.errors import ConfigError
 
 PolicyKind = Literal["single", "vote", "adaptive"]
@@ -66,6 +67,18 @@ class PolicySpec(BaseModel):
     retries: int = Field(default=1, ge=0, le=5)
     batch: int = Field(default=1, ge=1, le=16)
     weighted: bool = False
+    # which answers agree: exact | final | semantic | judge (None: by the task's answer type)
+    consensus: ConsensusSpec | None = None
+
+    @field_validator("consensus", mode="before")
+    @classmethod
+    def _mode_name(cls, value: object) -> object:
+        return {"mode": value} if isinstance(value, str) else value
+
+    def consensus_for(self, answer_type: str) -> ConsensusSpec:
+        """The consensus a task of `answer_type` gets: the policy's, else the type's default
+        (`semantic` for free text, `exact` otherwise)."""
+        return self.consensus or ConsensusSpec(mode=default_mode(answer_type))
 
     @field_validator("stopping", "confidence")
     @classmethod

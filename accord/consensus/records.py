@@ -9,8 +9,9 @@ AnswerType = Literal["text", "number", "choice", "free"]
 Path = Literal["single", "escalated", "vote"]
 Status = Literal["accepted", "unresolved"]
 # primary: the first answer; retry: the primary again, told why its answer was rejected;
-# voter: a vote sample; critic: a critic role judging another attempt's answer.
-AttemptKind = Literal["primary", "voter", "retry", "critic"]
+# voter: a vote sample; critic: a critic role judging another attempt's answer; judge: a role
+# asked whether two answers mean the same (the `judge` consensus mode).
+AttemptKind = Literal["primary", "voter", "retry", "critic", "judge"]
 ANSWER_KINDS = frozenset({"primary", "voter", "retry"})
 
 
@@ -73,6 +74,16 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
+class VoteGroup:
+    """One group of a vote: the answer that stands for it, its votes, share and members."""
+
+    answer: str
+    votes: int
+    share: float
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """The outcome of one task: the answer, how it was reached, and every attempt it took."""
 
@@ -86,6 +97,7 @@ class Decision:
     attempts: tuple[Attempt, ...]
     wall_ms: float
     votes: tuple[tuple[str, float], ...] = ()
+    groups: tuple[VoteGroup, ...] = ()
 
     @property
     def prompt_tokens(self) -> int:

@@ -14,6 +14,7 @@ from accord.consensus.coordinator import Coordinator
 from accord.consensus.policy import BudgetSpec, PolicySpec
 from accord.consensus.records import Decision
 from accord.consensus.spending import RunSpend
+from accord.crews.consensus_checks import consensus_warnings
 from accord.crews.loader import check_references, load_crew, validate_spec
 from accord.crews.plan import agent_specs, expand_sources
 from accord.crews.resume import cancel_on_signals, stored_decisions
@@ -115,7 +116,9 @@ class Crew:
     def from_yaml(cls, path: str | Path) -> Crew:
         """Load and check a crew file."""
         path = Path(path)
-        return cls(load_crew(path), base_dir=path.parent, source=str(path))
+        crew = cls(load_crew(path), base_dir=path.parent, source=str(path))
+        crew.warnings = tuple(consensus_warnings(crew.spec))
+        return crew
 
     @classmethod
     def from_path(cls, path: str | Path, *, inputs: dict[str, str] | None = None) -> Crew:
@@ -127,7 +130,7 @@ class Crew:
             return cls.from_yaml(path)
         imported = import_crewai(path, inputs=inputs, project=project)
         crew = cls(imported.spec, base_dir=imported.base_dir, source=imported.source)
-        crew.warnings = imported.warnings
+        crew.warnings = (*imported.warnings, *consensus_warnings(crew.spec))
         return crew
 
     def tasks(self) -> list[TaskSpec]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from accord.crews.consensus_checks import consensus_problems
 from accord.crews.settings import Problem, check_backend_options, check_validators, with_tests_files
 from accord.crews.spec import CrewSpec
 from accord.crews.template import placeholders
@@ -219,6 +220,7 @@ def check_references(spec: CrewSpec) -> list[tuple[Loc, str, str | None]]:
     for i, source in enumerate(spec.sources):
         problems += _known(source.role, roles, ("sources", i, "role"), "role")
     problems += _policy_voters(spec.policy, roles, ("policy",))
+    problems += consensus_problems(spec)
     cycle = find_cycle({t.id: t.depends_on for t in spec.tasks})
     if cycle:
         index = next(i for i, t in enumerate(spec.tasks) if t.id == cycle[0])

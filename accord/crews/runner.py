@@ -8,7 +8,7 @@ from dataclasses import replace
 from itertools import islice
 
 from accord.consensus.coordinator import Coordinator
-from accord.consensus.policy import BudgetSpec
+from accord.consensus.policy import BudgetSpec, PolicySpec
 from accord.consensus.records import BUDGET, Decision
 from accord.consensus.spending import RunSpend
 from accord.crews.plan import runtime_task
@@ -105,7 +105,9 @@ class GraphRunner:
 
     async def _decide(self, task: TaskSpec, context: dict[str, str]) -> Decision:
         try:
-            return await self.coordinator.decide(runtime_task(task, context), task.policy)
+            return await self.coordinator.decide(
+                runtime_task(task, context), task_policy(task, self.coordinator)
+            )
         except RunError as exc:
             return _skipped(task, f"error: {exc}")
 
@@ -114,3 +116,11 @@ class GraphRunner:
             self.on_decision(task, decision)
         # Without attempts a kept decision is a few hundred bytes: long runs stay flat.
         done[task.id] = decision if self.keep_attempts else replace(decision, attempts=())
+
+
+def task_policy(task: TaskSpec, coordinator: object) -> PolicySpec | None:
+    """The policy `task` is decided under: its own or the crew's, with its `consensus:`."""
+    if task.consensus is None:
+        return task.policy
+    base = task.policy or getattr(coordinator, "policy", None) or PolicySpec()
+    return base.model_copy(update={"consensus": task.consensus})

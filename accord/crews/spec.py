@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from accord.consensus.grouping import ConsensusSpec
 from accord.consensus.policy import BudgetSpec, PolicySpec
 from accord.memory.spec import MemorySpec
 from accord.tools.spec import GoalSpec, ToolsSpec
@@ -54,9 +55,16 @@ class TaskSpec(_Spec):
     role: str | None = None
     depends_on: list[str] = Field(default_factory=list)
     policy: PolicySpec | None = None
+    # which answers agree in a vote on this task (overrides the policy's `consensus`)
+    consensus: ConsensusSpec | None = None
     validators: list[str | dict[str, Any]] = Field(default_factory=list)
     expected: list[str] = Field(default_factory=list)
     max_tokens: int = Field(default=32, ge=1, le=4096)
+
+    @field_validator("consensus", mode="before")
+    @classmethod
+    def _mode_name(cls, value: object) -> object:
+        return {"mode": value} if isinstance(value, str) else value
 
     @field_validator("expected", mode="before")
     @classmethod

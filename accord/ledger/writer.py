@@ -50,6 +50,15 @@ def _prompt_json(a: Attempt) -> str | None:
 
 def _votes_json(decision: Decision) -> str | None:
     """A vote's tally as the JSON the `votes` column holds (None without a vote)."""
+    if decision.groups:  # the groups the vote saw: what stood for each, share, members
+        return json.dumps(
+            [
+                {"answer": g.answer, "votes": g.votes, "share": round(g.share, 6),
+                 "members": list(g.members)}
+                for g in decision.groups
+            ],
+            ensure_ascii=False,
+        )  # fmt: skip
     if not decision.votes:
         return None
     tally = [

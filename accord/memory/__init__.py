@@ -1,7 +1,6 @@
 """Memory: working memory for each run and long-term memory across runs, in DuckDB."""
 
 from accord.memory.crew_memory import CrewMemory, MemoryCoordinator, attach_memory, working_memory
-from accord.memory.embed import Embedder, HashEmbedder, LlamaEmbedder, embedders, get_embedder
 from accord.memory.graph import KnowledgeGraph
 from accord.memory.packing import Candidate, Packed, PackEntry, approx_tokens, pack
 from accord.memory.records import (
@@ -15,6 +14,7 @@ from accord.memory.records import (
 from accord.memory.spec import MemorySpec
 from accord.memory.store import MemoryStore
 from accord.memory.working import WorkingMemory
+from accord.models.embed import Embedder, HashEmbedder, LlamaEmbedder, embedders, get_embedder
 
 __all__ = [
     "Candidate",

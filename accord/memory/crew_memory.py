@@ -13,12 +13,12 @@ from weakref import WeakValueDictionary
 import numpy as np
 
 from accord.consensus.records import Decision, Task
-from accord.memory.embed import HashEmbedder
 from accord.memory.packing import Candidate, Packed, TokenCounter, approx_tokens, pack
 from accord.memory.records import MemoryStoreError, verification, verifies
 from accord.memory.spec import MemorySpec
 from accord.memory.store import MemoryStore
 from accord.memory.working import WorkingMemory
+from accord.models.embed import HashEmbedder
 
 if TYPE_CHECKING:
     from accord.consensus.policy import PolicySpec

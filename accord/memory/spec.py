@@ -24,7 +24,7 @@ class MemorySpec(BaseModel):
 
     @model_validator(mode="after")
     def _embedder_exists(self) -> MemorySpec:
-        from accord.memory.embed import embedders
+        from accord.models.embed import embedders
 
         embedders.get(self.embedder)
         return self

@@ -19,10 +19,10 @@ import numpy as np
 from accord.errors import ConfigError
 from accord.ledger.files import FileHandle
 from accord.ledger.locking import connect as connect_file
-from accord.memory.embed import Embedder, get_embedder
 from accord.memory.packing import Packed
 from accord.memory.records import ForgetReport, MemoryStoreError, StoredMemory, now
 from accord.memory.schema import ensure_vector_table, migrate, vector_table, vector_tables
+from accord.models.embed import Embedder, get_embedder
 
 if TYPE_CHECKING:
     from accord.ledger.writer import Ledger

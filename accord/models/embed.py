@@ -200,7 +200,16 @@ embedders.add("llama", LlamaEmbedder)
 embedders.add("llama-only", lambda **kw: LlamaEmbedder(lexical=0.0, **kw))
 
 
+def _minilm(**options: object) -> Embedder:
+    from accord.models.minilm import MiniLMEmbedder
+
+    return MiniLMEmbedder(**options)  # type: ignore[arg-type]
+
+
+embedders.add("minilm", _minilm)
+
+
 @lru_cache(maxsize=8)
 def get_embedder(name: str) -> Embedder:
-    """A shared embedder instance by registered name (`hash`, `llama`, `llama-only`)."""
+    """A shared embedder instance by registered name (`hash`, `llama`, `llama-only`, `minilm`)."""
     return embedders.create(name)
