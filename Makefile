@@ -13,7 +13,7 @@ export CREWAI_TELEMETRY_OPT_OUT := true
 export OTEL_SDK_DISABLED := true
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: install system-deps demo test test-all test-fast lint format bench-overhead bench-sandbox bench-peers bench-memory clean
+.PHONY: install system-deps demo test test-all test-fast lint format docs bench-overhead bench-sandbox bench-peers bench-memory clean
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system-deps
@@ -144,3 +144,6 @@ bench-consensus-embedded: install
 bench-prompt-cache: export ACCORD_LLAMA_THREADS ?= 1
 bench-prompt-cache: install
 	$(BIN)/python benchmarks/prompt_cache.py --prompts 20 --n 5 --json .accord/bench-prompt-cache.json
+
+docs: install  # regenerate docs/CREW_REFERENCE.md from the crew specs
+	$(BIN)/accord schema --markdown --out docs/CREW_REFERENCE.md

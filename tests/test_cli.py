@@ -20,7 +20,7 @@ def accord(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
 
 def test_run_then_ledger_shows_the_run(tmp_path) -> None:
     db = tmp_path / "l.duckdb"
-    run = accord("run", "configs/scripted.yaml", "--db", str(db), "--local")
+    run = accord("run", "configs/scripted.yaml", "--db", str(db), "--pool", "local")
     assert run.returncode == 0, run.stderr
     assert "escalated" in run.stdout and "confident" in run.stdout
     assert "4 decisions, 2 escalated to a vote" in run.stdout
@@ -70,21 +70,21 @@ def test_a_duckdb_file_that_is_not_a_ledger_is_a_clear_error(tmp_path) -> None:
 
 def test_a_mistyped_option_or_command_is_a_usage_error_not_a_traceback() -> None:
     for args, message in (
-        (["run", "configs/scripted.yaml", "--pool", "local"], "No such option: --pool"),
+        (["run", "configs/scripted.yaml", "--pol", "local"], "No such option: --pol"),
         (["bench", "--limit", "many"], "Invalid value for '--limit'"),
         (["ledgr"], "No such command 'ledgr'"),
     ):
         done = accord(*args)
         assert done.returncode == 2, (args, done.stderr)
         assert message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
-        assert "--help" in done.stderr  # the usage line says where to look
+        assert "-h' for help" in done.stderr  # the usage line says where to look
 
 
 def test_a_run_that_fails_before_it_starts_exits_2_cleanly(tmp_path) -> None:
     """The ledger file is opening in the background when the agents fail to start: the
     process still exits with the one-line error (it used to abort in DuckDB at exit)."""
     done = accord(
-        "run", "configs/scripted.yaml", "--backend", "nosuch", "--local", "--db",
+        "run", "configs/scripted.yaml", "--backend", "nosuch", "--pool", "local", "--db",
         str(tmp_path / "l.duckdb"),
     )  # fmt: skip
     assert done.returncode == 2, done.stderr

@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from accord.cli.common import choose_pool, pool_option
+
 if TYPE_CHECKING:
     from accord.planning.monitor import GoalResult
     from accord.tools.calls import CallRequest
@@ -124,12 +126,14 @@ def run(
             help="Ask before calls that need approval (default: when stdin is a terminal).",
         ),
     ] = None,
-    ray: Annotated[bool, typer.Option("--ray", help="Run agents as Ray actors.")] = False,
+    pool: Annotated[str | None, pool_option("local")] = None,
+    ray: Annotated[bool, typer.Option("--ray", hidden=True)] = False,
 ) -> None:
     """Plan each goal, validate the plan, run it under permissions; audit every call."""
     from accord.crews.crew import Crew
     from accord.planning.run import run_goals
 
+    kind = choose_pool(pool, default="local", alias="ray" if ray else None)
     spec = Crew.from_yaml(crew)
     ask = sys.stdin.isatty() if interactive is None else interactive
     console.print(
@@ -141,7 +145,7 @@ def run(
         spec,
         db=db,
         backend=backend,
-        pool="ray" if ray else "local",
+        pool=kind,
         confirm=_confirm if ask else None,
         only=goal,
         on_goal=lambda g: console.print("\n".join(goal_lines(g))),

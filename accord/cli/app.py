@@ -7,31 +7,55 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import click
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from accord.errors import AccordError
+from accord.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    choose_pool,
+    console,
+    err,
+    pool_option,
+    resolve_run,
+)
+from accord.errors import AccordError, ConfigError
 
 if TYPE_CHECKING:
     from accord.crews.crew import Crew
 
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings=CONTEXT,
     help="Run crews of role-based LLM agents cheaply and reliably.",
 )
-console = Console()
-err = Console(stderr=True)
-
-DbOption = Annotated[Path, typer.Option("--db", help="DuckDB ledger file.")]
-DEFAULT_DB = Path(".accord/ledger.duckdb")
 InputOption = Annotated[
     list[str] | None,
     typer.Option("--input", "-i", help="Fill a CrewAI {placeholder}: key=value (repeatable)."),
 ]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"accord {version('accord')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Run crews of role-based LLM agents cheaply and reliably."""
 
 
 def _load_crew(path: Path, inputs: list[str] | None) -> Crew:
@@ -45,6 +69,32 @@ def _load_crew(path: Path, inputs: list[str] | None) -> Crew:
     return loaded
 
 
+def _check_has_tasks(crew: Crew, path: Path) -> None:
+    """A crew with nothing for `accord run` to decide is refused, saying what to run instead."""
+    if crew.tasks():
+        return
+    if crew.spec.goals:
+        raise ConfigError(
+            f"crew {crew.spec.name!r} has goals but no tasks: `accord run` decides tasks",
+            path=path,
+            hint=f"run its goals with `accord agent run {path}`",
+        )
+    raise ConfigError(
+        f"crew {crew.spec.name!r} has no tasks to run",
+        path=path,
+        hint="add `tasks:` (or `sources:`); `accord init NAME` writes a starter crew",
+    )
+
+
+def _costs(db: Path, run_id: str) -> dict[str, float]:
+    """Each decision's cost in USD as the ledger recorded it (prices applied there)."""
+    from accord.ledger.reader import run_decisions
+
+    if not db.is_file():
+        return {}
+    return {row["task_id"]: row["cost_usd"] for row in run_decisions(db, run_id)}
+
+
 @app.command()
 def run(
     crew: Annotated[Path, typer.Argument(help="Crew YAML file or CrewAI project.")],
@@ -53,13 +103,14 @@ def run(
     backend: Annotated[
         str | None, typer.Option(help="Backend for every role (llama, scripted, ...).")
     ] = None,
-    address: Annotated[str | None, typer.Option(help="Ray cluster address to join.")] = None,
-    local: Annotated[
-        bool, typer.Option("--local", help="Run agents in-process, without Ray.")
-    ] = False,
+    pool: Annotated[str | None, pool_option("ray")] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address to join (default: RAY_ADDRESS).")
+    ] = None,
+    local: Annotated[bool, typer.Option("--local", hidden=True)] = False,
     resume: Annotated[
         str | None,
-        typer.Option(help="Continue this run id: its decisions in the ledger are reused."),
+        typer.Option(help="Continue this run id (or `latest`): its decisions are reused."),
     ] = None,
     otel: Annotated[
         bool | None,
@@ -69,19 +120,40 @@ def run(
             " is set).",
         ),
     ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write each task's answer to DIR/TASK.txt (or its output_file)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON (nothing else on stdout).")
+    ] = False,
+    store_prompts: Annotated[
+        bool,
+        typer.Option(
+            "--store-prompts/--no-store-prompts",
+            help="Keep the messages each attempt sent in the ledger (attempts.prompt).",
+        ),
+    ] = True,
 ) -> None:
     """Run a crew: every task decided, every attempt and decision in the ledger."""
-    from accord.cli.render import result_table, summary_line
+    from accord.cli.render import result_json, result_table, summary_line
     from accord.cli.traces import export_after_run
+    from accord.crews.outputs import write_answers
+    from accord.ledger.writer import Ledger
 
+    kind = choose_pool(pool, default="ray", alias="local" if local else None)
     spec = _load_crew(crew, inputs)
+    _check_has_tasks(spec, crew)
+    if resume == "latest":
+        resume = resolve_run(db, resume)
+    shown = err if as_json else console  # with --json, stdout carries the JSON only
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("{task.fields[last]}"),
-        console=console,
+        console=shown,
         transient=True,
     )
     bar: dict[str, int] = {}
@@ -95,26 +167,37 @@ def run(
             bar["id"], advance=1, last=f"{d.task_id}: {d.path} ({len(d.attempts)} attempts)"
         )  # type: ignore[attr-defined]
 
+    ledger = Ledger(db, store_prompts=store_prompts)
     with progress:
         progress.console.print(
             f"[dim]starting {len(spec.spec.roles)} role(s) on "
-            f"{'in-process agents' if local else 'Ray actors'}…[/dim]"
+            f"{'in-process agents' if kind == 'local' else 'Ray actors'}…[/dim]"
         )
-        result = spec.run(
-            db=db,
-            backend=backend,
-            address=address,
-            resume=resume,
-            pool="local" if local else "ray",
-            on_start=on_start,
-            on_decision=on_decision,
-        )
+        try:
+            result = spec.run(
+                ledger=ledger,
+                backend=backend,
+                address=address,
+                resume=resume,
+                pool=kind,
+                on_start=on_start,
+                on_decision=on_decision,
+            )
+        finally:
+            ledger.close()
     export_after_run(Path(result.ledger_path), result.run_id, enabled=otel)
+    written = write_answers(result, spec.tasks(), out)
+    if as_json:
+        sys.stdout.write(result_json(result, written, _costs(db, result.run_id)) + "\n")
+        return
     console.print(result_table(result))
     console.print(summary_line(result))
+    if written:
+        where = out if out is not None else "the working directory"
+        console.print(f"[dim]answers: {len(written)} file(s) in {escape(str(where))}[/dim]")
     console.print(
-        f"[dim]ledger: {result.ledger_path} · `accord ledger {result.run_id}` "
-        f"shows this run's costs[/dim]"
+        f"[dim]ledger: {result.ledger_path} · `accord show {result.run_id}` shows every "
+        f"answer, attempt and prompt · `accord ledger {result.run_id}` its costs[/dim]"
     )
 
 
@@ -158,7 +241,7 @@ def ledger(
 ) -> None:
     """List runs, or show one run's decisions and their costs."""
     from accord.cli.render import rows_table
-    from accord.ledger.reader import latest_run, list_runs, run_decisions
+    from accord.ledger.reader import list_runs, run_decisions
 
     if run_id is None:
         rows = list_runs(db, limit)
@@ -180,8 +263,7 @@ def ledger(
             )
         )
         return
-    if run_id == "latest":
-        run_id = latest_run(db) or "latest"
+    run_id = resolve_run(db, run_id)
     rows = run_decisions(db, run_id)
     for row in rows:
         row["tokens"] = f"{row['prompt_tokens']}+{row['completion_tokens']}"
@@ -207,6 +289,10 @@ def ledger(
     )
 
 
+app.add_typer(__import__("accord.cli.show", fromlist=["x"]).show_app)  # show
+app.add_typer(__import__("accord.cli.sql", fromlist=["x"]).sql_app)  # sql
+app.add_typer(__import__("accord.cli.schema", fromlist=["x"]).schema_app)  # schema
+app.add_typer(__import__("accord.cli.init", fromlist=["x"]).init_app)  # init
 app.add_typer(__import__("accord.cli.sandbox", fromlist=["app"]).app, name="sandbox")
 
 app.add_typer(__import__("accord.cli.bench", fromlist=["bench_app"]).bench_app)  # bench, report
@@ -218,11 +304,29 @@ app.add_typer(__import__("accord.cli.traces", fromlist=["x"]).traces_app)  # tra
 app.add_typer(__import__("accord.cli.ui", fromlist=["x"]).ui_app)  # ui
 
 
+def _literal_help(group: click.Command) -> None:
+    """Escape Rich markup in every help text, so that `accord[crewai]` shows as written."""
+    for param in group.params:
+        if getattr(param, "help", None):
+            param.help = escape(param.help)  # type: ignore[attr-defined]
+    if group.help:
+        group.help = escape(group.help)
+    for sub in getattr(group, "commands", {}).values():
+        _literal_help(sub)
+
+
+def command() -> click.Command:
+    """The click command behind `accord`, its help texts shown as written."""
+    built = typer.main.get_command(app)
+    _literal_help(built)
+    return built
+
+
 def main() -> None:
     """Entry point: run the app, turning AccordError into one line and its exit code."""
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     try:
-        code = app(standalone_mode=False)
+        code = command()(standalone_mode=False)
         # in this mode typer returns an Exit's code (130 for Ctrl-C) instead of raising it
         if isinstance(code, int) and code:
             if code == 130:

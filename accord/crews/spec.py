@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -60,6 +61,18 @@ class TaskSpec(_Spec):
     validators: list[str | dict[str, Any]] = Field(default_factory=list)
     expected: list[str] = Field(default_factory=list)
     max_tokens: int = Field(default=32, ge=1, le=4096)
+    output_file: str | None = Field(
+        default=None,
+        description="write the answer to this file after `accord run` (a relative path, "
+        "under --out DIR or the working directory; CrewAI's output_file)",
+    )
+
+    @field_validator("output_file")
+    @classmethod
+    def _relative_inside(cls, value: str | None) -> str | None:
+        if value is not None and (PurePath(value).is_absolute() or ".." in PurePath(value).parts):
+            raise ValueError("must be a relative path that stays inside its folder (no '..')")
+        return value
 
     @field_validator("consensus", mode="before")
     @classmethod

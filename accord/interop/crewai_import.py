@@ -37,6 +37,7 @@ TASK_FIELDS = frozenset(
         "output_json",
         "output_pydantic",
         "async_execution",
+        "output_file",
     }
 )
 CREW_FIELDS = frozenset({"name", "agents", "tasks", "inputs", "process"})
@@ -257,6 +258,11 @@ class _Importer:
             "answer_type": "free",
             "depends_on": [_SAFE_NAME.sub("_", d) for d in depends],
             "max_tokens": IMPORTED_MAX_TOKENS,
+            "output_file": (
+                self.fill(data["output_file"], (*loc, "output_file"), error_at)
+                if data.get("output_file")
+                else None
+            ),
         }
 
 

@@ -39,9 +39,8 @@ def test_template_layout_src_pkg_config_maps_agents_and_tasks() -> None:
     assert "given the current year is 2026." in research.question
     assert "Expected output: A list with 10 bullet points" in research.question
     assert research.depends_on == [] and report.depends_on == ["research_task"]
-    assert imported.warnings == (
-        "CrewAI fields accord does not support were ignored: tasks.reporting_task.output_file",
-    )
+    assert imported.warnings == ()  # output_file is carried over: `accord run` writes it
+    assert research.output_file is None and report.output_file == "report.md"
 
 
 def test_config_layout_maps_llm_context_async_and_lists_unsupported_once() -> None:
@@ -216,7 +215,8 @@ def test_cli_runs_an_imported_project_into_the_ledger(tmp_path: Path) -> None:
         str(LATEST),
         "--backend",
         "scripted",
-        "--local",
+        "--pool",
+        "local",
         "--db",
         str(db),
         "-i",
@@ -277,7 +277,8 @@ def test_cli_runs_a_json_project_with_input_defaults(tmp_path: Path) -> None:
         str(JSON / "crew.jsonc"),
         "--backend",
         "scripted",
-        "--local",
+        "--pool",
+        "local",
         "--db",
         str(db),
         cwd=tmp_path,

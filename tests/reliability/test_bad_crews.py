@@ -126,7 +126,7 @@ def test_bad_crew_exits_2_with_a_located_hint(
 ) -> None:
     argv = [command, str(path)]
     if command == "run":
-        argv += ["--db", str(tmp_path / "ledger.duckdb"), "--local"]
+        argv += ["--db", str(tmp_path / "ledger.duckdb"), "--pool", "local"]
     code, stderr = _run_main(argv, capsys, monkeypatch)
     _check(path, code, stderr, EXPECTED[path.name])
     assert not (tmp_path / "ledger.duckdb").exists()  # nothing started for a bad file

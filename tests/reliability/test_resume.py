@@ -109,7 +109,7 @@ def test_resume_refuses_an_unknown_run_or_another_crew(tmp_path: Path) -> None:
 def _start(crew: Path, db: Path, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.Popen(
-        [str(ACCORD), "run", str(crew), "--db", str(db), "--local", *extra],
+        [str(ACCORD), "run", str(crew), "--db", str(db), "--pool", "local", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -132,7 +132,7 @@ def _wait_for_decisions(db: Path, at_least: int, process: subprocess.Popen[str])
 
 def _resume_and_check(crew: Path, db: Path, run_id: str) -> None:
     done = subprocess.run(
-        [str(ACCORD), "run", str(crew), "--db", str(db), "--local", "--resume", run_id],
+        [str(ACCORD), "run", str(crew), "--db", str(db), "--pool", "local", "--resume", run_id],
         capture_output=True,
         text=True,
         timeout=60,

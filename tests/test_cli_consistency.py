@@ -1,0 +1,85 @@
+"""One consistent CLI: --pool, -h, --version, latest, help texts as written, clear refusals."""
+
+from __future__ import annotations
+
+import re
+
+import typer
+
+from accord.cli.app import app
+from tests.test_cli import accord
+
+
+def test_version_and_short_help() -> None:
+    from importlib.metadata import version
+
+    done = accord("--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"accord {version('accord')}"
+    for args in (["-h"], ["run", "-h"], ["agent", "run", "-h"], ["sql", "-h"]):
+        shown = accord(*args)
+        assert shown.returncode == 0 and "Usage:" in shown.stdout, (args, shown.stderr)
+
+
+def test_pool_is_one_option_everywhere_and_old_flags_still_work(tmp_path) -> None:
+    db = str(tmp_path / "l.duckdb")
+    for command in (["run", "-h"], ["agent", "run", "-h"], ["bench", "-h"]):
+        assert "--pool" in accord(*command).stdout, command
+    assert "--local" not in accord("run", "-h").stdout  # a hidden, deprecated alias
+    old = accord("run", "configs/scripted.yaml", "--db", db, "--local")
+    assert old.returncode == 0 and "--local is deprecated: write --pool local" in old.stderr
+    clash = accord("run", "configs/scripted.yaml", "--db", db, "--local", "--pool", "ray")
+    assert clash.returncode == 2 and "contradicts" in clash.stderr
+    bad = accord("run", "configs/scripted.yaml", "--db", db, "--pool", "gpu")
+    assert bad.returncode == 2 and "unknown pool 'gpu'" in bad.stderr
+
+
+def test_latest_is_the_default_run_and_resumes(tmp_path) -> None:
+    db = str(tmp_path / "l.duckdb")
+    empty = accord("show", "--db", db)
+    assert empty.returncode == 2 and "no ledger here" in empty.stderr
+    assert accord("run", "configs/scripted.yaml", "--db", db, "--pool", "local").returncode == 0
+    resumed = accord(
+        "run",
+        "configs/scripted.yaml",
+        "--db",
+        db,
+        "--pool",
+        "local",
+        "--resume",
+        "latest",
+        "--json",
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    runs = accord("sql", "--db", db, "SELECT count(*) AS n FROM runs", "--json").stdout
+    assert '"n": 1' in runs  # resumed the one run instead of starting another
+
+
+def test_run_on_an_agent_crew_says_to_use_agent_run(tmp_path) -> None:
+    done = accord("run", "configs/refund.yaml", "--db", str(tmp_path / "l.duckdb"))
+    assert done.returncode == 2, done.stdout
+    assert "has goals but no tasks" in done.stderr
+    assert "accord agent run configs/refund.yaml" in done.stderr
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("name: e\nroles: [{name: a}]\n")
+    nothing = accord("run", str(empty), "--db", str(tmp_path / "l.duckdb"))
+    assert nothing.returncode == 2 and "has no tasks to run" in nothing.stderr
+
+
+def _commands(group, path=()):
+    for name, command in getattr(group, "commands", {}).items():
+        yield (*path, name), command
+        yield from _commands(command, (*path, name))
+
+
+def test_every_help_text_is_shown_as_written() -> None:
+    """Rich markup must not eat text such as 'accord[crewai]' from any option's help."""
+    root = typer.main.get_command(app)
+    for path, command in _commands(root):
+        texts = [p.help for p in command.params if getattr(p, "help", None) and not p.hidden]
+        if not texts:
+            continue
+        shown = accord(*path, "--help")
+        assert shown.returncode == 0, (path, shown.stderr)
+        flat = " ".join(re.sub(r"[│╭╮╰╯─]", " ", shown.stdout).split())
+        for text in texts:
+            assert " ".join(text.split()) in flat, (path, text)
