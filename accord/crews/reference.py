@@ -2,8 +2,8 @@
 
 `reference_markdown()` is docs/CREW_REFERENCE.md (a test keeps the file current) and
 `crew_json_schema()` what `accord schema` prints for editors. A field's meaning is its
-`Field(description=...)`, else the note below; a field with neither is an error, so a new
-field cannot go undocumented.
+`Field(description=...)`, else the note below; a test fails on a field with neither
+(`undocumented()`), so a new field cannot go undocumented.
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ NOTES: dict[str, str] = {
     "ToolsSpec.grants": "per role, the tools it may call (deny by default)",
     "ToolsSpec.approvals": "calls approved in advance",
     "ToolsSpec.limits": "rate limits and per-run quotas",
+    "ToolsSpec.delegations": "which roles may have plan steps run under another role's grants",
     "ToolsSpec.planners": "the roles that plan (default: the first role)",
     "ToolsSpec.max_replans": "replans after a failed or surprising step",
     "ToolsSpec.vote_k": "planners asked when the first plans are rejected",
@@ -137,16 +138,18 @@ Prompt tokens are counted as words of the messages, completion tokens as words o
 
 
 def meaning(model: type[BaseModel], name: str, info: FieldInfo) -> str:
-    """What a field means: its description, else its note; a KeyError names the field."""
-    if info.description:
-        return info.description
-    try:
-        return NOTES[f"{model.__name__}.{name}"]
-    except KeyError:
-        raise KeyError(
-            f"{model.__name__}.{name} has no description: add Field(description=...) "
-            "or a note in accord/crews/reference.py"
-        ) from None
+    """What a field means: its description, else its note ("" when it has neither)."""
+    return info.description or NOTES.get(f"{model.__name__}.{name}", "")
+
+
+def undocumented() -> list[str]:
+    """`Model.field` of every spec field with no meaning (a test keeps this empty)."""
+    return [
+        f"{model.__name__}.{name}"
+        for model in _models(CrewSpec)
+        for name, info in model.model_fields.items()
+        if not meaning(model, name, info)
+    ]
 
 
 def _models(root: type[BaseModel]) -> list[type[BaseModel]]:
