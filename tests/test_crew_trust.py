@@ -346,3 +346,19 @@ def test_validate_errors_are_one_line_with_the_place_and_exit_2(tmp_path: Path) 
     assert done.returncode == 2 and "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {path}:8:")
+
+
+@pytest.mark.parametrize("path", ["os:system", "builtins:eval", "builtins:exec"])
+def test_a_builtin_is_not_a_predicate(path: str) -> None:
+    from accord.consensus.validators import build_validator
+
+    with pytest.raises(ConfigError, match="is a builtin, not a predicate function"):
+        build_validator({"predicate": path})
+
+
+def test_a_missing_agent_module_is_a_load_error(tmp_path: Path) -> None:
+    path = crew_file(tmp_path, "")
+    agent = "{m: {backend: crewai-agent, options: {agent: 'no_such_crew_xyz.agents:make'}}}"
+    path.write_text(path.read_text().replace("{m: {backend: scripted}}", agent))
+    error = refused(path)
+    assert "no module named 'no_such_crew_xyz.agents'" in error.message and error.line == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -132,6 +133,13 @@ class Predicate:
         found = import_object(function, "predicate") if isinstance(function, str) else function
         if not callable(found):
             raise ConfigError(f"predicate {function!r} is not callable")
+        if isinstance(function, str) and inspect.isbuiltin(found):
+            # `os:system`, `builtins:eval`: a crew file naming a builtin would hand the model's
+            # answer to the interpreter or the shell; a predicate is a function written for it
+            raise ConfigError(
+                f"predicate {function!r} is a builtin, not a predicate function",
+                hint="write a Python function `f(answer) -> bool` and name it as `pkg.mod:f`",
+            )
         self.function: Callable[..., object] = found
         self.pass_task = pass_task
         self.label = function if isinstance(function, str) else getattr(function, "__name__", "?")

@@ -250,6 +250,10 @@ def check_backend_options(spec: CrewSpec) -> list[Problem]:
     """Options no backend of the crew reads (a typo is otherwise ignored silently)."""
     out: list[Problem] = []
     for use in backend_uses(spec):
+        agent = use.options.get("agent")
+        if use.name in ("crewai-agent", "autogen-agent") and isinstance(agent, str):
+            found = _import_problem(use.where.get("agent", use.loc), agent, f"{use.name} agent")
+            out += [found] if found is not None else []
         known = known_options(use.name)
         if known is None:
             continue

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from accord.planning.fence import fence
 from accord.planning.plan import Plan, PlanStep
 from accord.planning.planner import Planner, PlanningResult, PlanRequest
 from accord.planning.validator import DoneStep
@@ -133,9 +134,10 @@ class Monitor:
                 result.status = "failed"
                 return result
             result.revisions += 1
-            reflection = (
-                f"Step {step.id} ({step.tool} {canonical(step.args)}) {run.status}: "
-                f"{run.reason}. Plan only the remaining steps toward the goal."
+            reflection = (  # the arguments and the reason (a tool's message) are data
+                f"Step {step.id} ({step.tool}) {run.status}:\n"
+                f"{fence(f'arguments: {canonical(step.args)}', f'reason: {run.reason}')}\n"
+                "Plan only the remaining steps toward the goal."
             )
             self.audit.append(
                 "replan",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from accord.consensus.confidence import estimators
 from accord.consensus.records import Attempt, Decision, Task, Verdict
 from accord.consensus.voting import Tally
-from accord.planning.fence import RULE, fence
+from accord.planning.fence import OPEN, RULE, fence
 from accord.planning.plan import Plan, PlanParseError, parse_plan
 from accord.planning.validator import DoneStep, PlanValidator, Problem
 from accord.roles.pool import AgentPool
@@ -106,9 +106,10 @@ class Planner:
                 + "."
             )
         lines.append("Tools: " + json.dumps(self.tools.schemas(granted), separators=(",", ":")))
-        if req.done:  # tool results and failure reasons are data, fenced (customer text)
-            lines.append("Completed steps (you may list their ids in depends_on):")
+        if req.done or OPEN in feedback:  # tool results and failure reasons are fenced data
             lines.append(RULE)
+        if req.done:
+            lines.append("Completed steps (you may list their ids in depends_on):")
             lines.append(
                 fence(
                     *(

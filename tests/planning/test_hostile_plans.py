@@ -256,3 +256,49 @@ def test_a_crew_can_require_a_human_for_irreversible_calls(tmp_path: Path) -> No
     (done,) = run_goals(strict, db=tmp_path / "ledger.duckdb", confirm=operator).goals
     assert done.status == "completed" and asked == ["issue_refund"]
     assert refunds(tmp_path) == [("A100", 120.0)]
+
+
+def test_tool_results_and_failures_reach_the_planner_only_as_fenced_data(tmp_path: Path) -> None:
+    damaged = crew(
+        tmp_path,
+        {
+            "REVISE 1 [damaged]": steps(
+                {
+                    "id": "s4",
+                    "tool": "issue_store_credit",
+                    "args": {"order_id": "A102", "amount": 45},
+                    "depends_on": ["s1"],
+                }
+            ),
+            "PLAN [damaged]": steps(lookup("A102"), policy("A102"), refund("A102", 45, "damaged")),
+        },
+        [{"id": "damaged", "goal": "Refund order A102 in full (45 USD)."}],
+    )
+    seen: list[str] = []
+    specs = agent_specs(damaged.spec)
+    planner = next(s for s in specs if s.role.name == "planner")
+    from accord.models.scripted import ScriptedBackend
+
+    scripted = ScriptedBackend(**planner.backend_options)  # type: ignore[arg-type]
+
+    def recording(request: Any) -> Any:
+        seen.append(request.messages[-1].content)
+        return scripted.complete(request)
+
+    specs = [
+        replace(s, backend_options={"script": recording}) if s.role.name == "planner" else s
+        for s in specs
+    ]
+    (goal,) = run_goals(damaged, db=tmp_path / "ledger.duckdb", pool=LocalPool(specs)).goals
+    assert goal.status == "completed" and goal.revisions == 1
+    (revise,) = [p for p in seen if p.startswith("REVISE 1")]
+    inside, fenced = False, []
+    for line in revise.splitlines():
+        if line in (OPEN, CLOSE):
+            inside = line == OPEN
+        elif inside:
+            fenced.append(line)
+        else:  # outside the fence: none of the tools' data (customer, failure message)
+            assert "expired" not in line and '"customer"' not in line, line
+    assert any("expired" in line for line in fenced)  # the card's failure, as data
+    assert any('"customer":"cy"' in line for line in fenced)  # a tool result, as data
