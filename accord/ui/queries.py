@@ -325,6 +325,12 @@ def audit_status(db: Reader, run_id: str, ledger_path: str | Path) -> dict[str, 
     from accord.ledger.audit_verify import verify_run
 
     events = int(db.value("SELECT count(*) FROM audit_events WHERE run_id = ?", [run_id]) or 0)
+    if not events and not db.value("SELECT count(*) FROM audit_heads WHERE run_id = ?", [run_id]):
+        note = (
+            "This run has no audit chain: an accord that did not seal runs wrote it, or its "
+            "events and head were deleted (`accord audit verify` reports it as missing)."
+        )
+        return {"ok": None, "events": 0, "findings": [], "note": note}
     try:
         key = load_key(create=False)
     except ConfigError as exc:
