@@ -26,9 +26,13 @@ def _p(value: float | None) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def _label(run: dict[str, Any]) -> str:
+def _meta(run: dict[str, Any]) -> dict[str, Any]:
     meta = run.get("meta")
-    sources = (json.loads(meta) if isinstance(meta, str) else meta or {}).get("sources")
+    return json.loads(meta) if isinstance(meta, str) else dict(meta or {})
+
+
+def _label(run: dict[str, Any]) -> str:
+    sources = _meta(run).get("sources")
     if sources:
         return f"replayed from the recorded answers of {sources} ({run['replay_seeds']} seeds)"
     if run["mode"] == "replay":
@@ -265,6 +269,37 @@ def peers_markdown(
     return out
 
 
+def _recorded_line(run: dict[str, Any]) -> list[str]:
+    read = _meta(run).get("recorded")
+    if not read:
+        return []
+    return [
+        f"- recorded answers: {read['samples']:,} samples of the sources replayed, "
+        f"{read['unread']:,} of them unreadable (no answer could be read: invalid votes)"
+    ]
+
+
+def write_summary_json(rows: list[SummaryRow], path: Path) -> Path:
+    """Per strategy: label, items, accuracy, tokens per item, USD per item (for programs)."""
+    data = [
+        {
+            "strategy": r.strategy,
+            "label": r.description,
+            "mode": r.mode,
+            "items": r.n_items,
+            "accuracy": r.accuracy,
+            "ci": [r.ci_low, r.ci_high],
+            "tokens_per_item": r.prompt_tokens + r.completion_tokens,
+            "usd_per_item": r.cost_usd,
+            "escalation": r.escalation,
+        }
+        for r in rows
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"strategies": data}, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def markdown(
     run: dict[str, Any],
     rows: list[SummaryRow],
@@ -284,6 +319,7 @@ def markdown(
         f"- backend: `{run['backend']}`{' — every figure here is simulated' if sim else ''}",
         f"- mode: {_label(run)}; seed {run['seed']}",
         f"- items: {run['n_items']} ({tasks})",
+        *_recorded_line(run),
         f"- started {run['started_at']:%Y-%m-%d %H:%M} UTC, status {run['status']}",
         "",
         headline_table(run, rows),

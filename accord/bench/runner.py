@@ -210,6 +210,15 @@ async def run_live(
     return rows
 
 
+def _recorded_counts(items: list[BenchItem], sources: str) -> dict[str, int] | None:
+    """How many recorded answers the replayed sources hold, and how many could not be read."""
+    if not sources:
+        return None
+    names = {s.strip() for group in sources.split(";") for s in group.split(",")}
+    replayed = [s for it in items if it.recorded for s in it.recorded.samples if s.source in names]
+    return {"samples": len(replayed), "unread": sum(s.answer is None for s in replayed)}
+
+
 def run_bench(config: BenchConfig, progress: ProgressSink | None = None) -> str:
     """Run the bench described by `config`; store rows and the summary; return the run id."""
     progress = progress or Silent()
@@ -238,6 +247,7 @@ def run_bench(config: BenchConfig, progress: ProgressSink | None = None) -> str:
             "pool": config.pool,
             "fresh": config.fresh,
             "sources": config.sources or None,
+            "recorded": _recorded_counts(items, config.sources),
         },
     )
     status = "failed"

@@ -133,8 +133,9 @@ def bench(
         ),
     ] = False,
 ) -> None:
-    """Run strategies side by side on the same items; write report.md and pareto.png."""
-    from accord.bench.report import headline_table, write_report
+    """Run strategies side by side on the same items; write report.md, pareto.png and
+    summary.json."""
+    from accord.bench.report import headline_table, write_report, write_summary_json
     from accord.bench.runner import BenchConfig, run_bench
     from accord.bench.store import BenchStore
     from accord.errors import ConfigError
@@ -169,6 +170,7 @@ def bench(
     run = store.run(run_id)
     assert run is not None
     md, (png,) = write_report(db, run_id, out)
+    write_summary_json(store.summary(run_id), out / "summary.json")
     if backend == "simulated":
         console.print(
             "[bold yellow]SIMULATED[/bold yellow] population: every figure below is simulated."

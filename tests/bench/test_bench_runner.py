@@ -137,6 +137,10 @@ def test_cli_bench_and_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert result.exit_code == 0, result.output
     assert "SIMULATED" in result.output
     assert (tmp_path / "out" / "report.md").is_file()
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())["strategies"]
+    assert [s["strategy"] for s in summary] == ["single", "vote@5"]
+    assert summary[1]["items"] == 100 and summary[1]["tokens_per_item"] > 0
+    assert set(summary[0]) >= {"label", "accuracy", "tokens_per_item", "usd_per_item"}
     again = runner.invoke(app, ["report", "latest", "--out", "again"])
     assert again.exit_code == 0, again.output
     assert (tmp_path / "again" / "pareto.png").is_file()

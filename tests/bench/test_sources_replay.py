@@ -62,6 +62,16 @@ def test_sources_vote_as_roles_and_the_primary_is_not_counted_twice(tmp_path: Pa
     assert adaptive.escalation == 1.0 and adaptive.seed_low == 1.0  # type: ignore[attr-defined]
 
 
+def test_the_report_counts_the_answers_that_could_not_be_read(tmp_path: Path) -> None:
+    from accord.bench.report import write_report
+
+    _run(tmp_path, "single")
+    md, _ = write_report(tmp_path / "b.duckdb", "latest", tmp_path / "out")
+    text = md.read_text()
+    assert "recorded answers: 15 samples of the sources replayed, 1 of them unreadable" in text
+    assert "replayed from the recorded answers of m/A,m/B" in text
+
+
 def test_a_vote_larger_than_the_sources_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="the sources give as few as 3 per item"):
         _run(tmp_path, "vote@5", sources="m/A,m/B,m/C")
