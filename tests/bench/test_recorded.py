@@ -127,3 +127,23 @@ def test_a_bench_runs_on_a_recorded_file(tmp_path: Path) -> None:
     run_id = run_bench(config)
     (row,) = BenchStore(tmp_path / "b.duckdb").summary(run_id)
     assert row.n_items == 2 and row.accuracy == 0.5
+
+
+def test_the_shipped_recorded_sample_replays_a_role_ensemble(tmp_path: Path) -> None:
+    sample = Path(__file__).parents[2] / "benchmarks/data/recorded/faithful_cot_gsm8k_100.jsonl.gz"
+    items = load_recorded(sample)
+    assert len(items) == 100 and {s.model for i in items for s in i.samples} == {
+        "gpt-3.5-turbo",
+        "gpt-4",
+    }
+    methods = ",".join(f"gpt-3.5-turbo/{m}" for m in ("COT", "LtM", "standard", "noNL", "NL+SL"))
+    config = BenchConfig(
+        tasks=str(sample),
+        strategies="single,vote@5",
+        sources=methods,
+        replay_seeds=2,
+        db=tmp_path / "b.duckdb",
+    )
+    rows = {r.strategy: r for r in BenchStore(tmp_path / "b.duckdb").summary(run_bench(config))}
+    assert rows["single"].n_items == rows["vote@5"].n_items == 100
+    assert 0.5 < rows["single"].accuracy <= 1.0 and 0.5 < rows["vote@5"].accuracy <= 1.0
