@@ -141,7 +141,7 @@ def test_show_prints_the_answer_attempts_vote_and_prompts_in_full(tmp_path) -> N
     assert "system:" not in one.stdout and "attempt 0 · primary · analyst" in one.stdout
     as_json = json.loads(accord("show", "latest", "sum", "--db", str(db), "--json").stdout)
     (decision,) = as_json["decisions"]
-    assert decision["votes"][0] == {"answer": "42", "votes": 4}
+    assert (decision["votes"][0]["answer"], decision["votes"][0]["votes"]) == ("42", 4)
     assert decision["attempts"][0]["prompt"][1]["content"].startswith("What is 17 plus 25?")
     missing = accord("show", "latest", "nope", "--db", str(db))
     assert missing.returncode == 2 and "its tasks: capital, planet, report, sum" in missing.stderr

@@ -142,6 +142,13 @@ def decision_view(d: dict[str, Any], run_id: str, *, prompts: bool = True) -> Re
     parts.append(outcome)
     if d["votes"]:
         parts.append(_field("vote", " · ".join(f"{v['answer']} ×{v['votes']}" for v in d["votes"])))
+        grouped = [  # groups of answers written differently (semantic or final-answer votes)
+            (f"  ×{v['votes']} {v['answer']}", " | ".join(v["members"]))
+            for v in d["votes"]
+            if set(v.get("members") or [v["answer"]]) != {v["answer"]}
+        ]
+        if grouped:
+            parts.append(_grid(grouped, "bold"))
     if d.get("expected") is not None:
         mark = {True: " ✓", False: " ✗"}.get(d.get("correct"), "")
         parts.append(_field("expected", f"{d['expected']}{mark}"))

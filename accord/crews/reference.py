@@ -108,6 +108,16 @@ NOTES: dict[str, str] = {
     "MemorySpec.min_similarity": "cosine similarity a memory needs to be retrieved",
     "MemorySpec.max_age_days": "forget memories older than this",
     "MemorySpec.goals": "goals put into the working memory of every run",
+    "CrewSpec.allow": "explicit opt-ins for what a crew file may not do by default",
+    "TaskSpec.consensus": "which answers agree in a vote on this task (overrides the policy's)",
+    "PolicySpec.consensus": "which answers agree in a vote: a mode name or a mapping "
+    "(default: semantic for free answers, else exact)",
+    "ConsensusSpec.mode": "exact: normalised text; final: the final answer of a reasoning "
+    "reply; semantic: embeddings closer than `threshold`; judge: a role says they agree",
+    "ConsensusSpec.threshold": "semantic: the cosine similarity that makes two answers one "
+    "(0.8); judge: the judge's P(yes) (0.5)",
+    "ConsensusSpec.embedder": "semantic: minilm (default when installed), llama or hash",
+    "ConsensusSpec.judge": "judge: the role asked whether two answers agree",
     "CascadeSpec.climb_below": "climb while the certainty is below this (default: threshold)",
 }
 
