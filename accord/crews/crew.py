@@ -269,7 +269,7 @@ class Crew:
                 on_start(run_id, tasks)
 
             def record(task: TaskSpec, decision: Decision) -> None:
-                correct = is_correct(decision.answer, task.expected, task.kind)
+                correct = is_correct(decision.answer, task.expected, task.kind, task.match)
                 result.correct[task.id] = correct
                 result.expected[task.id] = tuple(task.expected)
                 ledger.record(
@@ -341,6 +341,8 @@ class Crew:
                     started_pool.close()
         result.decisions = [decided[t.id] for t in tasks if t.id in decided]
         for task in (t for t in tasks if t.id in reused):
-            result.correct[task.id] = is_correct(reused[task.id].answer, task.expected, task.kind)
+            result.correct[task.id] = is_correct(
+                reused[task.id].answer, task.expected, task.kind, task.match
+            )
             result.expected[task.id] = tuple(task.expected)
         return result

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from accord.consensus.grouping import ConsensusSpec
 from accord.consensus.policy import BudgetSpec, PolicySpec
+from accord.crews.scoring import MatchSpec
 from accord.memory.spec import MemorySpec
 from accord.tools.spec import GoalSpec, ToolsSpec
 
@@ -44,6 +45,13 @@ class RoleSpec(_Spec):
     replicas: int = Field(default=1, ge=1, le=64)
 
 
+def _label(value: object) -> object:
+    """A number label as text (`42`, `0.5`); booleans and the rest are left to validation."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 class TaskSpec(_Spec):
     """A task: a question for the crew, how to read its answer, and what it depends on."""
 
@@ -60,6 +68,8 @@ class TaskSpec(_Spec):
     consensus: ConsensusSpec | None = None
     validators: list[str | dict[str, Any]] = Field(default_factory=list)
     expected: list[str] = Field(default_factory=list)
+    # how an answer is scored against `expected` (exact | contains | regex | numeric | ...)
+    match: MatchSpec | None = None
     max_tokens: int = Field(default=32, ge=1, le=4096)
     output_file: str | None = Field(
         default=None,
@@ -82,7 +92,16 @@ class TaskSpec(_Spec):
     @field_validator("expected", mode="before")
     @classmethod
     def _one_or_many(cls, value: object) -> object:
-        return [value] if isinstance(value, str | int | float) else value
+        """One value or a list; numbers may be written unquoted (`expected: 42`)."""
+        values = [value] if isinstance(value, str | int | float) else value
+        if isinstance(values, list):
+            return [_label(v) for v in values]
+        return values
+
+    @field_validator("match", mode="before")
+    @classmethod
+    def _match_mode(cls, value: object) -> object:
+        return {"mode": value} if isinstance(value, str) else value
 
     @property
     def kind(self) -> Literal["text", "number", "choice", "free"]:
