@@ -4,10 +4,13 @@ audit chain: one event before it starts, one with its result; the chain still ve
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 from accord import Crew, Policy, Role, Task
 from accord.consensus.code_tests import extract_code
+from accord.ledger import list_runs
 from accord.ledger.audit import timeline, verify
 from accord.sandbox import open_sandbox
 
@@ -67,3 +70,39 @@ def test_the_start_is_witnessed_before_the_program_runs(tmp_path: Path) -> None:
         open_sandbox(unsafe_local=True).run(python_code=f"open({str(marker)!r}, 'w').write('x')")
     open_sandbox(unsafe_local=True).run(python_code="pass")  # no observer any more
     assert seen == [("start", False), ("end", True)]
+
+
+KILLER = """\
+import os, signal
+pid = os.getpid()
+while pid > 1:  # up the process tree to the accord that started us, and kill it
+    with open(f"/proc/{pid}/stat") as f:
+        pid = int(f.read().rsplit(")", 1)[1].split()[1])
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        if b"accord.cli" in f.read():
+            os.kill(pid, signal.SIGKILL)
+"""
+
+
+def test_cli_unsafe_run_is_on_record_even_when_it_kills_accord(tmp_path: Path) -> None:
+    program = tmp_path / "killer.py"
+    program.write_text(KILLER)
+    db = tmp_path / "ledger.duckdb"
+    command = ["sandbox", "run", "--unsafe-local", "--db", str(db), str(program)]
+    done = subprocess.run(
+        [sys.executable, "-m", "accord.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == -9, done.stderr  # accord itself was killed by the program
+    (run,) = list_runs(db)
+    assert run["crew"] == "sandbox" and run["status"] == "running"
+    events = timeline(db, run["run_id"])
+    heads = Path(f"{db}.heads")
+    assert [e.tool for e in events] == ["unsafe_local.start"], (
+        heads.read_text() if heads.exists() else "no heads file",
+        sorted(p.name for p in tmp_path.iterdir()),
+    )
+    assert "python killer.py" in (events[0].detail or "")

@@ -45,7 +45,7 @@ def audit_unsafe_runs(ledger: Ledger, run_id: str, *, actor: str = "sandbox") ->
         shown = " ".join(request.argv) or "python <python_code>"
         with lock:
             trail().append(
-                "sandbox",
+                "unsafe_local",
                 actor,
                 "unsafe-local",
                 tool="unsafe_local.start",
@@ -67,7 +67,7 @@ def audit_unsafe_runs(ledger: Ledger, run_id: str, *, actor: str = "sandbox") ->
             )
             with lock:
                 trail().append(
-                    "sandbox",
+                    "unsafe_local",
                     actor,
                     "unsafe-local",
                     tool="unsafe_local.end",

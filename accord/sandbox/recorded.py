@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from accord.ledger.audit import AuditTrail
+from accord.ledger.audit_unsafe import audit_unsafe_runs
 from accord.ledger.writer import Ledger
 from accord.sandbox.base import Files, Limits, Sandbox, SandboxResult
 
@@ -42,9 +43,10 @@ class RecordedSandbox:
         stdin: bytes | None = None,
     ) -> SandboxResult:
         """Run in the wrapped sandbox, then append the audit event."""
-        result = self.inner.run(
-            argv, python_code=python_code, files=files, limits=limits, stdin=stdin
-        )
+        with audit_unsafe_runs(self.ledger, self.run_id, actor=self.actor):  # on record first
+            result = self.inner.run(
+                argv, python_code=python_code, files=files, limits=limits, stdin=stdin
+            )
         outcome: dict[str, Any] = {
             "exit_code": result.exit_code,
             "limit": result.limit_hit,

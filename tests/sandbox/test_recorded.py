@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 
@@ -20,7 +21,9 @@ def test_recorded_sandbox_appends_one_chained_event_per_run(ledger_path) -> None
     events = [e for e in timeline(ledger_path, sandbox.run_id) if e.kind == "sandbox"]
     assert first.stdout.strip() == b"a"
     assert [e.decision for e in events] == ["unsafe-local", "unsafe-local"]
-    assert events[1].prev_hash == events[0].hash
+    chain = timeline(ledger_path, sandbox.run_id)  # each run: unsafe_local start, end, sandbox
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(chain))
+    assert [e.tool for e in chain[:3]] == ["unsafe_local.start", "unsafe_local.end", "sandbox.run"]
     assert all(report.ok for report in verify(ledger_path))
 
 
