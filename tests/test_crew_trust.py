@@ -362,3 +362,37 @@ def test_a_missing_agent_module_is_a_load_error(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("{m: {backend: scripted}}", agent))
     error = refused(path)
     assert "no module named 'no_such_crew_xyz.agents'" in error.message and error.line == 2
+
+
+def test_a_json_task_file_over_the_cap_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accord.crews import datasets
+
+    (tmp_path / "task.json").write_text(json.dumps({"examples": [{"input": "a", "target": "b"}]}))
+    monkeypatch.setattr(datasets, "MAX_JSON_BYTES", 16)
+    path = crew_file(tmp_path, "sources: [{path: task.json}]\n")
+    with pytest.raises(ConfigError, match="convert it to JSONL"):
+        Crew.from_yaml(path).tasks()
+
+
+@pytest.mark.parametrize("reset", [True, False])
+def test_the_shop_never_resets_or_writes_into_a_file_that_is_not_its_own(
+    tmp_path: Path, reset: bool
+) -> None:
+    import duckdb
+
+    from accord.tools.toolsets import create_toolset
+
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    ledger = tmp_path / "ledger.duckdb"
+    with duckdb.connect(str(ledger)) as db:
+        db.execute("CREATE TABLE runs (run_id VARCHAR)")
+    for target in (precious, ledger):
+        shop = create_toolset("shop", db=str(target), reset=reset)
+        with pytest.raises(ConfigError, match="is not a shop database"):
+            shop.get("lookup_order")(order_id="A100")
+    assert precious.read_text() == "keep me"
+    with duckdb.connect(str(ledger), read_only=True) as db:
+        assert [r[0] for r in db.execute("SHOW TABLES").fetchall()] == ["runs"]

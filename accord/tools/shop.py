@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import duckdb
 from pydantic import Field
 
+from accord.errors import ConfigError
 from accord.ledger.locking import opened
 from accord.tools.base import ToolFailure, ToolSet
 from accord.tools.idempotency import DuckDBKeys
@@ -28,10 +29,41 @@ OrderId = Annotated[str, Field(pattern=r"^[A-Z]\d{3}$", description="an order id
 Amount = Annotated[float, Field(gt=0, description="amount in USD")]
 
 
+SHOP_TABLES = frozenset({"orders", "payments", "refunds", "idempotency_keys"})
+
+
+def _check_is_shop(path: Path, reset: bool) -> None:
+    """Refuse a file that is not the shop's own: `reset` would delete it, using it would add
+    the shop's tables to someone else's database (a ledger, say)."""
+    try:
+        with opened(path, timeout_s=0) as db:
+            tables = {
+                row[0]
+                for row in db.execute(
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_catalog = current_database()"
+                ).fetchall()
+            }
+    except duckdb.Error as exc:
+        tables = {f"(not a DuckDB database: {type(exc).__name__})"}
+    foreign = sorted(tables - SHOP_TABLES)
+    if foreign:
+        raise ConfigError(
+            f"tools.options.db: {str(path)!r} is not a shop database (it holds "
+            f"{', '.join(foreign)}); refusing to {'reset (delete)' if reset else 'use'} it",
+            hint="point `db:` at a new file, or at the shop's own database",
+        )
+
+
 def create_shop(path: str | Path, *, reset: bool = False) -> None:
-    """Create (or with `reset`, recreate) the shop database with its seed orders."""
+    """Create (or with `reset`, recreate) the shop database with its seed orders.
+
+    Only the shop's own database is reset or used: any other file is refused.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        _check_is_shop(path, reset)
     if reset and path.exists():
         path.unlink()
     with opened(path, timeout_s=0) as db:
