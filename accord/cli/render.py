@@ -8,7 +8,6 @@ Model answers are untrusted text: every one is passed through `sanitise` and put
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,15 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from accord.crews.crew import CrewResult
-
-# C0 controls but tab and newline, DEL, C1 controls, and the bidi overrides and isolates
-# (they reorder what follows them on the line)
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def _escape_char(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+from accord.text import visible
 
 
 def sanitise(text: object, *, newlines: bool = True) -> str:
@@ -33,7 +24,7 @@ def sanitise(text: object, *, newlines: bool = True) -> str:
 
     Tabs become spaces; newlines are kept, or written `\\n` when `newlines` is false.
     """
-    out = _CONTROL.sub(_escape_char, str(text)).replace("\t", "    ")
+    out = visible(str(text)).replace("\t", "    ")  # accord.text: the one sanitiser
     return out if newlines else out.replace("\n", "\\n")
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from accord.consensus.records import Task, Verdict
 from accord.consensus.validators import validators
 from accord.errors import ConfigError, SandboxRefused
+
+if TYPE_CHECKING:
+    from accord.sandbox import Limits
 
 # Runs in the sandbox: the answer is solution.py, the tests are exec'd with its names in scope;
 # bare asserts fail the run, and unittest.TestCase classes the tests define are run too.
@@ -63,17 +67,16 @@ class CodeTests:
         self.unsafe_local = unsafe_local
         self.sandbox = sandbox
         self.timeout = timeout
+        self.limits = _limits(timeout)  # checked now: an inf or nan timeout is a ConfigError
 
     def check(self, task: Task, answer: str) -> Verdict:
         """Run the tests against the answer's code in the sandbox."""
-        from accord.sandbox import Limits, open_sandbox
+        from accord.sandbox import open_sandbox
 
         files = {"solution.py": extract_code(answer), "tests.py": self.tests}
         try:
             box = open_sandbox(self.sandbox, unsafe_local=self.unsafe_local)
-            result = box.run(
-                python_code=RUNNER, files=files, limits=Limits(wall_seconds=self.timeout)
-            )
+            result = box.run(python_code=RUNNER, files=files, limits=self.limits)
         except SandboxRefused as exc:
             return Verdict(False, f"tests not run: {exc}")
         if result.ok:
@@ -82,3 +85,12 @@ class CodeTests:
             return Verdict(False, f"tests hit the {result.limit_hit} limit")
         tail = result.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
         return Verdict(False, f"tests failed (exit {result.exit_code}): {' | '.join(tail)}"[:400])
+
+
+def _limits(timeout: float) -> Limits:
+    from accord.sandbox import Limits
+
+    try:
+        return Limits(wall_seconds=timeout)
+    except ConfigError as exc:
+        raise ConfigError(f"code_tests timeout: {exc.message}", hint=exc.hint) from None

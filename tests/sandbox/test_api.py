@@ -64,7 +64,6 @@ def test_stderr_and_signals_are_reported(sandbox) -> None:
 def test_cpu_and_wall_time_are_measured(sandbox) -> None:
     result = sandbox.run(python_code="sum(range(3_000_000))", limits=SMALL)
     assert 0.01 < result.cpu_seconds < SMALL.cpu_seconds
-    assert result.wall_seconds >= result.cpu_seconds * 0.5
 
 
 def test_python_code_needs_something_to_run(sandbox) -> None:
@@ -77,6 +76,32 @@ def test_python_code_needs_something_to_run(sandbox) -> None:
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="cpu_seconds"):
         Limits(cpu_seconds=0)
+
+
+def test_limits_reject_what_is_not_a_finite_bounded_number() -> None:
+    bad = [
+        {"wall_seconds": float("inf")},
+        {"wall_seconds": float("nan")},
+        {"wall_seconds": 1e308},
+        {"wall_seconds": -1},
+        {"wall_seconds": True},
+        {"cpu_seconds": 1.5},
+        {"cpu_seconds": float("inf")},
+        {"memory_bytes": 10**30},
+        {"output_bytes": "1"},
+    ]
+    for fields in bad:
+        with pytest.raises(ConfigError, match=next(iter(fields))):
+            Limits(**fields)  # type: ignore[arg-type]
+    assert Limits(wall_seconds=0.5, cpu_seconds=1).wall_seconds == 0.5
+
+
+def test_code_tests_timeout_is_checked_when_the_crew_is_built() -> None:
+    from accord.consensus.validators import build_validator
+
+    for timeout in (float("inf"), float("nan"), 1e308, 0):
+        with pytest.raises(ConfigError, match="code_tests timeout"):
+            build_validator({"code_tests": {"tests": "pass", "timeout": timeout}})
 
 
 def test_registry_names_and_protocol() -> None:
@@ -117,12 +142,12 @@ def test_unsafe_local_still_applies_limits_and_timeout() -> None:
         python_code="while True: pass",
         limits=dataclasses.replace(SMALL, cpu_seconds=1, wall_seconds=10),
     )
-    assert spin.limit_hit == "cpu" and spin.wall_seconds < 5
+    assert spin.limit_hit == "cpu" and not spin.timed_out
     sleep = box.run(
         python_code="import time; time.sleep(30)",
         limits=dataclasses.replace(SMALL, wall_seconds=0.5),
     )
-    assert sleep.timed_out and sleep.wall_seconds < 2
+    assert sleep.timed_out and sleep.limit_hit == "wall_time"
     memory = box.run(python_code="bytearray(1 << 30)", limits=SMALL)
     assert memory.limit_hit == "memory"
 

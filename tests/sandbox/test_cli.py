@@ -47,3 +47,39 @@ def test_unsafe_local_warns(tmp_path: Path) -> None:
     done = accord("sandbox", "run", "--unsafe-local", "--db", ledger, "examples/hello.py")
     assert done.returncode == 0
     assert "without isolation" in done.stderr and "isolation: unsafe-local" in done.stderr
+
+
+def test_out_of_range_limits_are_a_one_line_error() -> None:
+    for flag, value in [
+        ("--timeout", "inf"),
+        ("--timeout", "nan"),
+        ("--timeout", "1e308"),
+        ("--timeout", "-1"),
+        ("--memory-mb", "100000000"),
+        ("--cpu", "0"),
+    ]:
+        done = accord("sandbox", "run", flag, value, "examples/hello.py")
+        assert done.returncode == 2, (flag, value, done.stderr)
+        assert flag in done.stderr and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+HOSTILE = (
+    "import sys\n"
+    "sys.stdout.write('ok\\x1b]52;c;aGVsbG8=\\x07\\r\\x1b[2Kforged line\\x9b1A\\u202eevil\\n')\n"
+    "sys.stderr.write('err\\x1b[31m\\x00\\tend\\n')\n"
+)
+
+
+def test_terminal_escapes_in_output_are_shown_not_sent(tmp_path: Path) -> None:
+    prog = tmp_path / "hostile.py"
+    prog.write_text(HOSTILE)
+    done = accord("sandbox", "run", str(prog))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ("ok\\x1b]52;c;aGVsbG8=\\x07\\x0d\\x1b[2Kforged line\\x9b1A\\u202eevil\n")
+    assert "err\\x1b[31m\\x00\tend\n" in done.stderr
+    assert not any(c in done.stdout + done.stderr for c in "\x1b\x07\r\x00\x9b\u202e")
+    raw = subprocess.run(
+        [*ACCORD, "sandbox", "run", "--raw", str(prog)], capture_output=True, cwd=ROOT, timeout=60
+    )
+    assert raw.stdout.startswith(b"ok\x1b]52;c;aGVsbG8=\x07\r")  # --raw: byte for byte
