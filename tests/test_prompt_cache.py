@@ -33,12 +33,14 @@ def _key(completion):
 @pytest.fixture(scope="module")
 def fresh():
     """Evaluates every prompt afresh: the reference."""
-    return create_backend("llama", seed=0, prompt_cache=0)
+    return create_backend("llama", seed=0, prompt_cache=0, batch_sequences=1)
 
 
 @pytest.fixture(scope="module")
 def cached():
-    return create_backend("llama", seed=0, prompt_cache=4)
+    """The exact cache; `complete_many` one sample after another (batched decoding is
+    reproducible but not bit-identical: tests/test_batched_decoding.py)."""
+    return create_backend("llama", seed=0, prompt_cache=4, batch_sequences=1)
 
 
 @pytest.fixture(scope="module")

@@ -209,7 +209,9 @@ async def _replay_all(
                     wall_ms=d.wall_ms + sum(pool.call_ms for pool in replays.values()),
                     model_ms=d.model_ms,
                     cost=sum(
-                        prices.usd(a.model, a.prompt_tokens, a.completion_tokens)
+                        prices.usd(
+                            a.model, a.prompt_tokens, a.completion_tokens, a.cached_prompt_tokens
+                        )
                         for a in d.attempts
                     ),
                     flops=_flops(prices, d.attempts),

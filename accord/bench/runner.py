@@ -61,7 +61,8 @@ def result_row(
         wall_ms=decision.wall_ms,
         model_ms=decision.model_ms,
         cost_usd=sum(
-            prices.usd(a.model, a.prompt_tokens, a.completion_tokens) for a in decision.attempts
+            prices.usd(a.model, a.prompt_tokens, a.completion_tokens, a.cached_prompt_tokens)
+            for a in decision.attempts
         ),
         flops=sum(f for f in flops if f is not None) if all(f is not None for f in flops) else None,
         cached=False,

@@ -35,7 +35,12 @@ class RunSpend:
 
     def usd_of(self, attempt: Attempt) -> float:
         """The money `attempt` cost under this run's price table."""
-        return self.prices.usd(attempt.model, attempt.prompt_tokens, attempt.completion_tokens)
+        return self.prices.usd(
+            attempt.model,
+            attempt.prompt_tokens,
+            attempt.completion_tokens,
+            attempt.cached_prompt_tokens,
+        )
 
     def add(self, attempts: Iterable[Attempt]) -> None:
         """Count `attempts` as spent."""

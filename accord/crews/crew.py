@@ -290,6 +290,7 @@ class Crew:
                             p.prompt_usd_per_mtok,
                             p.completion_usd_per_mtok,
                             saved_prices.prices.get(name, Price()).parameters,
+                            p.cached_prompt_usd_per_mtok,
                         )
                         for name, p in spec.prices.items()
                     }

@@ -29,10 +29,14 @@ class ModelSpec(_Spec):
 
 
 class PriceSpec(_Spec):
-    """What a model costs, in USD per million tokens (for the ledger and money budgets)."""
+    """What a model costs, in USD per million tokens (for the ledger and money budgets).
+
+    `cached_prompt_usd_per_mtok`: the price of prompt tokens the server read from its prompt
+    cache (default: the prompt price)."""
 
     prompt_usd_per_mtok: float = Field(default=0.0, ge=0)
     completion_usd_per_mtok: float = Field(default=0.0, ge=0)
+    cached_prompt_usd_per_mtok: float | None = Field(default=None, ge=0)
 
 
 class RoleSpec(_Spec):

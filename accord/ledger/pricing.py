@@ -1,4 +1,11 @@
-"""The cost model: money from a per-model price table, FLOPs from parameter counts."""
+"""The cost model: money from a per-model price table, FLOPs from parameter counts.
+
+Money is what a provider bills: prompt tokens a server reported as read from its prompt cache
+(`cached_prompt_tokens`, e.g. OpenAI's `usage.prompt_tokens_details.cached_tokens`) are
+priced at the model's cached-input price, the rest of the prompt at the input price, and
+completion tokens at the output price. A model without a cached-input price bills cached
+tokens as ordinary input (the local backends' reused prompt states then cost what they did).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,22 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """USD per million tokens, prompt and completion, and the model's parameter count."""
+    """USD per million tokens (input, output, cached input) and the model's parameter count.
+
+    `cached_prompt_usd_per_mtok` None means cached input costs the input price.
+    """
 
     prompt_usd_per_mtok: float = 0.0
     completion_usd_per_mtok: float = 0.0
     parameters: float | None = None
+    cached_prompt_usd_per_mtok: float | None = None
+
+    @property
+    def cached_rate(self) -> float:
+        """USD per million cached prompt tokens."""
+        if self.cached_prompt_usd_per_mtok is None:
+            return self.prompt_usd_per_mtok
+        return self.cached_prompt_usd_per_mtok
 
 
 _FREE = Price()  # an unknown model's price
@@ -34,11 +52,20 @@ class PriceTable:
         """A table with `overrides` replacing or adding entries."""
         return PriceTable({**self.prices, **overrides})
 
-    def usd(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
-        """Money for the given tokens on `model`."""
+    def usd(
+        self,
+        model: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cached_prompt_tokens: int = 0,
+    ) -> float:
+        """Money billed for the given tokens on `model`; `cached_prompt_tokens` are part of
+        `prompt_tokens` and priced at the cached-input price."""
         price = self.prices.get(model, _FREE)
+        cached = min(max(cached_prompt_tokens, 0), prompt_tokens)
         return (
-            prompt_tokens * price.prompt_usd_per_mtok
+            (prompt_tokens - cached) * price.prompt_usd_per_mtok
+            + cached * price.cached_rate
             + completion_tokens * price.completion_usd_per_mtok
         ) / 1e6
 

@@ -410,7 +410,7 @@ class Ledger:
             _prompt_json(a) if prompts else None,
             # money as billed (every prompt token sent); FLOPs as computed (cached prompt
             # tokens were not evaluated again)
-            self.prices.usd(a.model, a.prompt_tokens, a.completion_tokens),
+            self.prices.usd(a.model, a.prompt_tokens, a.completion_tokens, a.cached_prompt_tokens),
             self.prices.flops(a.model, a.evaluated_tokens),
         )
 

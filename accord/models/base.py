@@ -15,7 +15,10 @@ class Usage:
 
     `prompt_tokens` is the whole prompt as sent. `cached_prompt_tokens` (at most that) is how
     many of them the backend did not evaluate for this call because an earlier evaluation of
-    the same prompt was reused (llama.cpp's prompt cache, `complete_many`); 0 when unknown.
+    the same prompt was reused (llama.cpp's prompt cache, `complete_many`), or that a server
+    reported as read from its prompt cache (billed at the cached-input price); 0 when unknown.
+    `clamped` names the counts a server reported out of range (negative, absurd, not a
+    number) that the backend clamped instead of trusting.
     """
 
     prompt_tokens: int = 0
@@ -23,6 +26,7 @@ class Usage:
     wall_ms: float = 0.0
     model: str = "unknown"
     cached_prompt_tokens: int = 0
+    clamped: tuple[str, ...] = ()
 
     @property
     def total_tokens(self) -> int:

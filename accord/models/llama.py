@@ -17,14 +17,8 @@ import numpy as np
 from accord.errors import BackendError
 from accord.models.base import Completion, CompletionRequest, Message, OptionScores, Usage
 from accord.models.gguf import locate
-
-_TOP_K = 40
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max()
-    return shifted - np.log(np.exp(shifted).sum())
-
+from accord.models.llama_batch import SEQUENCES, BatchDecoder, Draw, allow_sequences
+from accord.models.llama_batch import log_softmax as _log_softmax
 
 # For GGUFs without a chat template (base models such as Gemma-3-270M): a plain Q/A prompt.
 _PLAIN_TEMPLATE = (
@@ -113,7 +107,9 @@ class LlamaBackend:
     most `prompt_cache_mb` MiB in all (about 23 KB per prompt token for SmolLM2-135M). Either
     way the output is byte-identical to a fresh evaluation for the same (prompt, seed,
     temperature). `prompt_cache=0` evaluates every prompt afresh. `complete_many` draws
-    several samples from one prompt evaluation.
+    several samples from one prompt evaluation, decoding them together as sequences of one
+    batch (`batch_sequences` at a time, see `llama_batch`; `batch_sequences=1` decodes them
+    one after another, exactly as `complete` would).
 
     `reuse_prefix=True` (off by default) additionally reuses the longest common prefix with
     whatever is in the context when the exact cache misses (a longer prompt that extends an
@@ -135,6 +131,7 @@ class LlamaBackend:
         reuse_prefix: bool = False,
         prompt_cache: int = 8,
         prompt_cache_mb: float = 256.0,
+        batch_sequences: int = SEQUENCES,
         **_ignored: object,
     ) -> None:
         from llama_cpp import Llama
@@ -155,6 +152,10 @@ class LlamaBackend:
             seed=seed,
             verbose=False,
         )
+        self._batched: BatchDecoder | None = None
+        if int(batch_sequences) > 1:
+            allow_sequences(self._llm, int(batch_sequences))
+            self._batched = BatchDecoder(self._llm, self._llm.n_vocab())
         meta: dict[str, Any] = self._llm.metadata
         template = meta.get("tokenizer.chat_template") or _fallback_template(self.model)
         self.reuse_prefix = reuse_prefix
@@ -177,7 +178,15 @@ class LlamaBackend:
     def close(self) -> None:
         """Free the model now."""
         self.clear_prompt_cache()
+        if self._batched is not None:
+            self._batched.close()
         self._llm.close()
+
+    @property
+    def batched_steps(self) -> int:
+        """Decoding steps `complete_many` ran for several samples at once (one llama_decode
+        call each)."""
+        return self._batched.steps if self._batched is not None else 0
 
     def clear_prompt_cache(self) -> None:
         """Forget every saved prompt state: the next call evaluates its prompt afresh."""
@@ -273,24 +282,58 @@ class LlamaBackend:
     ) -> list[Completion]:
         """One completion of `request` per seed, from one evaluation of the prompt.
 
-        Each is byte-identical to `complete(replace(request, seed=seed))`. Every completion's
-        usage counts the full prompt as sent (`prompt_tokens`); `cached_prompt_tokens` says
-        how many of them were not evaluated for it, and its `wall_ms` is its own share of
-        the time (the first carries the prompt's evaluation when that was not cached).
+        The samples are decoded together, up to `batch_sequences` (and as many as the
+        context has room for) per batch (see `llama_batch` for how they compare with
+        `complete(replace(request, seed=seed))`); with `batch_sequences=1` they are decoded
+        one after another and are byte-identical to `complete`. Every completion's usage
+        counts the full prompt as sent (`prompt_tokens`); `cached_prompt_tokens` says how
+        many of them were not evaluated for it, and its `wall_ms` is its own share of the
+        time (the first carries the prompt's evaluation when that was not cached).
         """
         start = time.perf_counter()
+        seeds = list(seeds)
         prompt = self._prompt_tokens(request.messages)
         first, reused = self._feed(prompt)
+        budget = self._budget(request, prompt)
+        group = self._batched.group_size(len(prompt), budget) if self._batched else 1
         out: list[Completion] = []
-        for i, seed in enumerate(seeds):
-            if i:
-                # Generation only wrote positions past the prompt: its cells are as evaluated.
-                start = time.perf_counter()
-                self._llm.n_tokens = len(prompt)
-                reused = len(prompt)
-            sample = replace(request, seed=seed)
-            out.append(self._generate(sample, prompt, first.copy(), reused, start))
+        for at in range(0, len(seeds), group):
+            chunk = seeds[at : at + group]
+            if len(chunk) == 1 or self._batched is None:
+                for seed in chunk:
+                    if out:
+                        start, reused = time.perf_counter(), len(prompt)
+                    # generation only wrote positions past the prompt: its cells are as evaluated
+                    self._llm.n_tokens = len(prompt)
+                    draw = self._draw(replace(request, seed=seed), budget)
+                    out.append(self._run(draw, prompt, first.copy(), reused, start))
+                continue
+            if out:
+                start, reused = time.perf_counter(), len(prompt)
+            draws = [self._draw(replace(request, seed=seed), budget) for seed in chunk]
+            self._llm.n_tokens = len(prompt)
+            decode_start = time.perf_counter()
+            self._batched.decode(draws, len(prompt), first)
+            share = (time.perf_counter() - decode_start) * 1000.0 / len(draws)
+            lead = (decode_start - start) * 1000.0
+            for i, draw in enumerate(draws):
+                cached = reused if i == 0 else len(prompt)
+                wall = share + (lead if i == 0 else 0.0)
+                out.append(self._completion(draw, prompt, cached, wall))
         return out
+
+    def _budget(self, request: CompletionRequest, prompt: list[int]) -> int:
+        return min(request.max_tokens, self._llm.n_ctx() - len(prompt) - 1)
+
+    def _draw(self, request: CompletionRequest, budget: int) -> Draw:
+        return Draw(
+            seed=request.seed,
+            temperature=request.temperature,
+            budget=budget,
+            stop_ids=self._stop_ids,
+            stops=[*self._stop_text, *request.stop],
+            detokenize=lambda tokens: self._llm.detokenize(tokens).decode(errors="ignore"),
+        )
 
     def _generate(
         self,
@@ -300,37 +343,22 @@ class LlamaBackend:
         reused: int,
         start: float,
     ) -> Completion:
-        budget = min(request.max_tokens, self._llm.n_ctx() - len(prompt) - 1)
-        rng = np.random.default_rng(request.seed)
-        out: list[int] = []
-        logprobs: list[float] = []
-        stops = [*self._stop_text, *request.stop]
-        for _ in range(max(0, budget)):
-            lp = _log_softmax(logits)
-            token = self._sample(lp, request.temperature, rng)
-            if token in self._stop_ids:
-                break
-            out.append(token)
-            logprobs.append(float(lp[token]))
-            text = self._llm.detokenize(out).decode(errors="ignore")
-            if any(s in text for s in stops):
-                break
-            self._llm.eval([token])
-            logits = self._logits()
-        text = self._llm.detokenize(out).decode(errors="ignore")
-        for stop in stops:
-            text = text.split(stop)[0]
-        wall = (time.perf_counter() - start) * 1000.0
-        usage = Usage(len(prompt), len(out), wall, self.model, cached_prompt_tokens=reused)
-        return Completion(text.strip(), usage, tuple(logprobs))
+        draw = self._draw(request, self._budget(request, prompt))
+        return self._run(draw, prompt, logits, reused, start)
 
-    @staticmethod
-    def _sample(lp: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
-        if temperature <= 0:
-            return int(lp.argmax())
-        top = np.argpartition(lp, -_TOP_K)[-_TOP_K:]
-        weights = np.exp((lp[top] - lp[top].max()) / temperature)
-        return int(top[rng.choice(len(top), p=weights / weights.sum())])
+    def _run(
+        self, draw: Draw, prompt: list[int], logits: np.ndarray, reused: int, start: float
+    ) -> Completion:
+        """Generate `draw` one token at a time from the state after `prompt`."""
+        token = None if draw.done else draw.push(logits)
+        while token is not None:
+            self._llm.eval([token])
+            token = draw.push(self._logits())
+        return self._completion(draw, prompt, reused, (time.perf_counter() - start) * 1000.0)
+
+    def _completion(self, draw: Draw, prompt: list[int], reused: int, wall: float) -> Completion:
+        usage = Usage(len(prompt), len(draw.tokens), wall, self.model, cached_prompt_tokens=reused)
+        return Completion(draw.text(), usage, tuple(draw.logprobs))
 
     def score(self, messages: tuple[Message, ...], options: tuple[str, ...]) -> OptionScores:
         """Sum of token log-probs of each option as the assistant's reply."""
