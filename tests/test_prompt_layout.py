@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from accord.consensus.records import Task
 from accord.roles.prompt import SHARED_FIRST_CHARS, RoleProfile, build_messages
 
@@ -15,7 +13,12 @@ def _flat(messages) -> str:
 
 
 def _shared_prefix(a: str, b: str) -> int:
-    return len(os.path.commonprefix([a, b]))
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def test_a_long_task_comes_first_and_voters_of_any_role_share_it() -> None:

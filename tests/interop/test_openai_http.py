@@ -199,7 +199,7 @@ def test_time_out_is_a_backend_error_after_retries() -> None:
         backend = create_backend(
             "openai", base_url=url, timeout_s=0.01, max_retries=1, backoff_s=0.001
         )
-        with pytest.raises(BackendError, match="ReadTimeout|timeout_s"):
+        with pytest.raises(BackendError, match=r"ReadTimeout|timeout_s"):
             backend.complete(CompletionRequest(messages=MESSAGES))
         assert backend.retries == 1
     finally:
