@@ -4,7 +4,10 @@ Writes two ledgers through the Ledger API (synthetic scripted decisions with the
 prompts and tallies; start and decision times then spread over 30 days in SQL so the cost
 page has days to draw): 40 runs of 250 decisions of 3 crews, and one run of 10,000. Starts
 `accord ui` on each as a subprocess (a real server on 127.0.0.1), loads every page once cold
-and then `--repeats` times, and prints the server's time to the last byte (median, p95, max):
+and then `--repeats` times, and prints the server's time to the last byte (median, p95, max).
+The run's audit verdict (every seal re-checked) is fetched by the run and decision pages after
+they load; its first load is the check itself, later ones are kept while the files stay as
+they are. (The times are shifted after the runs were sealed, so that verdict is "tampered".)
 
     python benchmarks/ui_load.py [--decisions 10000] [--repeats 15]
 """
@@ -148,7 +151,8 @@ def report(title: str, rows: list[tuple]) -> bool:
     print(f"  {'page':<34} {'first':>8} {'median':>8} {'p95':>8} {'max':>8} {'size':>9}")
     ok = True
     for name, cold, median, p95, top, size in rows:
-        ok &= top < BUDGET_S and cold < BUDGET_S
+        if "fetched after" not in name:
+            ok &= top < BUDGET_S and cold < BUDGET_S
         print(
             f"  {name:<34} {cold * 1e3:>6.0f}ms {median * 1e3:>6.0f}ms {p95 * 1e3:>6.0f}ms "
             f"{top * 1e3:>6.0f}ms {size / 1024:>7.0f}kB"
@@ -202,11 +206,12 @@ def main() -> None:
                     ("the run, votes only", f"runs/{big}?path=vote"),
                     ("a decision (a vote)", f"runs/{big}/decisions/task-{args.decisions - 3:05d}"),
                     ("cost over time", "cost"),
+                    ("the audit verdict (fetched after)", f"runs/{big}/audit"),
                 ],
                 args.repeats,
             ),
         )
-    print(f"\nevery page under {BUDGET_S:.0f} s: {'yes' if ok else 'NO'}")
+    print(f"\nevery page under {BUDGET_S:.0f} s (audit verdicts aside): {'yes' if ok else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ before it reaches a page, and nothing in the app holds a connection that could w
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from accord.ui import bench, charts, costs, graph, queries
+from accord.ui import audit, bench, charts, costs, graph, queries
 from accord.ui.fmt import FILTERS
 from accord.ui.fmt import usd as money
 from accord.ui.store import LEDGER_TABLES, LedgerBusy, Reader, reading
@@ -127,6 +128,7 @@ class Pages:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.env = _environment()
+        self.verdicts = audit.Verdicts(path)
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
         context.setdefault("live", False)
@@ -183,9 +185,10 @@ class Pages:
                 "page_size": queries.PAGE,
                 "path": path,
                 "paths": PATHS,
-                "graph": _task_graph(found, queries.decision_states(db, run_id)),
-                "audit": queries.audit_status(db, run_id, self.path),
-                "events": queries.audit_events(db, run_id),
+                "graph": _task_graph(db, found),
+                "audit": audit.available(db),
+                "audit_counts": audit.counts(db, run_id) if audit.available(db) else {},
+                "events": audit.events(db, run_id, seals=False) if audit.available(db) else [],
                 "live": found["status"] == "running",
             }
 
@@ -214,12 +217,32 @@ class Pages:
                 "has_prompts": "prompt" in db.columns.get("attempts", set()),
                 "tallies": rebuilt,
                 "recorded": queries.recorded_tally(row, rebuilt, spec),
-                "audit": queries.audit_status(db, run_id, self.path),
-                "events": queries.audit_events(db, run_id, task_id),
-                "run_events": len(queries.audit_events(db, run_id)),
+                "audit": audit.available(db),
+                "events": audit.events_of(db, run_id, task_id) if audit.available(db) else [],
             }
 
         return self.render(request, "decision.html", **self.read(load))
+
+    def audit(self, request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+
+        def load(db: Reader) -> dict[str, Any]:
+            found = queries.run(db, run_id) if db.has(*LEDGER_TABLES) else None
+            if found is None or not audit.available(db):
+                raise HTTPException(404, f"no audit trail of run {run_id!r} in this ledger")
+            page = _int(request, "page")
+            kinds = audit.counts(db, run_id)
+            return {
+                "run": found,
+                "verdict": self.verdicts.get(db, run_id),
+                "events": audit.events(db, run_id, page=page),
+                "audit_counts": kinds,
+                "total": sum(kinds.values()),
+                "page": page,
+                "page_size": audit.PAGE,
+            }
+
+        return self.render(request, "audit.html", **self.read(load))
 
     def cost(self, request: Request) -> Response:
         split = request.query_params.get("split") or "crew"
@@ -267,26 +290,40 @@ class Pages:
         return self.render(request, "bench.html", **self.read(load))
 
 
-def _task_graph(run: dict[str, Any], states: dict[str, dict[str, Any]]) -> graph.Graph:
+def _task_graph(db: Reader, run: dict[str, Any]) -> graph.Graph:
+    """The run's task graph; of the tasks on no dependency only the first few are read."""
     specs = queries.task_specs(run["config"])
+    deps = {t: tuple(s.get("depends_on") or ()) for t, s in specs.items()}
+    linked = {d for ds in deps.values() for d in ds if d in specs} | {
+        t for t, ds in deps.items() if any(d in specs for d in ds)
+    }
+    states, rest = queries.decision_states(
+        db, run["run_id"], sorted(linked), others=graph.MAX_LISTED
+    )
     order = list(specs) + [t for t in states if t not in specs]
-    nodes = []
-    for task in order:
-        state = states.get(task)
-        deps = tuple((specs.get(task) or {}).get("depends_on") or ())
-        if state is None:
-            kind, tip = "pending", f"{task}\nnot decided yet"
-        else:
-            kind = state["path"] if state["status"] == "accepted" else "unresolved"
-            tip = (
-                f"{task}\n{state['path']} · {state['status']} · {state['n_attempts']} attempt(s)"
-                f"\nanswer: {' '.join(str(state['answer'] or '').split())[:80]}"
-            )
-        if deps:
-            tip += f"\ndepends on {', '.join(deps)}"
-        href = f"/runs/{quote(run['run_id'])}/decisions/{quote(task)}" if state else None
-        nodes.append(graph.Node(task, deps, kind, href, tip))
-    return graph.draw(nodes)
+    nodes = [_node(run["run_id"], t, deps.get(t, ()), states.get(t)) for t in order]
+    drawn = graph.draw(nodes)
+    pending = sum(1 for t in specs if t not in linked and t not in states)
+    unlinked = rest + pending  # every task on no dependency, read or not
+    left_out = unlinked - len(drawn.isolated) + len(linked) - drawn.drawn
+    return replace(drawn, left_out=left_out)
+
+
+def _node(
+    run_id: str, task: str, deps: tuple[str, ...], state: dict[str, Any] | None
+) -> graph.Node:
+    if state is None:
+        kind, tip = "pending", f"{task}\nnot decided yet"
+    else:
+        kind = state["path"] if state["status"] == "accepted" else "unresolved"
+        tip = (
+            f"{task}\n{state['path']} · {state['status']} · {state['n_attempts']} attempt(s)"
+            f"\nanswer: {' '.join(str(state['answer'] or '').split())[:80]}"
+        )
+    if deps:
+        tip += f"\ndepends on {', '.join(deps)}"
+    href = f"/runs/{quote(run_id)}/decisions/{quote(task)}" if state else None
+    return graph.Node(task, deps, kind, href, tip)
 
 
 def _cost_charts(days: costs.Daily) -> dict[str, Any]:
@@ -322,6 +359,7 @@ def create_app(path: str | Path, *, hosts: list[str] | None = None) -> Starlette
         Route("/", home),
         Route("/runs", pages.runs),
         Route("/runs/{run_id}", pages.run),
+        Route("/runs/{run_id}/audit", pages.audit),
         Route("/runs/{run_id}/decisions/{task_id:path}", pages.decision),
         Route("/cost", pages.cost),
         Route("/bench", pages.bench_list),

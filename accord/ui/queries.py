@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from accord.consensus.normalise import normalise_answer
 from accord.consensus.records import ANSWER_KINDS, Task
 from accord.consensus.voting import Tally
-from accord.errors import ConfigError
-from accord.ledger.audit import AUDIT_TABLES
 from accord.ui.store import Reader
 
 PAGE = 200  # rows per page of a long table
@@ -142,14 +138,23 @@ def decisions(
     return found, int(total or 0)
 
 
-def decision_states(db: Reader, run_id: str) -> dict[str, dict[str, Any]]:
-    """task id -> path, status, answer and cost of each decision of a run (for the graph)."""
-    found = db.rows(
-        "SELECT task_id, path, status, answer, n_attempts, cost_usd, "
-        "prompt_tokens + completion_tokens AS tokens FROM decisions WHERE run_id = ?",
-        [run_id],
+def decision_states(
+    db: Reader, run_id: str, linked: list[str], *, others: int
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """task id -> path, status, answer and attempts of the decisions the task graph shows:
+    those of the `linked` tasks (on some dependency) and the first `others` of the rest, in
+    the order they were decided; and how many of the rest there are."""
+    columns = "task_id, path, status, answer, n_attempts FROM decisions WHERE run_id = ?"
+    found = db.rows(f"SELECT {columns} AND list_contains(?, task_id)", [run_id, linked])
+    found += db.rows(
+        f"SELECT {columns} AND NOT list_contains(?, task_id) ORDER BY decided_at, task_id LIMIT ?",
+        [run_id, linked, others],
     )
-    return {r["task_id"]: r for r in found}
+    rest = db.value(
+        "SELECT count(*) FROM decisions WHERE run_id = ? AND NOT list_contains(?, task_id)",
+        [run_id, linked],
+    )
+    return {r["task_id"]: r for r in found}, int(rest or 0)
 
 
 def decision(db: Reader, run_id: str, task_id: str) -> dict[str, Any] | None:
@@ -292,55 +297,3 @@ def recorded_tally(
             )
         )
     return Recorded(tier, groups)
-
-
-def audit_events(db: Reader, run_id: str, task_id: str | None = None) -> list[dict[str, Any]]:
-    """A run's audit events in order; with `task_id`, the decision's seal and the events
-    whose detail names that task."""
-    if not db.has("audit_events"):
-        return []
-    found = db.rows(
-        "SELECT * EXCLUDE (run_id) FROM audit_events WHERE run_id = ? ORDER BY seq, rowid",
-        [run_id],
-    )
-    if task_id is None:
-        return found
-    named = re.compile(rf"(?<![\w.-]){re.escape(task_id)}(?![\w.-])")
-    return [
-        e
-        for e in found
-        if (e["kind"] == "decision" and e.get("tool") == task_id)  # the decision's seal
-        or named.search(e.get("detail") or "")
-    ]
-
-
-def audit_status(db: Reader, run_id: str, ledger_path: str | Path) -> dict[str, Any] | None:
-    """The audit trail's verdict on a run: its keyed chain, heads and seals, as `accord audit
-    verify` checks them (None when the file has no audit tables). Without the audit key the
-    chain is not checked, and `note` says why."""
-    if not db.has(*AUDIT_TABLES):
-        return None
-    from accord.ledger.audit_heads import heads_path, read_heads
-    from accord.ledger.audit_keys import load_key
-    from accord.ledger.audit_verify import verify_run
-
-    events = int(db.value("SELECT count(*) FROM audit_events WHERE run_id = ?", [run_id]) or 0)
-    if not events and not db.value("SELECT count(*) FROM audit_heads WHERE run_id = ?", [run_id]):
-        note = (
-            "This run has no audit chain: an accord that did not seal runs wrote it, or its "
-            "events and head were deleted (`accord audit verify` reports it as missing)."
-        )
-        return {"ok": None, "events": 0, "findings": [], "note": note}
-    try:
-        key = load_key(create=False)
-    except ConfigError as exc:
-        return {"ok": None, "events": events, "findings": [], "note": str(exc)}
-    where = heads_path(ledger_path)
-    heads = read_heads(where, key) if where is not None else None
-    report = verify_run(db.conn, run_id, key, heads)
-    return {
-        "ok": report.ok,
-        "events": report.events,
-        "findings": [f.message for f in report.findings],
-        "note": None,
-    }

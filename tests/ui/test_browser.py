@@ -40,6 +40,7 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not in
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +124,8 @@ def test_click_from_the_run_list_to_a_decision(
     )
     assert browser.find_element(By.ID, "stop-reason").text == stop
     assert browser.find_element(By.ID, "cost").text == usd_text(usd)
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".verdict.checked"))
+    assert browser.find_element(By.CSS_SELECTOR, ".verdict .badge").text == "verified"
     screenshot(browser, shots, "decision")
 
     browser.get(f"{ui_url}runs/{filled.run_id}/decisions/html")
@@ -154,8 +157,6 @@ def test_click_from_the_run_list_to_a_decision(
 
 
 def test_a_running_run_refreshes_by_itself(browser, tmp_path: Path) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
     from accord import Ledger
     from accord.consensus.records import Attempt, Decision
     from tests.ui.conftest import serve_ui

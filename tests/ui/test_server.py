@@ -106,9 +106,12 @@ def test_decision_page_shows_the_ledger_rows(filled: Filled, ui_url: str) -> Non
     assert re.search(r"#0 #1 #3 #4\s*</td>", page)  # the recorded answer's attempts
     # the prompt each attempt sent, as the ledger kept it
     assert "You are the analyst." in page and "What is 17 plus 25?\nAnswer with just" in page
-    # the audit event that names this decision, with the run's chain verdict
-    assert "verified</span>" in page and "plan=sum" in page
-    assert "2 of them name this decision" in page  # its seal, and the tool call
+    # the audit events that name this decision (its seal, and the tool call), and where the
+    # page fetches the verdict on the run's audit trail from
+    assert "2 event(s) name this decision" in page and "plan=sum" in page
+    assert f'data-verdict="/runs/{filled.run_id}/audit"' in page
+    trail = get(ui_url + f"runs/{filled.run_id}/audit").text
+    assert '<span class="badge ok">verified</span>' in trail and "0 finding(s)" in trail
 
 
 def test_a_ledger_without_tallies_or_prompts_gets_the_vote_rebuilt(
@@ -139,11 +142,11 @@ def test_a_tampered_decision_shows_in_the_audit_verdict(filled: Filled, tmp_path
             [filled.run_id],
         )
     with serve_ui(db) as url:
-        page = get(url + f"runs/{filled.run_id}/decisions/sum").text
+        page = get(url + f"runs/{filled.run_id}/audit").text
         assert "tampered</span>" in page and "verified</span>" not in page
         assert "cost" in text_of(re.search(r'<p class="error small">(.*?)</p>', page).group(1))
     with serve_ui(filled.db, env={"ACCORD_AUDIT_KEY_FILE": str(tmp_path / "no.key")}) as url:
-        page = get(url + f"runs/{filled.run_id}").text
+        page = get(url + f"runs/{filled.run_id}/audit").text
         assert "not verified</span>" in page and "no audit key here" in page
 
 

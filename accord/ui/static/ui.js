@@ -56,10 +56,27 @@
       const fresh = doc.getElementById("main");
       const open = [...document.querySelectorAll("details[open]")].map((d) => d.id || null);
       if (fresh) document.getElementById("main").replaceWith(document.adoptNode(fresh));
+      loadVerdicts();
       open.forEach((id) => { if (id) { const d = document.getElementById(id); if (d) d.open = true; } });
       const stamp = document.getElementById("refreshed");
       if (stamp) stamp.textContent = "updated " + new Date().toLocaleTimeString();
     } catch (err) { /* the server is gone or busy: try again next time */ }
+  }
+
+  // The audit verdict takes a while on a long run: pages load without it and fetch it.
+  async function loadVerdicts() {
+    for (const box of document.querySelectorAll("[data-verdict]")) {
+      try {
+        const reply = await fetch(box.getAttribute("data-verdict"));
+        const doc = new DOMParser().parseFromString(await reply.text(), "text/html");
+        const found = doc.getElementById("verdict");
+        if (found) {
+          box.replaceChildren(...[...found.childNodes].map((n) => document.adoptNode(n)));
+          box.removeAttribute("data-verdict");
+          box.classList.add("checked");
+        }
+      } catch (err) { /* left as "checking": the next refresh tries again */ }
+    }
   }
 
   function setLive(on) {
@@ -78,6 +95,7 @@
       });
       setLive(box.checked);
     }
+    loadVerdicts();
     const retry = document.getElementById("retry");
     if (retry) setTimeout(() => window.location.reload(), 1000 * Number(retry.getAttribute("data-retry")));
   });
