@@ -78,6 +78,7 @@ bench-overhead: install
 
 bench-sandbox: install
 	$(BIN)/python benchmarks/sandbox_overhead.py
+	$(BIN)/python benchmarks/sandbox_limits.py
 
 # the same 100 tasks through CrewAI, AutoGen and accord on one scripted zero-latency LLM
 bench-peers: install

@@ -13,7 +13,8 @@ run's processes together. `detect()` finds what this machine allows, without ass
 
 The CPU limit on the whole run is enforced by the supervisor, which polls the group's CPU time
 (cgroups have no CPU-time cap, only a rate). A run's group is killed as a unit at its end, on
-every error path, and, through a watchdog that outlives the caller, when the caller dies.
+every error path, and, through one watchdog per process that outlives it, when the caller dies:
+the watchdog then kills every group the process made (they are named accord-PID-*).
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ import os
 import secrets
 import shlex
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from accord.sandbox.base import Limits
+from accord.sandbox.watchdog import Watchdog
 
 ROOT = Path("/sys/fs/cgroup")
 V1_NEEDED = ("memory", "pids")
@@ -172,20 +175,9 @@ class RunGroup:
         script = f'{moves} || {{ echo "accord-cgroup: cannot join" >&2; exit 125; }}; exec "$@"'
         return ["/bin/sh", "-c", script, "sh"]
 
-    def kill_script(self) -> str:
-        """Shell commands that kill the group and remove it (for a watchdog process)."""
-        procs = " ".join(shlex.quote(str(f / "cgroup.procs")) for f in self.dirs.values())
-        freezer = self.dirs.get("freezer")
-        state = shlex.quote(str(freezer / "freezer.state")) if freezer else ""
-        freeze = f"echo FROZEN > {state} 2>/dev/null; " if state else ""
-        thaw = f"echo THAWED > {state} 2>/dev/null; " if state else ""
-        rmdirs = " ".join(shlex.quote(str(f)) for f in self.dirs.values())
-        return (
-            "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do "
-            f"{freeze}p=$(cat {procs} 2>/dev/null); "
-            f'[ -n "$p" ] && kill -9 $p 2>/dev/null; {thaw}'
-            f'[ -z "$p" ] && break; sleep 0.05; done; rmdir {rmdirs} 2>/dev/null; exit 0'
-        )
+    def watch(self) -> None:
+        """Make sure this process's watchdog runs: it kills every group of ours if we die."""
+        _watch(self.support)
 
     def pids(self) -> list[int]:
         """Every process in the group now."""
@@ -285,6 +277,33 @@ def _write(path: Path, value: str, missing_ok: bool = False) -> bool:
         if missing_ok:
             return False
         raise
+
+
+_WATCHED: dict[int, Watchdog] = {}  # pid -> its watchdog (a forked child needs its own)
+_WATCH_LOCK = threading.Lock()
+
+
+def _watch(support: Support) -> None:
+    """One watchdog per process (started on its first run) covers all of its runs' groups."""
+    with _WATCH_LOCK:
+        if os.getpid() not in _WATCHED:
+            _WATCHED[os.getpid()] = Watchdog(_sweep_script(support, os.getpid()))
+
+
+def _sweep_script(support: Support, pid: int) -> str:
+    """Shell commands that kill and remove every group process `pid` made (accord-PID-*)."""
+    parents = sorted({shlex.quote(str(p)) for p in support.parents.values()})
+    groups = " ".join(f"{parent}/{PREFIX}{pid}-*" for parent in parents)
+    freezer = support.parents.get("freezer")
+    states = f"{shlex.quote(str(freezer))}/{PREFIX}{pid}-*/freezer.state" if freezer else ""
+    freeze = f'for f in {states}; do echo FROZEN > "$f"; done 2>/dev/null; ' if states else ""
+    thaw = f'for f in {states}; do echo THAWED > "$f"; done 2>/dev/null; ' if states else ""
+    return (
+        "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do "
+        f'{freeze}p=$(for g in {groups}; do cat "$g/cgroup.procs"; done 2>/dev/null); '
+        f'[ -n "$p" ] && kill -9 $p 2>/dev/null; {thaw}'
+        f'[ -z "$p" ] && break; sleep 0.05; done; rmdir {groups} 2>/dev/null; exit 0'
+    )
 
 
 @contextlib.contextmanager

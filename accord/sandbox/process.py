@@ -81,18 +81,12 @@ def supervise(
     """
     start = time.monotonic()
     command = [*group.join_command(), *argv] if group else list(argv)
-    # armed before the program starts when the cgroup is known (no window), else right after
-    watchdog = Watchdog(group.kill_script()) if group else None
-    try:
-        proc = _start(command, env, cwd, pass_fds, stdin, preexec_fn)
-    except BaseException:
-        if watchdog is not None:
-            watchdog.stop()
-        raise
+    if group is not None:
+        group.watch()  # the process's watchdog, armed before the program starts
+    proc = _start(command, env, cwd, pass_fds, stdin, preexec_fn)
     run = _Run(proc, limits, group, on_kill)
-    run.watchdog = watchdog
     try:
-        if watchdog is None:
+        if group is None:  # without a cgroup: a watchdog for this run's session
             run.watchdog = Watchdog(f"kill -9 -- -{proc.pid}")
         if stdin is not None:
             threading.Thread(target=_feed_stdin, args=(proc, stdin), daemon=True).start()
