@@ -59,7 +59,8 @@ class RecordedSandbox:
             tool="sandbox.run",
             args={"argv": list(result.argv), "files": sorted(files or {})},
             result=outcome,
-            policy="explicit opt-in" if result.isolation == "unsafe-local" else "isolated",
+            # what bounded the run (a cgroup, or rlimits only) goes on record with it
+            policy=f"{_policy(result.isolation)}; limits: {result.enforcement}"[:500],
             detail=" ".join(result.argv)[:500],
         )
         return result
@@ -67,3 +68,7 @@ class RecordedSandbox:
     def close(self, status: str = "finished") -> None:
         """Mark the sandbox run finished in the ledger."""
         self.ledger.finish_run(self.run_id, status)
+
+
+def _policy(isolation: str) -> str:
+    return "explicit opt-in" if isolation == "unsafe-local" else "isolated"

@@ -21,6 +21,8 @@ def test_recorded_sandbox_appends_one_chained_event_per_run(ledger_path) -> None
     events = [e for e in timeline(ledger_path, sandbox.run_id) if e.kind == "sandbox"]
     assert first.stdout.strip() == b"a"
     assert [e.decision for e in events] == ["unsafe-local", "unsafe-local"]
+    assert events[0].policy == f"explicit opt-in; limits: {first.enforcement}"
+    assert "cgroup" in (events[0].policy or "") or "rlimits" in (events[0].policy or "")
     chain = timeline(ledger_path, sandbox.run_id)  # each run: unsafe_local start, end, sandbox
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(chain))
     assert [e.tool for e in chain[:3]] == ["unsafe_local.start", "unsafe_local.end", "sandbox.run"]
