@@ -92,9 +92,32 @@ def test_a_run_that_fails_before_it_starts_exits_2_cleanly(tmp_path) -> None:
     assert "terminate called" not in done.stderr and "Traceback" not in done.stderr
 
 
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _wait_for_child(pid: int, deadline_s: float = 120.0) -> None:
+    """Block until process `pid` has started a child (the sandbox), or the deadline passes."""
+    import time
+
+    end = time.monotonic() + deadline_s
+    while not _children(pid) and time.monotonic() < end:
+        time.sleep(0.1)
+    time.sleep(0.5)  # the child is past its own start: the CLI waits on it
+
+
 def test_ctrl_c_exits_130_and_a_closed_prompt_is_aborted_not_a_traceback(tmp_path) -> None:
     import signal
-    import time
 
     program = tmp_path / "sleep.py"
     program.write_text("import time\ntime.sleep(60)\n")
@@ -107,7 +130,7 @@ def test_ctrl_c_exits_130_and_a_closed_prompt_is_aborted_not_a_traceback(tmp_pat
         cwd=ROOT,
         env=env,
     )
-    time.sleep(3)
+    _wait_for_child(running.pid)  # interrupt the program's run, not the CLI's start-up
     running.send_signal(signal.SIGINT)
     _, stderr = running.communicate(timeout=60)
     assert running.returncode == 130, stderr  # it was 0: typer returned the code unseen

@@ -83,3 +83,33 @@ def test_every_help_text_is_shown_as_written() -> None:
         flat = " ".join(re.sub(r"[│╭╮╰╯─]", " ", shown.stdout).split())
         for text in texts:
             assert " ".join(text.split()) in flat, (path, text)
+
+
+def test_an_unreachable_cluster_address_is_a_clear_error_not_a_hang(tmp_path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on once this socket is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    db = tmp_path / "l.duckdb"
+    done = accord("run", "configs/scripted.yaml", "--db", str(db), "--address", f"127.0.0.1:{port}")
+    assert done.returncode == 2, done.stderr
+    assert f"--address: cannot reach the Ray cluster at '127.0.0.1:{port}'" in done.stderr
+    assert "--pool local" in done.stderr and "gcs" not in done.stderr.lower()
+    assert done.stderr.count("\n") == 1  # one line, no log spam
+
+
+def test_sandbox_options_are_read_wherever_written_and_after_dashdash_go_to_the_program(
+    tmp_path,
+) -> None:
+    program = tmp_path / "argv.py"
+    program.write_text("import sys\nprint(sys.argv[1:])\n")
+    db = tmp_path / "l.duckdb"
+    trailing = accord("sandbox", "run", str(program), "one", "--unsafe-local", "--db", str(db))
+    assert trailing.returncode == 0, trailing.stderr
+    assert trailing.stdout.strip() == "['one']"  # the option was the sandbox's, not the program's
+    assert "isolation: unsafe-local" in trailing.stderr and db.exists()  # and it is on record
+    passed = accord("sandbox", "run", str(program), "one", "--", "--unsafe-local", "--cpu", "3")
+    assert passed.returncode == 0, passed.stderr
+    assert passed.stdout.strip() == "['one', '--unsafe-local', '--cpu', '3']"
+    assert "isolation: unsafe-local" not in passed.stderr

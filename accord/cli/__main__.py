@@ -1,5 +1,11 @@
 """`python -m accord.cli`."""
 
-from accord.cli.app import main
+import sys
+
+try:  # Ctrl-C while the CLI is still importing ends as it does later: 130, no traceback
+    from accord.cli.app import main
+except KeyboardInterrupt:
+    sys.stderr.write("interrupted\n")
+    sys.exit(130)
 
 main()

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -24,6 +23,8 @@ from accord.cli.common import (
 from accord.errors import AccordError, ConfigError
 
 if TYPE_CHECKING:
+    import click
+
     from accord.crews.crew import Crew
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}

@@ -20,7 +20,9 @@ app = typer.Typer(no_args_is_help=True, help="Run untrusted code isolated (bubbl
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-@app.command(context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
+# options are read wherever written (a trailing --unsafe-local is not the program's); what
+# is not an option of this command goes to the program, and so does everything after `--`
+@app.command(context_settings={"ignore_unknown_options": True})
 def run(
     file: Annotated[
         Path,
@@ -52,7 +54,7 @@ def run(
         typer.Option("--raw", help="Write the output byte for byte (terminal escapes included)."),
     ] = False,
 ) -> None:
-    """Run FILE in the sandbox; arguments after FILE go to the program."""
+    """Run FILE in the sandbox; other arguments go to the program (all of them after --)."""
     from accord.sandbox import open_sandbox
 
     limits = _limits(timeout=timeout, cpu=cpu, memory_mb=memory_mb, output_kb=output_kb)

@@ -24,7 +24,10 @@ def ensure_ray(address: str | None = None, *, num_cpus: int | None = None) -> No
 
     if ray.is_initialized():
         return
+    source = "--address" if address else "RAY_ADDRESS"
     address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        check_reachable(address, source=source)
     options: dict[str, Any] = {
         "ignore_reinit_error": True,
         "logging_level": "ERROR",
@@ -35,3 +38,29 @@ def ensure_ray(address: str | None = None, *, num_cpus: int | None = None) -> No
         ray.init(address=address, **options)
     else:
         ray.init(num_cpus=num_cpus, **options)
+
+
+RAY_PORTS = {"ray": 10001, "": 6379}  # Ray Client's port for ray://, else the GCS port
+
+
+def check_reachable(address: str, *, source: str = "--address", timeout_s: float = 3.0) -> None:
+    """Refuse at once a cluster address nothing listens on (Ray itself retries for minutes,
+    logging each try). `auto` and `local` are left to Ray."""
+    import socket
+
+    from accord.errors import ConfigError
+
+    if address in ("auto", "local"):
+        return
+    scheme, _, rest = address.rpartition("://")
+    host, _, port = rest.rpartition(":") if ":" in rest else (rest, "", "")
+    try:
+        target = (host or rest, int(port) if port else RAY_PORTS.get(scheme, 6379))
+        socket.create_connection(target, timeout=timeout_s).close()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot reach the Ray cluster at {address!r}: {exc}",
+            path=source,
+            hint="start it (`ray start --head`), fix --address / RAY_ADDRESS, "
+            "or run without Ray (--pool local)",
+        ) from None

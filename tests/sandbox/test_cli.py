@@ -28,10 +28,10 @@ def test_runs_the_example_with_its_arguments() -> None:
 def test_program_options_and_exit_code_pass_through(tmp_path: Path) -> None:
     prog = tmp_path / "argv.py"
     prog.write_text("import sys\nprint(sys.argv[1:])\nsys.exit(7)\n")
-    done = accord("sandbox", "run", str(prog), "--unsafe-local", "-x", "y")
+    done = accord("sandbox", "run", str(prog), "-x", "y", "--", "--unsafe-local")
     assert done.returncode == 7
-    assert "['--unsafe-local', '-x', 'y']" in done.stdout
-    assert "isolation: bubblewrap" in done.stderr  # the flag after FILE went to the program
+    assert "['-x', 'y', '--unsafe-local']" in done.stdout
+    assert "isolation: bubblewrap" in done.stderr  # the flag after -- went to the program
 
 
 def test_limit_hit_is_shown(tmp_path: Path) -> None:
