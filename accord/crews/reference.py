@@ -118,6 +118,16 @@ NOTES: dict[str, str] = {
     "(0.8); judge: the judge's P(yes) (0.5)",
     "ConsensusSpec.embedder": "semantic: minilm (default when installed), llama or hash",
     "ConsensusSpec.judge": "judge: the role asked whether two answers agree",
+    "TaskSpec.match": "how the answer is scored against `expected` (default: exact)",
+    "MatchSpec.mode": "exact; contains: an expected value as whole words; regex; numeric: "
+    "within `tolerance`; semantic: embeddings at least `threshold` similar; judge: a model "
+    "says yes",
+    "MatchSpec.tolerance": "numeric: the largest difference still right",
+    "MatchSpec.threshold": "semantic: the cosine similarity needed",
+    "MatchSpec.embedder": "semantic: the embedder (default as for votes)",
+    "MatchSpec.judge": "judge: the backend asked (default the embedded llama)",
+    "PriceSpec.cached_prompt_usd_per_mtok": "USD per million prompt tokens the server read "
+    "from its prompt cache (default: the prompt price)",
     "CascadeSpec.climb_below": "climb while the certainty is below this (default: threshold)",
 }
 
