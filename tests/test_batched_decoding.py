@@ -64,6 +64,18 @@ def test_batched_samples_are_reproducible_whatever_ran_before(batched) -> None:
         fresh.close()
 
 
+def test_a_batch_after_a_single_answer_to_the_same_prompt(batched) -> None:
+    """The prompt is still in place with that answer's cells after it: they must go."""
+    request = _request("Name a bird that cannot fly.")
+    fresh = create_backend("llama", seed=0, n_threads=1, prompt_cache=0)
+    try:
+        expected = _key(fresh.complete_many(request, SEEDS[:3]))
+    finally:
+        fresh.close()
+    batched.complete(replace(request, seed=7))
+    assert _key(batched.complete_many(request, SEEDS[:3])) == expected
+
+
 def test_one_sample_at_a_time_stays_exactly_the_single_completion(batched) -> None:
     request = _request("Name a large animal.")
     one = create_backend("llama", seed=0, n_threads=1, batch_sequences=1)

@@ -130,7 +130,11 @@ class BatchDecoder:
     def decode(self, draws: Sequence[Draw], prompt_tokens: int, logits: np.ndarray) -> None:
         """Run `draws` (at most `sequences`) to their ends from the state after the prompt,
         which sequence 0 holds; afterwards the context holds the prompt alone again."""
+        import llama_cpp
+
         ctx = self.llm._ctx
+        # cells past the prompt (a sample generated after it, still in place) go first
+        llama_cpp.llama_memory_seq_rm(ctx.memory, -1, prompt_tokens, -1)
         for j in range(1, len(draws)):
             ctx.kv_cache_seq_cp(0, j, 0, prompt_tokens)
         try:
