@@ -144,7 +144,7 @@ bench-consensus-embedded: install
 .PHONY: bench-prompt-cache
 bench-prompt-cache: export ACCORD_LLAMA_THREADS ?= 1
 bench-prompt-cache: install
-	$(BIN)/python benchmarks/prompt_cache.py --prompts 20 --n 5 --json .accord/bench-prompt-cache.json
+	$(BIN)/python benchmarks/prompt_cache.py --prompts 20 --n 5 --http --json .accord/bench-prompt-cache.json
 
 docs: install  # regenerate docs/CREW_REFERENCE.md from the crew specs
 	$(BIN)/accord schema --markdown --out docs/CREW_REFERENCE.md
