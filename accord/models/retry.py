@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from accord.errors import BackendError, ConfigError
@@ -21,6 +22,7 @@ from accord.models.base import (
     CompletionRequest,
     Message,
     OptionScores,
+    complete_many,
     create_backend,
 )
 
@@ -104,6 +106,25 @@ class RetryingBackend:
     def complete(self, request: CompletionRequest) -> Completion:
         """The inner completion, retried until its text is usable."""
         return self._call(lambda: self.inner.complete(request), lambda c: unusable_text(c.text))
+
+    def complete_many(
+        self, request: CompletionRequest, seeds: Sequence[int | None]
+    ) -> list[Completion]:
+        """The inner backend's batched call (one request with `n`, one llama batch); a sample
+        that failed or came back unusable is drawn again on its own, with retries."""
+        seeds = list(seeds)
+        try:
+            batch: list[Completion | None] = list(complete_many(self.inner, request, seeds))
+        except ConfigError:
+            raise
+        except Exception:  # the whole batch failed: every sample on its own
+            batch = [None] * len(seeds)
+        return [
+            c
+            if c is not None and unusable_text(c.text) is None
+            else self.complete(replace(request, seed=seed))
+            for c, seed in zip(batch, seeds, strict=True)
+        ]
 
     def score(self, messages: tuple[Message, ...], options: tuple[str, ...]) -> OptionScores:
         """The inner option scores, retried until they rank every option."""

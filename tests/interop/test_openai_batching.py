@@ -208,3 +208,22 @@ def test_an_agents_attempts_bill_the_prompt_once_over_n(honours_n) -> None:
     assert [r.get("n") for r in honours_n.requests] == [3]
     assert [a.prompt_tokens for a in attempts] == [1500, 0, 0]
     assert [a.seed for a in attempts] == SEEDS[:3]
+
+
+def test_the_retry_wrapper_keeps_n_and_redraws_only_unusable_samples() -> None:
+    seen: list[int | None] = []
+
+    def reply(request: CompletionRequest) -> Completion:
+        seen.append(request.seed)
+        text = "" if seen.count(12) == 1 and request.seed == 12 else "four"  # once empty
+        return Completion(text, Usage(20, 1, 1.0, "scripted"), (-0.1,))
+
+    with ChatServer(ScriptedBackend(script=reply)) as server:
+        backend = create_backend(
+            "retry", inner="openai", inner_options={"base_url": server.url, "model": "r"}
+        )
+        out = backend.complete_many(REQUEST, SEEDS[:3])
+        assert server.requests[0].get("n") == 3
+        assert len(server.requests) > 1  # seed 12 drawn again on its own
+        assert out[0].text == "four" and out[2].text == "four"
+        assert out[0].usage.prompt_tokens == 20 and out[2].usage.prompt_tokens == 0
