@@ -67,7 +67,7 @@ class CodeTests:
         self.unsafe_local = unsafe_local
         self.sandbox = sandbox
         self.timeout = timeout
-        self.limits = _limits(timeout)  # checked now: an inf or nan timeout is a ConfigError
+        self.limits = limits_for(timeout)  # checked now: an inf or nan timeout is a ConfigError
 
     def check(self, task: Task, answer: str) -> Verdict:
         """Run the tests against the answer's code in the sandbox."""
@@ -87,7 +87,8 @@ class CodeTests:
         return Verdict(False, f"tests failed (exit {result.exit_code}): {' | '.join(tail)}"[:400])
 
 
-def _limits(timeout: float) -> Limits:
+def limits_for(timeout: float) -> Limits:
+    """The sandbox limits of a `code_tests` run; a timeout out of range is a ConfigError."""
     from accord.sandbox import Limits
 
     try:

@@ -241,9 +241,22 @@ def check_validators(
             and isinstance(options.get("tests_file"), str)
         ):
             found = tests_file((*use.loc, "tests_file"), options["tests_file"])
+        if found is None and use.name == "code_tests" and "timeout" in options:
+            found = _timeout_problem((*use.loc, "timeout"), options["timeout"])
         if found is not None:
             out.append(found)
     return out
+
+
+def _timeout_problem(loc: Loc, timeout: Any) -> Problem | None:
+    """A code_tests timeout that is not a finite number of seconds in range (inf, nan, 1e308)."""
+    from accord.consensus.code_tests import limits_for
+
+    try:
+        limits_for(timeout)
+    except ConfigError as exc:
+        return loc, exc.message, exc.hint, True
+    return None
 
 
 def check_backend_options(spec: CrewSpec) -> list[Problem]:

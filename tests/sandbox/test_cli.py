@@ -83,3 +83,30 @@ def test_terminal_escapes_in_output_are_shown_not_sent(tmp_path: Path) -> None:
         [*ACCORD, "sandbox", "run", "--raw", str(prog)], capture_output=True, cwd=ROOT, timeout=60
     )
     assert raw.stdout.startswith(b"ok\x1b]52;c;aGVsbG8=\x07\r")  # --raw: byte for byte
+
+
+CREW = """\
+name: t
+models:
+  fake: {backend: scripted, options: {default: "def f(): return 1"}}
+roles:
+  - {name: coder, model: fake, goal: write code}
+tasks:
+  - id: code
+    question: Write f.
+    validators:
+      - code_tests: {tests: "assert f() == 1", timeout: %s}
+"""
+
+
+def test_out_of_range_code_tests_timeout_is_a_crew_file_error(tmp_path: Path) -> None:
+    for value in (".inf", ".nan", "1.0e+308", "-1"):
+        crew = tmp_path / "crew.yaml"
+        crew.write_text(CREW % value)
+        for command in ("validate", "run"):
+            done = accord(
+                command, str(crew), *(["--db", str(tmp_path / "l.db")] * (command == "run"))
+            )
+            assert done.returncode == 2, (value, command, done.stdout, done.stderr)
+            assert f"{crew}:10:" in done.stderr and "timeout" in done.stderr, done.stderr
+            assert "Traceback" not in done.stderr
