@@ -68,6 +68,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check accord tests benchmarks
 	$(BIN)/ruff format --check accord tests benchmarks
+	$(BIN)/lint-imports  # the layers of docs/ARCHITECTURE.md, no import cycles
 
 format: install
 	$(BIN)/ruff format accord tests benchmarks

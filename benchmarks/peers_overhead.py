@@ -57,9 +57,9 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 from accord.crews.crew import Crew
 from accord.crews.spec import RoleSpec, TaskSpec
-from accord.ledger.pricing import PriceTable
 from accord.models.base import Completion, CompletionRequest, backends
 from accord.models.gguf import locate
+from accord.models.pricing import PriceTable
 from accord.models.scripted import Scripted, ScriptedBackend
 
 QUESTION = re.compile(r"What is (\d+) plus (\d+)\?")

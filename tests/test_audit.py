@@ -15,8 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from accord.ledger.audit import AuditEvent, AuditTrail, verify
+from accord.ledger.audit import AuditEvent, AuditTrail
 from accord.ledger.audit_keys import load_key
+from accord.ledger.audit_verify import verify
 from accord.ledger.writer import Ledger
 from tests.conftest import ROOT
 

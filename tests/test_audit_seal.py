@@ -13,8 +13,9 @@ import pytest
 from accord import Crew
 from accord.consensus.records import Attempt, Decision
 from accord.errors import ConfigError
-from accord.ledger.audit import timeline, verify
+from accord.ledger.audit import timeline
 from accord.ledger.audit_keys import KEY_ENV, load_key
+from accord.ledger.audit_verify import verify
 from accord.ledger.writer import Ledger
 from tests.conftest import ROOT
 

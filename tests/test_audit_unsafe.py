@@ -11,7 +11,8 @@ from pathlib import Path
 from accord import Crew, Policy, Role, Task
 from accord.consensus.code_tests import extract_code
 from accord.ledger import list_runs
-from accord.ledger.audit import timeline, verify
+from accord.ledger.audit import timeline
+from accord.ledger.audit_verify import verify
 from accord.sandbox import open_sandbox
 
 CODE = "def add(a, b):\n    return a + b\n"

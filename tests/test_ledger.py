@@ -8,9 +8,9 @@ import pytest
 from accord.consensus.records import Attempt, Decision, Verdict
 from accord.errors import ConfigError
 from accord.ledger import Ledger, PriceTable, list_runs, run_decisions
-from accord.ledger.pricing import Price
 from accord.ledger.reader import open_readonly
 from accord.ledger.schema import MIGRATIONS
+from accord.models.pricing import Price
 
 
 def _decision(task: str, tokens: list[tuple[int, int]], model: str = "smollm2-135m") -> Decision:

@@ -9,7 +9,7 @@ from accord.consensus.policy import BudgetSpec
 from accord.consensus.records import Attempt, Decision
 from accord.consensus.spending import RunSpend
 from accord.ledger import Ledger, PriceTable
-from accord.ledger.pricing import Price
+from accord.models.pricing import Price
 
 # gpt-4o-mini's list prices: input 0.15, cached input 0.075, output 0.60 USD per million
 MINI = Price(0.15, 0.60, cached_prompt_usd_per_mtok=0.075)

@@ -27,7 +27,7 @@ from accord.bench.strategies import Strategy
 from accord.bench.tasks import BenchItem
 from accord.consensus.records import Attempt, Task
 from accord.errors import ConfigError
-from accord.ledger.pricing import PriceTable
+from accord.models.pricing import PriceTable
 
 
 class ReplayPool:

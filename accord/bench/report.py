@@ -211,7 +211,7 @@ def peers_markdown(
     calls: dict[str, float],
 ) -> list[str]:
     """The section on peer rows: how they ran, and what each framework sent for one item."""
-    from accord.interop.bench_peers import FORMAT_TOKENS
+    from accord.bench.peers import FORMAT_TOKENS
 
     peer_rows = [r for r in rows if is_peer(r.strategy)]
     if not peer_rows:

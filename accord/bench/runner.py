@@ -16,8 +16,8 @@ from accord.bench.summary import summarise
 from accord.bench.tasks import BenchItem, load_bench_items
 from accord.consensus.records import Decision
 from accord.crews.scoring import is_correct
-from accord.ledger.pricing import PriceTable
 from accord.ledger.writer import Ledger, new_run_id
+from accord.models.pricing import PriceTable
 
 __all__ = ["BenchConfig", "ProgressSink", "backend_label", "result_row", "run_bench", "run_live"]
 

@@ -31,7 +31,7 @@ class Decider(Protocol):
 
 PeerFactory = Callable[..., Decider]
 # Peers (CrewAI, AutoGen, ...) register here: a factory called with backend, backend_options
-# and seed. The built-in ones import accord.interop.bench_peers (and so the framework) only
+# and seed. The built-in ones import accord.bench.peers (and so the framework) only
 # when a bench asks for them.
 peers: Registry[Decider] = Registry("peer")
 PEER_DESCRIPTIONS = {
@@ -42,7 +42,7 @@ PEER_DESCRIPTIONS = {
 
 def _builtin_peer(name: str) -> PeerFactory:
     def factory(**options: object) -> Decider:
-        from accord.interop.bench_peers import create_peer
+        from accord.bench.peers import create_peer
 
         return create_peer(name, **options)
 
@@ -56,7 +56,7 @@ for _name in PEER_DESCRIPTIONS:
 def check_peer(name: str) -> None:
     """Fail early, naming the pip extra, when a built-in peer's framework is not installed."""
     if name in PEER_DESCRIPTIONS:
-        from accord.interop.bench_peers import check_installed
+        from accord.bench.peers import check_installed
 
         check_installed(name)
 

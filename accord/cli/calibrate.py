@@ -13,7 +13,7 @@ from rich.table import Table
 from accord.errors import ConfigError
 
 if TYPE_CHECKING:
-    from accord.consensus.calibration import Calibration
+    from accord.bench.calibration import Calibration
 
 calibrate_app = typer.Typer()
 console = Console()
@@ -69,7 +69,7 @@ def calibrate(
     plot: Annotated[Path | None, typer.Option(help="Reliability diagram PNG.")] = None,
 ) -> None:
     """Learn the adaptive threshold from labelled ledger history (primary attempts)."""
-    from accord.consensus import calibration as cal
+    from accord.bench import calibration as cal
 
     if target_accuracy is None and max_tokens_per_item is None:
         target_accuracy = 0.9

@@ -60,8 +60,8 @@ def run(
     limits = _limits(timeout=timeout, cpu=cpu, memory_mb=memory_mb, output_kb=output_kb)
     sandbox = open_sandbox(unsafe_local=unsafe_local)
     if unsafe_local:  # every unsafe run is on record: a run and an audit event in the ledger
+        from accord.ledger.recorded_sandbox import RecordedSandbox
         from accord.ledger.writer import Ledger
-        from accord.sandbox.recorded import RecordedSandbox
 
         sandbox = RecordedSandbox(sandbox, Ledger(db))
         err.print(

@@ -28,7 +28,7 @@ from accord.consensus.stopping import stopping_rules
 from accord.consensus.validators import AllOf, Validator, default_validators
 from accord.consensus.voting import Tally
 from accord.errors import ConfigError
-from accord.ledger.pricing import PriceTable
+from accord.models.pricing import PriceTable
 
 if TYPE_CHECKING:
     from accord.consensus.pool import AgentPool

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 
 from accord.consensus.policy import BudgetSpec
 from accord.consensus.records import Attempt
-from accord.ledger.pricing import PriceTable
+from accord.models.pricing import PriceTable
 
 Clock = Callable[[], float]
 

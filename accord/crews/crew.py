@@ -23,9 +23,9 @@ from accord.crews.scoring import is_correct
 from accord.crews.spec import CrewSpec, ModelSpec, RoleSpec, TaskSpec
 from accord.errors import ConfigError, RunInterrupted
 from accord.ledger.audit_unsafe import audit_unsafe_runs
-from accord.ledger.pricing import Price
 from accord.ledger.writer import DEFAULT_PATH, Ledger
 from accord.memory.crew_memory import attach_memory
+from accord.models.pricing import Price
 from accord.roles.pool import AgentPool, LocalPool, RayPool
 
 PoolKind = Literal["ray", "local"]

@@ -4,23 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from accord.errors import ConfigError
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One labelled question: the prompt, options (for multiple choice) and accepted answers."""
-
-    id: str
-    prompt: str
-    answer_type: Literal["text", "number", "choice"]
-    choices: tuple[str, ...]
-    targets: tuple[str, ...]
-
+from accord.models.items import Item as Item  # re-exported: its home before the layers
 
 ANSWER_TYPES = ("text", "number", "choice")
 

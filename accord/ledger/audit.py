@@ -18,21 +18,28 @@ file, the `runs` table and the sealed decisions (`accord.ledger.audit_seal`).
 from __future__ import annotations
 
 import uuid
-from contextlib import suppress
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import duckdb
 
+from accord.canonical import digest
 from accord.ledger.audit_heads import append_head, heads_path
 from accord.ledger.audit_keys import AuditKey, load_key
 from accord.ledger.reader import open_readonly
-from accord.tools.base import digest
 
-if TYPE_CHECKING:
-    from accord.ledger.writer import Ledger
+
+class LedgerFile(Protocol):
+    """What the audit needs of a `Ledger`: its file and a connection to it (no import cycle)."""
+
+    @property
+    def path(self) -> str: ...
+
+    def connect(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
+
 
 AUDIT_TABLES = ("audit_events", "audit_heads")
 
@@ -125,7 +132,7 @@ class AuditTrail:
 
     def __init__(
         self,
-        ledger: Ledger,
+        ledger: LedgerFile,
         run_id: str,
         *,
         batch: int = 1,
@@ -388,19 +395,6 @@ def check_chain(
 def stored_head(db: duckdb.DuckDBPyConnection, run_id: str) -> tuple[int, str] | None:
     """The head of `run_id` recorded in the database's `audit_heads` table."""
     return _stored_head(db, run_id)
-
-
-def verify(
-    path: str | Path,
-    run_ids: list[str] | None = None,
-    *,
-    key: str | Path | None = None,
-    heads: str | Path | None = None,
-) -> list[RunReport]:
-    """Check `run_ids` (every run when None) in the ledger at `path`; see `audit_verify`."""
-    from accord.ledger.audit_verify import verify_ledger
-
-    return verify_ledger(path, run_ids, key=key, heads=heads).reports
 
 
 def timeline(path: str | Path, run_id: str) -> list[AuditEvent]:

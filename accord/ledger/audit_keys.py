@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from accord.canonical import canonical
 from accord.errors import ConfigError
-from accord.tools.base import canonical
 
 KEY_ENV = "ACCORD_AUDIT_KEY_FILE"
 _HINT = f"set {KEY_ENV} or pass --key to the file that holds the audit key"

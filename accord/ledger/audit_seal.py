@@ -16,16 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 
-from accord.ledger.audit import AuditEvent, AuditTrail, Finding
+from accord.canonical import canonical, digest
+from accord.ledger.audit import AuditEvent, AuditTrail, Finding, LedgerFile
 from accord.ledger.audit_keys import AuditKey
-from accord.tools.base import canonical, digest
-
-if TYPE_CHECKING:
-    from accord.ledger.writer import Ledger
 
 # the columns sealed (a column added by a later migration is not covered until listed here)
 DECISION_COLUMNS = (
@@ -110,7 +107,7 @@ def _run_summary(row: Row) -> Row:
     }
 
 
-def seal_run(ledger: Ledger, run_id: str, *, key: AuditKey | None = None) -> int:
+def seal_run(ledger: LedgerFile, run_id: str, *, key: AuditKey | None = None) -> int:
     """Chain the run's unsealed decisions and its end; return how many events were added."""
     trail = AuditTrail(ledger, run_id, batch=1 << 30, key=key)
     with ledger.connect() as db:

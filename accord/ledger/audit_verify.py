@@ -228,3 +228,14 @@ def _select_runs(
             )
         out.append(run_id)
     return list(dict.fromkeys(out))
+
+
+def verify(
+    path: str | Path,
+    run_ids: list[str] | None = None,
+    *,
+    key: str | Path | None = None,
+    heads: str | Path | None = None,
+) -> list[RunReport]:
+    """Check `run_ids` (every run when None) in the ledger at `path`; see `verify_ledger`."""
+    return verify_ledger(path, run_ids, key=key, heads=heads).reports

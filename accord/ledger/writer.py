@@ -19,8 +19,8 @@ from accord.consensus.records import Attempt, Decision
 from accord.errors import ConfigError
 from accord.ledger.audit_seal import seal_run
 from accord.ledger.locking import IDLE_RELEASE_S, MAX_HOLD_S, HeldConnection
-from accord.ledger.pricing import PriceTable
 from accord.ledger.schema import migrate
+from accord.models.pricing import PriceTable
 
 DEFAULT_PATH = Path(".accord") / "ledger.duckdb"
 

@@ -21,9 +21,9 @@ import zlib
 from dataclasses import dataclass
 from typing import Literal
 
-from accord.crews.datasets import Item
 from accord.errors import BackendError
 from accord.models.base import Completion, CompletionRequest, Message, OptionScores, Usage
+from accord.models.items import Item
 
 SIMULATED = "simulated"
 _KEY = re.compile(r"simulated item (\S+?):")

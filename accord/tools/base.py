@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import json
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -12,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
+from accord.canonical import canonical as canonical  # re-exported: tools and planning use it
+from accord.canonical import digest
 from accord.errors import RunError, UnknownNameError
 
 Effect = Literal["read", "write", "irreversible"]
@@ -19,16 +19,6 @@ Effect = Literal["read", "write", "irreversible"]
 
 class ToolFailure(RunError):
     """Raised by a tool function for a domain failure (no such order, card expired, ...)."""
-
-
-def canonical(value: Any) -> str:
-    """Stable JSON text of `value`: sorted keys, no spaces, non-JSON values as strings."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def digest(value: Any) -> str:
-    """sha256 of the canonical JSON of `value` (hex)."""
-    return hashlib.sha256(canonical(value).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from accord.bench.peers import peer_answer
 from accord.bench.report import write_report
 from accord.bench.runner import BenchConfig, run_bench
 from accord.bench.store import BenchStore, SummaryRow
 from accord.bench.strategies import parse_strategies
 from accord.consensus.records import Task
 from accord.errors import ConfigError
-from accord.interop.bench_peers import peer_answer
 from accord.models.base import CompletionRequest
 from accord.roles.prompt import user_prompt
 

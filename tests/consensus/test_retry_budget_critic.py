@@ -13,8 +13,8 @@ from accord.consensus.critic import Critic
 from accord.consensus.spending import RunSpend
 from accord.consensus.validators import default_validators
 from accord.errors import ConfigError
-from accord.ledger.pricing import Price, PriceTable
 from accord.models.base import CompletionRequest
+from accord.models.pricing import Price, PriceTable
 from accord.models.scripted import Scripted
 from accord.testing import scripted_pool
 

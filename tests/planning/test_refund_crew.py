@@ -13,7 +13,8 @@ import duckdb
 import pytest
 
 from accord.crews.crew import Crew
-from accord.ledger.audit import timeline, verify
+from accord.ledger.audit import timeline
+from accord.ledger.audit_verify import verify
 from accord.planning.run import run_goals
 from tests.conftest import ROOT
 

@@ -7,9 +7,10 @@ import subprocess
 import sys
 
 from accord.ledger import Ledger, list_runs
-from accord.ledger.audit import timeline, verify
+from accord.ledger.audit import timeline
+from accord.ledger.audit_verify import verify
+from accord.ledger.recorded_sandbox import RecordedSandbox
 from accord.sandbox import open_sandbox
-from accord.sandbox.recorded import RecordedSandbox
 from tests.conftest import ROOT
 
 

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from accord import Crew, Policy, Role, Task
+from accord.bench import calibration as cal
 from accord.cli.app import app
-from accord.consensus import calibration as cal
 from accord.consensus.policy import PolicySpec
 from accord.errors import ConfigError
 from accord.models.base import CompletionRequest
