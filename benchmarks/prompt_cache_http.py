@@ -27,10 +27,10 @@ from dataclasses import replace
 from typing import Any
 
 from accord.consensus.records import Task
-from accord.ledger.pricing import Price, PriceTable
 from accord.models.base import Completion, CompletionRequest, Message, create_backend
 from accord.models.gguf import locate
 from accord.models.llama import LlamaBackend
+from accord.models.pricing import Price, PriceTable
 from accord.models.serve import ChatServer
 from accord.roles.prompt import RoleProfile, build_messages, system_prompt, user_prompt
 
