@@ -113,3 +113,22 @@ def test_sandbox_options_are_read_wherever_written_and_after_dashdash_go_to_the_
     assert passed.returncode == 0, passed.stderr
     assert passed.stdout.strip() == "['one', '--unsafe-local', '--cpu', '3']"
     assert "isolation: unsafe-local" not in passed.stderr
+
+
+def test_ray_failing_to_start_is_one_error_naming_the_way_out(monkeypatch) -> None:
+    import pytest
+    import ray
+
+    from accord.errors import RunError
+    from accord.roles.actor import ensure_ray
+
+    def busy(**_: object) -> None:  # what Ray raises when its node does not come up in time
+        raise Exception("The current node timed out during startup. This could happen ...")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", busy)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with pytest.raises(
+        RunError, match=r"Ray did not start: The current node timed out.*--pool local"
+    ):
+        ensure_ray()

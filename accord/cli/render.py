@@ -28,6 +28,13 @@ def sanitise(text: object, *, newlines: bool = True) -> str:
     return out if newlines else out.replace("\n", "\\n")
 
 
+def json_value(value: Any) -> Any:
+    """A value JSON can hold: dates and times as ISO text, other unknown types as text."""
+    if value is None or isinstance(value, bool | int | float | str | list | dict):
+        return value
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
 def answer_text(answer: object, *, style: str = "") -> Text:
     """A model answer as a Text cell: sanitised, never read as markup, wrapped by the table."""
     return Text(sanitise(answer), style=style)

@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from accord.cli.common import DEFAULT_DB, DbOption, console, resolve_run
-from accord.cli.render import sanitise
+from accord.cli.render import json_value, sanitise
 from accord.errors import ConfigError
 
 show_app = typer.Typer()
@@ -156,10 +156,6 @@ def decision_view(d: dict[str, Any], run_id: str, *, prompts: bool = True) -> Re
     return Group(*parts)
 
 
-def _plain(value: Any) -> Any:
-    return value.isoformat() if hasattr(value, "isoformat") else value
-
-
 @show_app.command()
 def show(
     run_id: Annotated[str, typer.Argument(help="A run id or `latest`.")] = "latest",
@@ -174,9 +170,9 @@ def show(
     run_id = resolve_run(db, run_id)
     decisions = load_decisions(db, run_id, task)
     if as_json:
-        body = [{k: _plain(v) for k, v in d.items() if k != "attempts"} for d in decisions]
+        body = [{k: json_value(v) for k, v in d.items() if k != "attempts"} for d in decisions]
         for out, d in zip(body, decisions, strict=True):
-            out["attempts"] = [{k: _plain(v) for k, v in a.items()} for a in d["attempts"]]
+            out["attempts"] = [{k: json_value(v) for k, v in a.items()} for a in d["attempts"]]
         sys.stdout.write(json.dumps({"run_id": run_id, "decisions": body}, indent=2) + "\n")
         return
     if not decisions:

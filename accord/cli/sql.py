@@ -17,17 +17,10 @@ from rich.table import Table
 from rich.text import Text
 
 from accord.cli.common import DEFAULT_DB, DbOption, console
-from accord.cli.render import sanitise
+from accord.cli.render import json_value, sanitise
 from accord.errors import ConfigError
 
 sql_app = typer.Typer()
-
-
-def _plain(value: Any) -> Any:
-    """A value JSON can hold: dates and times as ISO text, other unknown types as text."""
-    if value is None or isinstance(value, bool | int | float | str | list | dict):
-        return value
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def _table(columns: list[str], rows: list[tuple[Any, ...]]) -> Table:
@@ -63,12 +56,12 @@ def sql(
             hint = "the ledger is opened read-only" if "read-only" in str(exc) else None
             raise ConfigError(f"SQL error: {first}", path=db, hint=hint) from None
     if as_json:
-        body = [{c: _plain(v) for c, v in zip(columns, row, strict=True)} for row in rows]
+        body = [{c: json_value(v) for c, v in zip(columns, row, strict=True)} for row in rows]
         sys.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
     elif as_csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows([_plain(v) for v in row] for row in rows)
+        writer.writerows([json_value(v) for v in row] for row in rows)
     else:
         console.print(_table(columns, rows))
         console.print(f"[dim]{len(rows)} row(s)[/dim]")

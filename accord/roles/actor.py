@@ -34,10 +34,18 @@ def ensure_ray(address: str | None = None, *, num_cpus: int | None = None) -> No
         "log_to_driver": False,
         "include_dashboard": False,
     }
-    if address:
-        ray.init(address=address, **options)
-    else:
-        ray.init(num_cpus=num_cpus, **options)
+    try:
+        if address:
+            ray.init(address=address, **options)
+        else:
+            ray.init(num_cpus=num_cpus, **options)
+    except Exception as exc:  # Ray raises bare Exceptions (a start-up timeout on a busy machine)
+        from accord.errors import RunError
+
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunError(
+            f"Ray did not start: {first} (run again, or run without Ray: --pool local)"
+        ) from exc
 
 
 RAY_PORTS = {"ray": 10001, "": 6379}  # Ray Client's port for ray://, else the GCS port
