@@ -109,6 +109,8 @@ def test_sandbox_options_are_read_wherever_written_and_after_dashdash_go_to_the_
     assert trailing.returncode == 0, trailing.stderr
     assert trailing.stdout.strip() == "['one']"  # the option was the sandbox's, not the program's
     assert "isolation: unsafe-local" in trailing.stderr and db.exists()  # and it is on record
+    audit = accord("audit", "show", "--db", str(db))  # `latest` by default, as everywhere
+    assert audit.returncode == 0 and "audit trail of run" in audit.stdout, audit.stderr
     passed = accord("sandbox", "run", str(program), "one", "--", "--unsafe-local", "--cpu", "3")
     assert passed.returncode == 0, passed.stderr
     assert passed.stdout.strip() == "['one', '--unsafe-local', '--cpu', '3']"

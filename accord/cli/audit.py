@@ -79,7 +79,7 @@ def verify(
 
 @app.command()
 def show(
-    run_id: Annotated[str, typer.Argument(help="A run id or `latest`.")],
+    run_id: Annotated[str, typer.Argument(help="A run id, or `latest`.")] = "latest",
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Print a run's audit timeline: who called which tool, the decision and the policy."""

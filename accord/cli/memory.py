@@ -90,11 +90,17 @@ def forget(
     ids: Annotated[list[int] | None, typer.Argument(help="Memory ids.")] = None,
     db: DbOption = DEFAULT_DB,
     crew: CrewOption = None,
-    run: Annotated[str | None, typer.Option("--run", help="A run's memories.")] = None,
+    run: Annotated[
+        str | None, typer.Option("--run", help="A run's memories (a run id or `latest`).")
+    ] = None,
     before: Annotated[datetime | None, typer.Option(help="Memories older than this (UTC).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every memory.")] = False,
 ) -> None:
     """Forget memories with their embeddings and knowledge-graph triples."""
+    if run == "latest":
+        from accord.cli.common import resolve_run
+
+        run = resolve_run(db, run)
     report = _store(db).forget(ids or (), crew=crew, run_id=run, before=before, everything=all_)
     console.print(
         f"forgot {report.items} memories, {report.embeddings} embeddings, {report.triples} triples"
