@@ -98,18 +98,24 @@ def _wait_started(marker: str, count: int, caller: subprocess.Popen[bytes]) -> N
         time.sleep(0.05)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("isolation", ["bubblewrap", "unsafe"])
-@pytest.mark.parametrize(
-    ("kind", "sig"),
-    [
+def _cases() -> list[object]:
+    """Every caller x signal x isolation; the CLI killed by SIGKILL runs in `make test` too."""
+    cases = []
+    for kind, sig in [
         ("cli", signal.SIGKILL),
         ("cli", signal.SIGTERM),
         ("cli", signal.SIGINT),
         ("api", signal.SIGKILL),
         ("validator", signal.SIGKILL),
-    ],
-)
+    ]:
+        for isolation in ("bubblewrap", "unsafe"):
+            fast = kind == "cli" and sig == signal.SIGKILL
+            marks = () if fast else (pytest.mark.slow,)
+            cases.append(pytest.param(kind, sig, isolation, marks=marks))
+    return cases
+
+
+@pytest.mark.parametrize(("kind", "sig", "isolation"), _cases())
 def test_sandbox_dies_with_its_caller(kind: str, sig: int, isolation: str, tmp_path) -> None:
     marker = f"accord-orphan-{uuid.uuid4().hex}"
     argv = _caller(kind, isolation, marker, tmp_path)
