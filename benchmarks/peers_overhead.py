@@ -46,7 +46,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -189,19 +190,17 @@ class NullLedger:
     path = ":null:"
     prices = PriceTable()
 
-    def open_in_background(self) -> None:
-        pass
+    @contextmanager
+    def run(self, crew: str, **_: object) -> Iterator[NullLedger]:
+        yield self
 
-    def release_unless_running(self) -> None:
-        pass
+    id = "null-run"
 
-    def start_run(self, crew: str, **_: object) -> str:
-        return "null-run"
+    @property
+    def ledger(self) -> NullLedger:
+        return self
 
     def record(self, *_: object, **__: object) -> None:
-        pass
-
-    def finish_run(self, *_: object, **__: object) -> None:
         pass
 
 
@@ -301,7 +300,7 @@ def time_ledger(meter: Meter) -> None:
 
         return wrapper
 
-    for name in ("__init__", "open_in_background", "start_run", "record", "finish_run"):
+    for name in ("__init__", "start_run", "record", "finish_run", "close"):
         setattr(Ledger, name, timed(getattr(Ledger, name)))
 
 

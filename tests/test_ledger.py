@@ -78,20 +78,11 @@ def run_decisions_count(path, run) -> int:
         return db.execute("SELECT count(*) FROM decisions WHERE run_id = ?", [run]).fetchone()[0]
 
 
-def test_batches_flush_when_full(ledger_path) -> None:
-    ledger = Ledger(ledger_path, batch_size=3, flush_seconds=3600)
-    run = ledger.start_run("c")
-    for i in range(7):
-        ledger.record(run, _decision(f"t{i}", [(1, 1)]))
-    assert run_decisions_count(ledger_path, run) == 6
-    ledger.close()
-    assert run_decisions_count(ledger_path, run) == 7
-
-
 def test_reading_a_missing_ledger_or_run_is_a_config_error(tmp_path, ledger_path) -> None:
     with pytest.raises(ConfigError, match="no ledger here"):
         list_runs(tmp_path / "nope.duckdb")
-    Ledger(ledger_path).start_run("c")
+    ledger = Ledger(ledger_path)
+    ledger.finish_run(ledger.start_run("c"))
     with pytest.raises(ConfigError, match="no run 'x'"):
         run_decisions(ledger_path, "x")
 
@@ -171,6 +162,7 @@ from accord.ledger.writer import Ledger
 path = Path({str(tmp_path / "l.duckdb")!r})
 ledger = Ledger(path, batch_size=10_000, flush_seconds=3600)
 run = ledger.start_run("c")
+ledger.flush()  # the run's row is in
 for i in range(300):
     a = Attempt(task_id=f"t{{i}}", role="r", model="m", answer="A", raw="A" * 20000,
                 prompt_tokens=3, completion_tokens=1, model_ms=1.0, seed=0, temperature=0.0)
@@ -186,7 +178,6 @@ try:
 except Exception as exc:
     print("failed:", type(exc).__name__, str(exc).splitlines()[0])
 resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-print("buffered:", len(ledger._decisions))
 ledger.finish_run(run)
 print("stored:", ledger.query("SELECT count(*) FROM decisions")[0][0])
 """
@@ -194,4 +185,4 @@ print("stored:", ledger.query("SELECT count(*) FROM decisions")[0][0])
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     ).stdout
     assert "failed: TransactionException" in out and "Failed to commit" in out, out
-    assert "buffered: 300" in out and "stored: 300" in out, out
+    assert "stored: 300" in out, out

@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from accord.ledger.locking import opened
+from accord.ledger.database import Database
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS bench_runs (
@@ -154,22 +154,17 @@ def now() -> datetime:
 class BenchStore:
     """Reads and writes the bench tables; connections are short-lived like the ledger's."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._memory = duckdb.connect(":memory:") if self.path == ":memory:" else None
+    def __init__(self, path: str | Path | Database) -> None:
+        self.database = path if isinstance(path, Database) else Database(path)
+        self.path = self.database.path
         with self.connect() as db:
             for statement in _SCHEMA:
                 db.execute(statement)
 
     @contextmanager
-    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection to the bench tables."""
-        if self._memory is not None:
-            yield self._memory
-            return
-        with opened(self.path, read_only=read_only, timeout_s=0) as db:
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the bench tables (the file is attached while it is used)."""
+        with self.database.cursor() as db:
             yield db
 
     def _insert(self, table: str, cls: type, rows: Iterable[Any]) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,14 +19,14 @@ from accord.crews.consensus_checks import consensus_warnings
 from accord.crews.loader import check_references, load_crew, validate_spec
 from accord.crews.plan import agent_specs, expand_sources
 from accord.crews.resume import cancel_on_signals, stored_decisions
-from accord.crews.runner import GraphRunner
+from accord.crews.runner import Decider, GraphRunner
 from accord.crews.scoring import is_correct
 from accord.crews.spec import CrewSpec, ModelSpec, RoleSpec, TaskSpec
 from accord.errors import ConfigError, RunInterrupted
 from accord.ledger.audit_unsafe import audit_unsafe_runs
-from accord.ledger.writer import DEFAULT_PATH, Ledger
+from accord.ledger.writer import DEFAULT_PATH, Ledger, RunLog
 from accord.memory.crew_memory import attach_memory
-from accord.models.pricing import Price
+from accord.models.pricing import Price, PriceTable
 from accord.roles.pool import AgentPool, LocalPool, RayPool
 
 PoolKind = Literal["ray", "local"]
@@ -158,57 +159,35 @@ class Crew:
         ensure_ray(address)
         return RayPool(specs)
 
-    def run(
-        self,
-        *,
-        db: str | Path = DEFAULT_PATH,
-        backend: str | None = None,
-        backend_options: dict[str, object] | None = None,
-        pool: PoolKind | AgentPool = "ray",
-        address: str | None = None,
-        on_decision: OnDecision | None = None,
-        on_start: Callable[[str, list[TaskSpec]], None] | None = None,
-        ledger: Ledger | None = None,
-        resume: str | None = None,
-        keep_attempts: bool = True,
-    ) -> CrewResult:
+    def run(self, **options: Any) -> CrewResult:
         """Run every task and return the result; the ledger gets every attempt and decision.
 
-        `resume` continues the run with that id: its decisions in the ledger are reused.
-        `keep_attempts=False` drops each decision's attempts from the result once they are in
-        the ledger, so memory stays flat over long runs (token sums then come from the ledger).
-        SIGINT and SIGTERM stop the run cleanly (RunInterrupted) with the ledger flushed.
+        Takes `arun`'s keywords. SIGINT and SIGTERM stop the run cleanly (RunInterrupted, with
+        the run's id) with the ledger flushed.
         """
-        self.last_run_id: str | None = None
         results: list[CrewResult] = []
+        started: list[str] = []
+        on_start = options.pop("on_start", None)
+
+        def note_start(run_id: str, tasks: list[TaskSpec]) -> None:
+            started.append(run_id)
+            if on_start:
+                on_start(run_id, tasks)
 
         async def main() -> None:
             # the result leaves through `results`, not as the task's result: asyncio.run
             # restores the SIGINT handler it installed and `signal.signal` then builds the
             # repr of that handler, which holds the main task, and so of its whole result
             # (~3 ms per 100 decisions)
-            results.append(
-                await self.arun(
-                    db=db,
-                    backend=backend,
-                    backend_options=backend_options,
-                    pool=pool,
-                    address=address,
-                    on_decision=on_decision,
-                    on_start=on_start,
-                    ledger=ledger,
-                    resume=resume,
-                    keep_attempts=keep_attempts,
-                )
-            )
+            results.append(await self.arun(on_start=note_start, **options))
 
         try:
             asyncio.run(main())
             return results[0]
         except (KeyboardInterrupt, asyncio.CancelledError):
-            if self.last_run_id is None:
+            if not started:
                 raise
-            raise RunInterrupted(self.last_run_id) from None
+            raise RunInterrupted(started[0]) from None
 
     async def arun(
         self,
@@ -224,122 +203,41 @@ class Crew:
         resume: str | None = None,
         keep_attempts: bool = True,
     ) -> CrewResult:
-        """Async form of `run`, for embedding in an event loop."""
+        """Async form of `run`: decide every task, each decision recorded in the ledger.
+
+        `resume` continues the run with that id: its decisions in the ledger are reused.
+        `keep_attempts=False` drops each decision's attempts from the result once they are in
+        the ledger, so memory stays flat over long runs (token sums then come from the ledger).
+        """
         tasks = self.tasks()
-        spec = self.spec
-        owns_pool = isinstance(pool, str)
-        if spec.cascade is not None and not owns_pool:
+        if self.spec.cascade is not None and not isinstance(pool, str):
             raise ConfigError(
                 "a crew with a `cascade:` starts its own agents for every tier",
                 hint="run it with pool='ray' or pool='local' instead of a pool object",
             )
+        own_ledger = ledger is None
         ledger = ledger or Ledger(db)
-        ledger.open_in_background()  # opens while the agents start and the first tasks run
-        saved_prices = ledger.prices
-        started: list[AgentPool] = []  # closed whatever happens, once they are started
-        run_id: str | None = None
-        status = "failed"
         try:
-            if isinstance(pool, str):
-                for tier in (None, *(spec.cascade.tiers if spec.cascade else ())):
-                    started.append(
-                        self.build_pool(
-                            pool,
-                            backend=backend,
-                            backend_options=backend_options,
-                            address=address,
-                            tier=tier,
-                        )
+            with self._pools(pool, backend, backend_options, address) as tier_pools:
+                reused = stored_decisions(ledger, resume, self.spec.name) if resume else {}
+                with ledger.run(**self._run_meta(backend, resume, ledger.prices)) as log:
+                    if on_start:
+                        on_start(log.id, tasks)
+                    result = CrewResult(log.id, self.spec.name, [], ledger.path)
+                    decider = self._decider(tier_pools, tasks, log)
+                    record = _recorder(log, result, on_decision)
+                    runner = GraphRunner(
+                        decider,
+                        concurrency=self.spec.concurrency,
+                        budget=self.spec.budget,
+                        on_decision=record,
+                        keep_attempts=keep_attempts,
                     )
-            tier_pools = started if owns_pool else [pool]  # type: ignore[list-item]
-            tiers = sorted({backend or spec.models[r.model].backend for r in spec.roles})
-            reused = stored_decisions(ledger, resume, spec.name) if resume else {}
-            run_id = ledger.start_run(
-                spec.name,
-                source=self.source,
-                backend=",".join(tiers),
-                policy=spec.policy.label,
-                seed=spec.seed,
-                config=spec.model_dump(),
-                run_id=resume,
-            )
-            self.last_run_id = run_id
-            result = CrewResult(run_id, spec.name, [], ledger.path)
-            if on_start:
-                on_start(run_id, tasks)
-
-            def record(task: TaskSpec, decision: Decision) -> None:
-                correct = is_correct(decision.answer, task.expected, task.kind, task.match)
-                result.correct[task.id] = correct
-                result.expected[task.id] = tuple(task.expected)
-                ledger.record(
-                    str(run_id),
-                    decision,
-                    expected=task.expected,
-                    correct=correct,
-                    store_prompts=None if spec.ledger.store_prompts else False,
-                )
-                if on_decision:
-                    on_decision(task, decision)
-
-            checks = validators_by_task({t.id: t.validators for t in tasks})
-            if spec.prices:  # the crew's prices, for this run's ledger rows and money budgets
-                ledger.prices = saved_prices.with_overrides(
-                    {
-                        name: Price(
-                            p.prompt_usd_per_mtok,
-                            p.completion_usd_per_mtok,
-                            saved_prices.prices.get(name, Price()).parameters,
-                            p.cached_prompt_usd_per_mtok,
-                        )
-                        for name, p in spec.prices.items()
-                    }
-                )
-            spend = RunSpend(spec.budget, ledger.prices)  # one budget over every tier
-            coordinators = [
-                Coordinator(
-                    tier_pool,
-                    policy=spec.policy,
-                    budget=spec.budget,
-                    primary=spec.roles[0].name,
-                    seed=spec.seed,
-                    validators_for=checks,
-                    spend=spend,
-                )
-                for tier_pool in tier_pools
-            ]
-            coordinator: Coordinator | Cascade = coordinators[0]
-            if spec.cascade is not None:
-                coordinator = Cascade(
-                    coordinators, spec.policy, climb_below=spec.cascade.climb_below
-                )
-            memory = attach_memory(spec.memory, ledger, crew=spec.name, run_id=run_id)
-            if memory is not None:  # memory wraps the coordinator: context in, decisions out
-                coordinator = memory.wrap(coordinator)  # type: ignore[assignment]
-            runner = GraphRunner(
-                coordinator,
-                concurrency=spec.concurrency,
-                budget=spec.budget,
-                on_decision=record,
-                keep_attempts=keep_attempts,
-            )
-            with cancel_on_signals(), audit_unsafe_runs(ledger, run_id):
-                decided = await runner.run(tasks, reused=reused)
-            status = "finished"
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            status = "interrupted"
-            raise
+                    with cancel_on_signals(), audit_unsafe_runs(ledger, log.id):
+                        decided = await runner.run(tasks, reused=reused)
         finally:
-            try:
-                if run_id is not None:
-                    ledger.finish_run(run_id, status)
-                else:  # the run never started: the file opened for it is let go
-                    ledger.stop_opening()
-                    ledger.release_unless_running()
-            finally:
-                ledger.prices = saved_prices
-                for started_pool in started:
-                    started_pool.close()
+            if own_ledger:
+                ledger.close()
         result.decisions = [decided[t.id] for t in tasks if t.id in decided]
         for task in (t for t in tasks if t.id in reused):
             result.correct[task.id] = is_correct(
@@ -347,3 +245,107 @@ class Crew:
             )
             result.expected[task.id] = tuple(task.expected)
         return result
+
+    @contextmanager
+    def _pools(
+        self,
+        pool: PoolKind | AgentPool,
+        backend: str | None,
+        backend_options: dict[str, object] | None,
+        address: str | None,
+    ) -> Iterator[list[AgentPool]]:
+        """The agents of every tier (the crew's own, then its cascade's), closed after use;
+        a pool object that is passed in is used as it is, and left open."""
+        if not isinstance(pool, str):
+            yield [pool]
+            return
+        started: list[AgentPool] = []
+        try:
+            for tier in (None, *(self.spec.cascade.tiers if self.spec.cascade else ())):
+                started.append(
+                    self.build_pool(
+                        pool,
+                        backend=backend,
+                        backend_options=backend_options,
+                        address=address,
+                        tier=tier,
+                    )
+                )
+            yield started
+        finally:
+            for started_pool in started:
+                started_pool.close()
+
+    def _run_meta(
+        self, backend: str | None, resume: str | None, prices: PriceTable
+    ) -> dict[str, Any]:
+        """What the ledger records of this run, and the prices of its rows."""
+        spec = self.spec
+        tiers = sorted({backend or spec.models[r.model].backend for r in spec.roles})
+        return {
+            "crew": spec.name,
+            "source": self.source,
+            "backend": ",".join(tiers),
+            "policy": spec.policy.label,
+            "seed": spec.seed,
+            "config": spec.model_dump(),
+            "run_id": resume,
+            "prices": crew_prices(spec, prices),
+            "store_prompts": None if spec.ledger.store_prompts else False,
+        }
+
+    def _decider(self, tier_pools: list[AgentPool], tasks: list[TaskSpec], log: RunLog) -> Decider:
+        """The coordinator of each tier under one budget, a cascade over them, and memory."""
+        spec = self.spec
+        checks = validators_by_task({t.id: t.validators for t in tasks})
+        spend = RunSpend(spec.budget, log.prices)  # one budget over every tier
+        coordinators = [
+            Coordinator(
+                tier_pool,
+                policy=spec.policy,
+                budget=spec.budget,
+                primary=spec.roles[0].name,
+                seed=spec.seed,
+                validators_for=checks,
+                spend=spend,
+            )
+            for tier_pool in tier_pools
+        ]
+        decider: Decider = coordinators[0]
+        if spec.cascade is not None:
+            decider = Cascade(coordinators, spec.policy, climb_below=spec.cascade.climb_below)
+        memory = attach_memory(spec.memory, log.ledger, crew=spec.name, run_id=log.id)
+        if memory is not None:  # memory wraps the decider: context in, decisions out
+            decider = memory.wrap(decider)
+        return decider
+
+
+def crew_prices(spec: CrewSpec, prices: PriceTable) -> PriceTable:
+    """`prices` with the crew's own (its `prices:`) in place; parameter counts are kept."""
+    if not spec.prices:
+        return prices
+    return prices.with_overrides(
+        {
+            name: Price(
+                p.prompt_usd_per_mtok,
+                p.completion_usd_per_mtok,
+                prices.prices.get(name, Price()).parameters,
+                p.cached_prompt_usd_per_mtok,
+            )
+            for name, p in spec.prices.items()
+        }
+    )
+
+
+def _recorder(log: RunLog, result: CrewResult, on_decision: OnDecision | None) -> OnDecision:
+    """What the runner calls with each decision: grade it, queue it, tell the caller."""
+
+    def record(task: TaskSpec, decision: Decision) -> None:
+        correct = is_correct(decision.answer, task.expected, task.kind, task.match)
+        result.correct[task.id] = correct
+        result.expected[task.id] = tuple(task.expected)
+        log.record(decision, expected=task.expected, correct=correct)
+        if on_decision:
+            on_decision(task, decision)
+
+    return record

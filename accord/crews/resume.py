@@ -8,16 +8,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from accord.consensus.records import Attempt, Decision, Verdict
+from accord.consensus.records import Attempt, Decision
 from accord.errors import ConfigError
+from accord.ledger.rows import attempt_from_row, decision_from_row, named_rows
 from accord.ledger.writer import Ledger
-
-_DECISION = "task_id, answer, confidence, path, stop_reason, status, policy, wall_ms"
-_ATTEMPT = (
-    "task_id, role, model, answer, raw, prompt_tokens, completion_tokens, model_ms, "
-    "seed, temperature, kind, option_prob, mean_logprob, confidence, verdict_ok, "
-    "verdict_reason, cached_prompt_tokens, critic_score"
-)
 
 
 def stored_decisions(ledger: Ledger, run_id: str, crew: str) -> dict[str, Decision]:
@@ -36,44 +30,18 @@ def stored_decisions(ledger: Ledger, run_id: str, crew: str) -> dict[str, Decisi
             hint="resume a run with the crew file it started",
         )
     attempts: dict[str, list[Attempt]] = {}
-    for row in ledger.query(
-        f"SELECT {_ATTEMPT} FROM attempts WHERE run_id = ? ORDER BY task_id, attempt_no", [run_id]
-    ):
-        attempts.setdefault(row[0], []).append(
-            Attempt(
-                task_id=row[0],
-                role=row[1],
-                model=row[2],
-                answer=row[3] or "",
-                raw=row[4] or "",
-                prompt_tokens=row[5],
-                completion_tokens=row[6],
-                model_ms=row[7],
-                seed=row[8],
-                temperature=row[9],
-                kind=row[10],
-                option_prob=row[11],
-                mean_logprob=row[12],
-                confidence=row[13] or 0.0,
-                verdict=Verdict(bool(row[14]), row[15] or ""),
-                cached_prompt_tokens=row[16] or 0,
-                critic_score=row[17],
+    with ledger.connect() as db:
+        for row in named_rows(
+            db.execute(
+                "SELECT * FROM attempts WHERE run_id = ? ORDER BY task_id, attempt_no", [run_id]
             )
-        )
-    out = {}
-    for row in ledger.query(f"SELECT {_DECISION} FROM decisions WHERE run_id = ?", [run_id]):
-        out[row[0]] = Decision(
-            task_id=row[0],
-            answer=row[1] or "",
-            confidence=row[2] or 0.0,
-            path=row[3],
-            stop_reason=row[4],
-            status=row[5],
-            policy=row[6],
-            attempts=tuple(attempts.get(row[0], ())),
-            wall_ms=row[7],
-        )
-    return out
+        ):
+            attempts.setdefault(row["task_id"], []).append(attempt_from_row(row))
+        decisions = named_rows(db.execute("SELECT * FROM decisions WHERE run_id = ?", [run_id]))
+    return {
+        row["task_id"]: decision_from_row(row, attempts.get(row["task_id"], ()))
+        for row in decisions
+    }
 
 
 @contextmanager

@@ -6,16 +6,29 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from itertools import islice
+from typing import Protocol
 
-from accord.consensus.coordinator import Coordinator
 from accord.consensus.policy import BudgetSpec, PolicySpec
-from accord.consensus.records import BUDGET, Decision
+from accord.consensus.records import BUDGET, Decision, Task
 from accord.consensus.spending import RunSpend
 from accord.crews.plan import runtime_task
 from accord.crews.spec import TaskSpec
 from accord.errors import RunError
 
 OnDecision = Callable[[TaskSpec, Decision], None]
+
+
+class Decider(Protocol):
+    """What the runner calls: a coordinator, a cascade of them, or a wrapper of either."""
+
+    @property
+    def spend(self) -> RunSpend:
+        """The run's spending, which the runner checks before it starts a task."""
+        ...
+
+    async def decide(self, task: Task, policy: PolicySpec | None = None) -> Decision:
+        """Decide one task."""
+        ...
 
 
 def _skipped(task: TaskSpec, reason: str) -> Decision:
@@ -37,7 +50,7 @@ class GraphRunner:
 
     def __init__(
         self,
-        coordinator: Coordinator,
+        coordinator: Decider,
         *,
         concurrency: int = 4,
         budget: BudgetSpec | None = None,
@@ -49,7 +62,7 @@ class GraphRunner:
         self.concurrency = concurrency
         # the coordinator counts each attempt as it completes; a budget given here replaces its
         # run limits (the crew passes the same one)
-        self.spend: RunSpend = getattr(coordinator, "spend", None) or RunSpend(budget)
+        self.spend: RunSpend = coordinator.spend
         if budget is not None:
             self.spend.budget = budget
         self.on_decision = on_decision

@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 
 from accord.errors import ConfigError
-from accord.ledger.locking import connect
+from accord.ledger.database import Database
 
 LEDGER_TABLES = ("runs", "decisions", "attempts")
 
@@ -21,9 +21,8 @@ def open_readonly(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to the ledger at `path`, which must hold `tables`.
 
-    It is a cursor on this process's DuckDB instance with the file as its default database
-    (`accord.ledger.files`): filter catalog listings on `current_database()`, and run `USE`
-    on a `.cursor()` taken from it.
+    It waits while a writer has the file (between its batches it is free; see
+    `accord.ledger.database`). Filter catalog listings on `current_database()`.
     """
     path = Path(path)
     if not path.is_file():
@@ -32,12 +31,7 @@ def open_readonly(
             path=path,
             hint="run a crew first (`accord run CREW.yaml`) or pass --db PATH",
         )
-    try:
-        handle = connect(path, read_only=True)
-    except duckdb.Error as exc:
-        raise ConfigError(f"cannot open the ledger: {exc}", path=path) from None
-    db = handle.conn
-    try:
+    with Database(path, read_only=True).cursor() as db:
         have = {
             r[0]
             for r in db.execute(
@@ -56,8 +50,6 @@ def open_readonly(
                 "a bench's results file is read with `accord report`",
             )
         yield db
-    finally:
-        handle.close()
 
 
 def _rows(db: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from pathlib import Path
 
 import duckdb
 
-Migration = Callable[[duckdb.DuckDBPyConnection], None]
-MIGRATIONS: list[tuple[str, Migration]] = []
+from accord.ledger.migrations import Migration, Migrations, apply_migrations
 
+migration = Migrations("schema_migrations")
+MIGRATIONS = migration.steps
 
-def migration(fn: Migration) -> Migration:
-    """Register `fn` as the next migration."""
-    MIGRATIONS.append((fn.__name__, fn))
-    return fn
+__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "migrate", "migration"]
 
 
 @migration
@@ -79,39 +77,9 @@ def m001_runs_decisions_attempts(db: duckdb.DuckDBPyConnection) -> None:
         )""")
 
 
-def apply_migrations(
-    db: duckdb.DuckDBPyConnection, migrations: list[tuple[str, Migration]], table: str
-) -> list[str]:
-    """Apply the `migrations` not yet recorded in `table`, each in a transaction."""
-    try:  # the common case, a current schema, costs one small query
-        row = db.execute(f"SELECT count(*), max(version) FROM {table}").fetchone()
-    except duckdb.CatalogException:
-        row = None
-    if row is not None and row[0] == row[1] == len(migrations):
-        return []
-    db.execute(f"""CREATE TABLE IF NOT EXISTS {table} (
-                    version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,
-                    applied_at TIMESTAMP DEFAULT current_timestamp)""")
-    done = {row[0] for row in db.execute(f"SELECT version FROM {table}").fetchall()}
-    applied = []
-    for version, (name, fn) in enumerate(migrations, start=1):
-        if version in done:
-            continue
-        db.execute("BEGIN TRANSACTION")
-        try:
-            fn(db)
-            db.execute(f"INSERT INTO {table} (version, name) VALUES (?, ?)", [version, name])
-            db.execute("COMMIT")
-        except Exception:
-            db.execute("ROLLBACK")
-            raise
-        applied.append(name)
-    return applied
-
-
-def migrate(db: duckdb.DuckDBPyConnection) -> list[str]:
+def migrate(db: duckdb.DuckDBPyConnection, *, path: str | Path | None = None) -> list[str]:
     """Apply the ledger migrations not yet recorded in `db`; return the names applied."""
-    return apply_migrations(db, MIGRATIONS, "schema_migrations")
+    return migration.apply(db)
 
 
 @migration

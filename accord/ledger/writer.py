@@ -1,4 +1,14 @@
-"""The Ledger: the only writer to the DuckDB cost ledger; batched and append-only."""
+"""The Ledger: the only writer to the DuckDB cost ledger; the run enqueues, one thread writes.
+
+`record` only builds the rows and queues them. A writer thread (started when there is work,
+gone when there is none) writes them in batches: when `batch_size` decisions wait, when the
+oldest has waited `flush_seconds`, or at once for a run's start and end and for `flush`.
+Each batch is one transaction, and inserts are idempotent (primary keys, `ON CONFLICT DO
+NOTHING`; a decision already stored keeps its attempts), so a replayed or resumed decision
+is stored once. The file is attached only while a batch (or another user) needs it: between
+batches other processes can read it, and when `finish_run` returns the file alone holds the
+run (no `.wal`). A SIGKILL loses what was not yet written: at most one batch.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +16,8 @@ import json
 import threading
 import time
 import uuid
-import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,24 +25,24 @@ from typing import Any
 import duckdb
 
 from accord.consensus.records import Attempt, Decision
-from accord.errors import ConfigError
 from accord.ledger.audit_seal import seal_run
-from accord.ledger.locking import IDLE_RELEASE_S, MAX_HOLD_S, HeldConnection
+from accord.ledger.batch import Batch, Rejected, write_batch
+from accord.ledger.database import Database
+from accord.ledger.rows import ATTEMPT_FIELDS, prompt_json, votes_json
 from accord.ledger.schema import migrate
 from accord.models.pricing import PriceTable
 
 DEFAULT_PATH = Path(".accord") / "ledger.duckdb"
-
-_DECISION_COLUMNS = (
-    "run_id, task_id, policy, path, stop_reason, status, n_attempts, prompt_tokens, "
-    "completion_tokens, wall_ms, model_ms, cost_usd, flops, answer, confidence, expected, "
-    "correct, decided_at, votes"
+IDLE_S = 0.25  # the writer lets go of the file after this long without work ...
+MAX_HOLD_S = 1.0  # ... or after holding it this long: other processes read in the gaps
+_LET_GO = -1
+_STORED = tuple(n for n in ATTEMPT_FIELDS if n != "task_id")
+_PROMPT, _COMPLETION = (3 + _STORED.index(n) for n in ("prompt_tokens", "completion_tokens"))
+_START_RUN = (
+    "INSERT INTO runs (run_id, crew, source, backend, policy, seed, status, started_at, config) "
+    "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)"
 )
-_ATTEMPT_COLUMNS = (
-    "run_id, task_id, attempt_no, role, model, kind, prompt_tokens, completion_tokens, "
-    "model_ms, temperature, seed, answer, raw, confidence, option_prob, mean_logprob, "
-    "verdict_ok, verdict_reason, cached_prompt_tokens, critic_score, prompt, cost_usd, flops"
-)
+_RESTART = " ON CONFLICT (run_id) DO UPDATE SET status = 'running', finished_at = NULL"
 _FINISH_RUN = "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?"
 
 
@@ -41,246 +50,95 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _prompt_json(a: Attempt) -> str | None:
-    """An attempt's messages as the JSON the `prompt` column holds (None when it has none)."""
-    if not a.messages:
-        return None
-    return json.dumps([{"role": r, "content": c} for r, c in a.messages], ensure_ascii=False)
-
-
-def _votes_json(decision: Decision) -> str | None:
-    """A vote's tally as the JSON the `votes` column holds (None without a vote)."""
-    if decision.groups:  # the groups the vote saw: what stood for each, share, members
-        return json.dumps(
-            [
-                {"answer": g.answer, "votes": g.votes, "share": round(g.share, 6),
-                 "members": list(g.members)}
-                for g in decision.groups
-            ],
-            ensure_ascii=False,
-        )  # fmt: skip
-    if not decision.votes:
-        return None
-    tally = [
-        {"answer": a, "votes": int(n) if float(n).is_integer() else n} for a, n in decision.votes
-    ]
-    return json.dumps(tally, ensure_ascii=False)
-
-
 def new_run_id() -> str:
     """A sortable, unique run id: UTC time plus random suffix."""
     return _now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
-def _insert(
-    db: duckdb.DuckDBPyConnection, table: str, columns: str, rows: list[tuple[Any, ...]]
-) -> None:
-    """Insert `rows` through DuckDB's appender: one statement for the whole batch.
-
-    DuckDB's executemany runs one statement per row (~1 ms each); a scan of registered numpy
-    columns was ~25x faster than that, and the appender ~1.5x faster again.
-    """
-    if not rows:
-        return
-    appender = db.appender(table, columns=[c.strip() for c in columns.split(",")])
-    # NaN (a backend's log-prob, say) is stored as NULL, as a scan of numpy columns stored it:
-    # one NaN would otherwise make every sum and mean over the column NaN
-    appender.append_rows([tuple(None if v != v else v for v in row) for row in rows])
-    appender.flush()
-
-
-def _unrecorded(
-    db: duckdb.DuckDBPyConnection,
-    decisions: list[tuple[Any, ...]],
-    attempts: list[tuple[Any, ...]],
-    known: dict[str, set[str]] | None = None,
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """The decision rows (and their attempts) whose (run_id, task_id) is not yet stored.
-
-    `known` maps run ids whose stored task ids are all known here (runs this writer started
-    under a new id) to those ids; only the other runs are looked up in the database.
-    """
-    known = known or {}
-    runs = sorted({row[0] for row in decisions} - known.keys())
-    seen = {(run, task) for run, tasks in known.items() for task in tasks}
-    if runs:
-        seen.update(
-            db.execute(
-                "SELECT run_id, task_id FROM decisions WHERE list_contains(?, run_id)", [runs]
-            ).fetchall()
-        )
-    fresh = []
-    for row in decisions:
-        if (row[0], row[1]) not in seen:
-            seen.add((row[0], row[1]))
-            fresh.append(row)
-    keys = {(row[0], row[1]) for row in fresh}
-    fresh_attempts, taken = [], set()
-    for row in attempts:
-        if (row[0], row[1]) in keys and row[:3] not in taken:
-            taken.add(row[:3])
-            fresh_attempts.append(row)
-    return fresh, fresh_attempts
-
-
 class Ledger:
-    """Appends runs, decisions and attempts to DuckDB in batches.
+    """Appends runs, decisions and attempts to DuckDB, off the caller's path (see the module).
 
-    With a file path, one connection serves a run from `start_run` to `finish_run`; it is
-    also closed after `idle_s` without a write and after `max_hold_s` of being open, so other
-    processes read the file in those gaps (their open waits for one). Closing checkpoints:
-    when `finish_run` returns, the file alone holds the whole run, with no WAL beside it, and
-    is free for other processes and for a raw `duckdb.connect`. Outside a run the file is
-    opened only while it is used, and migrations are checked on the first use (a new file is
-    created and migrated at once). Files are opened through one DuckDB instance per process
-    (`accord.ledger.files`): ~1 ms to open and ~3-8 ms to checkpoint and close. In this
-    process, read through `ledger.query` or `accord.ledger.open_readonly` while a run writes:
-    a raw `duckdb.connect(path)` is refused while the file is open here. `:memory:` keeps one
-    connection for the ledger's life.
-
-    `open_in_background` (called by `Crew.run`) opens the file in a thread while agents start
-    and the first tasks run, when the open is slow: the first in a process (~12 ms to create
-    its DuckDB instance), or one that waits for another process to let go of the file.
-
-    `keep_open=True` keeps the file between runs too (still let go after `idle_s` or
-    `max_hold_s`, and by `close`): for a process that runs many crews back to back on one
-    Ledger, each run then skips the open and the checkpoint.
+    `path` is a file, `:memory:`, or a `Database` shared with the run's other stores (memory,
+    bench). `keep_open=True` keeps the file attached from the first use to `close()`: a
+    process that runs many crews back to back skips an open and a checkpoint per run, but
+    other processes cannot read the file meanwhile.
     """
 
     def __init__(
         self,
-        path: str | Path = DEFAULT_PATH,
+        path: str | Path | Database = DEFAULT_PATH,
         *,
         prices: PriceTable | None = None,
         batch_size: int = 256,
         flush_seconds: float = 1.0,
-        idle_s: float = IDLE_RELEASE_S,
-        max_hold_s: float = MAX_HOLD_S,
         keep_open: bool = False,
         store_prompts: bool = True,
     ) -> None:
-        self.path = str(path)
         self.store_prompts = store_prompts  # each attempt's messages, in attempts.prompt
+        self._owns = not isinstance(path, Database)
+        self.database = path if isinstance(path, Database) else Database(path)
+        self.path = self.database.path
         self.prices = prices or PriceTable()
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
-        self._decisions: list[tuple[Any, ...]] = []
-        self._attempts: list[tuple[Any, ...]] = []
-        # runs started here under a new id -> the task ids written for them: their replays
-        # are caught without a lookup (other runs, e.g. resumed ones, are checked in the DB)
-        self._written: dict[str, set[str]] = {}
-        self._lock = threading.Lock()
-        self._last_flush = time.monotonic()
-        self._memory = self.path == ":memory:"
-        self._db: duckdb.DuckDBPyConnection | None = None
-        self._held: HeldConnection | None = None
-        self._running: set[str] = set()  # runs started and not finished: the file is held
-        self._migrated = False
-        # statements (sql, parameters) for the runs table that wait for the file: a run
-        # started while it opens in the background, a run end whose write failed. Written
-        # first thing, in order, by the next use of the connection.
-        self._pending: list[tuple[str, list[Any]]] = []
         self.keep_open = keep_open
-        if not self._memory:
-            path_ = Path(self.path)
-            path_.parent.mkdir(parents=True, exist_ok=True)
-            self._held = HeldConnection(self.path, idle_s=idle_s, max_hold_s=max_hold_s)
-            # a dropped Ledger lets go of the file (the idle timer refers to the holder only)
-            weakref.finalize(self, self._held.release_without_waiting)
-            if path_.exists():
-                return  # migrated on first use, by the connection the run then keeps
-        with self.connect():
-            pass
+        self._hold: Any = None
+        self._migrated = False
+        self._cond = threading.Condition()
+        self._batch = Batch()
+        self._oldest = 0.0  # when the oldest queued decision arrived
+        self._asked = 0  # flushes asked for, and written (or failed): flush() waits for its own
+        self._done = 0
+        self._written = 0  # decisions written by this ledger
+        self._running: set[str] = set()  # runs started and not finished
+        self.rejected: list[Rejected] = []  # decisions the database refused (the rest was kept)
+        self._error: BaseException | None = None  # the last write's failure, for tickets
+        self._failed = 0  # up to this one
+        self._thread: threading.Thread | None = None
+        if self.database.memory or not Path(self.path).exists():
+            with self.connect():  # a new file is created and migrated at once
+                pass
+
+    # -- the file ---------------------------------------------------------------------------
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The ledger's read-write connection (see the class note on when it is open).
-
-        For a file it is a cursor on this process's DuckDB instance with the file as its
-        default database: filter catalog listings on `current_database()`, and run `USE` on a
-        `.cursor()` taken from it.
-        """
-        if self._held is None:
-            if self._db is None:
-                self._db = duckdb.connect(":memory:")
-                migrate(self._db)
-            if self._pending:
-                self._write_pending(self._db)
-            yield self._db
-            return
-        with self._held.use(self._open_failed) as db:
+        """A read-write connection to the ledger's database (its schema up to date)."""
+        with self.database.cursor() as db:
             self._migrate(db)
-            if self._pending:
-                self._write_pending(db)
             yield db
-        self.release_unless_running()  # outside a run the file is not kept
 
     def _migrate(self, db: duckdb.DuckDBPyConnection) -> None:
-        """Bring the schema up to date, once per ledger."""
         if not self._migrated:
-            migrate(db)
+            migrate(db, path=self.path)
             self._migrated = True
+            if self.keep_open and self._hold is None:
+                self._hold = self.database.hold()
+                self._hold.__enter__()
 
-    def _write_pending(self, db: duckdb.DuckDBPyConnection) -> None:
-        """Execute the queued statements in order, each dropped from the queue once done."""
-        while True:
-            with self._lock:
-                if not self._pending:
-                    return
-                statement = self._pending[0]
-            db.execute(*statement)  # on an error it stays queued for the next use
-            with self._lock:
-                if self._pending and self._pending[0] is statement:
-                    self._pending.pop(0)
-
-    def open_in_background(self) -> None:
-        """Open the ledger file now if that takes no waiting, or else in a background thread.
-
-        Until it is open, `start_run` does not wait for it: the run's row is written first
-        thing once the file is open, and decisions are buffered as usual. `Crew.run` calls
-        this before starting its agents, so a slow open overlaps the start-up and the first
-        tasks. If the open fails, the next `record`, `flush` or `finish_run` raises.
-
-        Only a slow open goes to the background: the first in a process, which creates its
-        DuckDB instance (~12 ms), or one that waits for another process's lock. A normal
-        open takes ~1 ms, and in a thread it would take longer: DuckDB takes the GIL back
-        several times per statement, each time waiting up to a switch interval (5 ms) behind a
-        busy main thread, so the open finished after the run's tasks (measured: ~13 ms late
-        on 100 scripted tasks).
-        """
-        if self._held is not None:
-            self._held.prefetch(self._migrate, ready=self._write_pending)
-
-    def _raise_open_error(self) -> None:
-        """Raise the failure of a background open now, rather than at the next flush."""
-        if self._held is None:
-            return
-        error = self._held.open_error()
-        if error is not None:
-            with self.connect():  # adopts the failed open: raises it as `connect` would
-                pass
-
-    def _open_failed(self, exc: duckdb.Error) -> ConfigError:
-        return ConfigError(
-            f"cannot open the ledger: {exc}",
-            path=self.path,
-            hint="pass another --db path or close the other writer",
-        )
-
-    def stop_opening(self) -> None:
-        """Abandon a background open (`open_in_background`) that is still under way."""
-        if self._held is not None:
-            self._held.stop_opening()
-
-    def release_unless_running(self) -> None:
-        """Let go of the file unless a run holds it or `keep_open` asks to keep it."""
-        if not self._running and not self.keep_open:
-            self.release()
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read query (after flushing) and return all rows."""
+        self.flush()
+        with self.connect() as db:
+            return db.execute(sql, list(params)).fetchall()
 
     def release(self) -> None:
-        """Let go of the file now (buffered rows stay buffered; `close` flushes them)."""
-        if self._held is not None:
-            self._held.release()
+        """Let go of a file kept open (`keep_open`); the next use opens it again."""
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            hold.__exit__(None, None, None)
+            self._migrated = False
+
+    def close(self) -> None:
+        """Write what is queued and let go of the file."""
+        try:
+            self.flush()
+        finally:
+            self.release()
+            if self._owns:
+                self.database.close()
+
+    # -- runs -------------------------------------------------------------------------------
 
     def start_run(
         self,
@@ -293,42 +151,52 @@ class Ledger:
         config: dict[str, Any] | None = None,
         run_id: str | None = None,
     ) -> str:
-        """Record a new run (status `running`) and return its id."""
-        values = [
-            crew,
-            source,
-            backend,
-            policy,
-            seed,
-            _now(),
-            json.dumps(config or {}, default=str),
-        ]
-        insert = (
-            "INSERT INTO runs (run_id, crew, source, backend, policy, seed, status, started_at, "
-            "config) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)"
-        )
-        fresh = run_id is None
+        """Record a new run (status `running`, written at once in the background); its id.
+
+        An existing `run_id` (a resumed run) is set `running` again.
+        """
+        sql = _START_RUN if run_id is None else _START_RUN + _RESTART
         run_id = run_id or new_run_id()
-        if not fresh:
-            insert += " ON CONFLICT (run_id) DO UPDATE SET status = 'running', finished_at = NULL"
-        statement = (insert, [run_id, *values])
-        self._running.add(run_id)  # the file is held from here to finish_run
-        try:
-            self._raise_open_error()
-            with self._lock:
-                self._pending.append(statement)
-            if self._held is None or not self._held.opening:
-                with self.connect():  # writes the run now; while the file is opening in
-                    pass  # the background, once it is open
-        except BaseException:
-            with self._lock:  # a run that failed to start is not written later
-                self._pending = [p for p in self._pending if p is not statement]
-            self._running.discard(run_id)
-            self.release_unless_running()
-            raise
-        if fresh:
-            self._written[run_id] = set()
+        values = [run_id, crew, source, backend, policy, seed, _now()]
+        values.append(json.dumps(config or {}, default=str))
+        with self._cond:
+            self._running.add(run_id)
+            self._batch.statements.append((sql, values))
+            self._asked += 1  # written now: a resume finds the run even after a SIGKILL
+            self._wake()
         return run_id
+
+    def finish_run(self, run_id: str, status: str = "finished") -> None:
+        """Write everything queued and mark the run `status` (finished, failed, interrupted).
+
+        If that fails, the end stays queued and is written by this ledger's next write.
+        """
+        with self._cond:
+            self._running.discard(run_id)
+            self._batch.statements.append((_FINISH_RUN, [status, _now(), run_id]))
+        self.flush()
+        seal_run(self, run_id)  # the audit trail chains the run's decisions, costs and end
+
+    @contextmanager
+    def run(self, crew: str, **meta: Any) -> Iterator[RunLog]:
+        """A run from start to end: `finished`, `interrupted` (Ctrl-C, a cancelled task) or
+        `failed` (any other error), whatever leaves the block. Takes `start_run`'s keywords,
+        and `prices` and `store_prompts` for the run's rows."""
+        prices = meta.pop("prices", None)
+        prompts = meta.pop("store_prompts", None)
+        log = RunLog(self, self.start_run(crew, **meta), prices or self.prices, prompts)
+        status = "failed"
+        try:
+            yield log
+            status = "finished"
+        except BaseException as exc:
+            if _is_interrupt(exc):
+                status = "interrupted"
+            raise
+        finally:
+            self.finish_run(log.id, status)
+
+    # -- decisions --------------------------------------------------------------------------
 
     def record(
         self,
@@ -337,177 +205,203 @@ class Ledger:
         *,
         expected: Sequence[str] = (),
         correct: bool | None = None,
+        prices: PriceTable | None = None,
         store_prompts: bool | None = None,
     ) -> None:
-        """Buffer one decision and its attempts; flush when the batch is full or old.
+        """Queue one decision and its attempts (priced with `prices`, or the ledger's).
 
         `store_prompts` (the ledger's `store_prompts` when None) keeps each attempt's
         messages in the `prompt` column.
         """
+        prices = prices or self.prices
         prompts = self.store_prompts if store_prompts is None else store_prompts
+        task = decision.task_id
         rows = [
-            self._attempt_row(run_id, decision.task_id, i, a, prompts)
+            _attempt_row(run_id, task, i, a, prices, prompts)
             for i, a in enumerate(decision.attempts)
         ]
-        usd = sum(r[-2] for r in rows)
         flops = [r[-1] for r in rows if r[-1] is not None]
         row = (
             run_id,
-            decision.task_id,
-            decision.policy,
+            task,
+            decision.answer,
+            decision.confidence,
             decision.path,
             decision.stop_reason,
             decision.status,
-            len(decision.attempts),
-            decision.prompt_tokens,
-            decision.completion_tokens,
+            decision.policy,
+            len(rows),
+            sum(r[_PROMPT] for r in rows),
+            sum(r[_COMPLETION] for r in rows),
             decision.wall_ms,
             decision.model_ms,
-            usd,
+            sum(r[-2] for r in rows),
             sum(flops) if flops else None,
-            decision.answer,
-            decision.confidence,
             " | ".join(expected) if expected else None,
             correct,
             _now(),
-            _votes_json(decision),
+            votes_json(decision),
         )
-        with self._lock:
-            self._decisions.append(row)
-            self._attempts.extend(rows)
-            due = (
-                len(self._decisions) >= self.batch_size
-                or time.monotonic() - self._last_flush >= self.flush_seconds
-            )
-        self._raise_open_error()  # the decision stays buffered for a later flush
-        if due:
-            self.flush()
-
-    def _attempt_row(
-        self, run_id: str, task_id: str, index: int, a: Attempt, prompts: bool
-    ) -> tuple[Any, ...]:
-        return (
-            run_id,
-            task_id,
-            index,
-            a.role,
-            a.model,
-            a.kind,
-            a.prompt_tokens,
-            a.completion_tokens,
-            a.model_ms,
-            a.temperature,
-            a.seed,
-            a.answer,
-            a.raw,
-            a.confidence,
-            a.option_prob,
-            a.mean_logprob,
-            a.verdict.ok,
-            a.verdict.reason,
-            a.cached_prompt_tokens,
-            a.critic_score,
-            _prompt_json(a) if prompts else None,
-            # money as billed (every prompt token sent); FLOPs as computed (cached prompt
-            # tokens were not evaluated again)
-            self.prices.usd(a.model, a.prompt_tokens, a.completion_tokens, a.cached_prompt_tokens),
-            self.prices.flops(a.model, a.evaluated_tokens),
-        )
+        with self._cond:
+            if self._batch.add(row, rows) == 1:
+                self._oldest = time.monotonic()
+            if len(self._batch.decisions) >= self.batch_size:
+                self._asked += 1
+            self._wake()
 
     def flush(self) -> int:
-        """Write buffered rows in one transaction; return the number of decisions written."""
-        return self._flush()
+        """Write what is queued now and wait for it; the number of new decisions written.
 
-    def _flush(self, finish: tuple[str, str] | None = None) -> int:
-        """`flush`; with `finish` (run id, status) the run is marked in the same transaction."""
-        with self._lock:
-            decisions, attempts = self._decisions, self._attempts
-            self._decisions, self._attempts = [], []
-            self._last_flush = time.monotonic()
-        if not decisions and finish is None and not self._pending:
-            return 0
+        Raises what stopped the write (the rows stay queued for the next one).
+        """
+        with self._cond:
+            self._asked += 1
+            ticket = self._asked
+            written = self._written
+            self._wake()
+            while self._done < ticket:
+                self._cond.wait()
+            if self._error is not None and ticket <= self._failed:
+                raise self._error
+            return self._written - written
+
+    # -- the writer thread ------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        """Start the writer if it is not running, or tell it there is news (lock held)."""
+        if self._thread is None:
+            # not a daemon: at exit the interpreter waits for it to write what is queued
+            self._thread = threading.Thread(target=self._drain, name="accord-ledger-writer")
+            self._thread.start()
+        else:
+            self._cond.notify_all()
+
+    def _drain(self) -> None:
+        """The writer thread: write batches as they fall due, keeping the file attached while
+        runs go on and batches follow each other; let it go (a checkpoint) when the last run
+        ends, after `IDLE_S` without work, or after `MAX_HOLD_S` of holding it."""
+        held: AbstractContextManager[None] | None = None
+        since = 0.0
         try:
-            with self.connect() as db:
+            while True:
+                with self._cond:
+                    ticket = self._wait_for_work(held is not None)
+                    if ticket is None:
+                        break
+                    if ticket == _LET_GO:
+                        held, _ = None, held and held.__exit__(None, None, None)
+                        continue
+                    batch, self._batch = self._batch, Batch()
                 try:
-                    return self._write(db, decisions, attempts, finish, trust_known=True)
-                except duckdb.ConstraintException:
-                    # a run started here was also written by someone else: look its keys up
-                    for run in {row[0] for row in decisions}:
-                        self._written.pop(run, None)
-                    return self._write(db, decisions, attempts, finish, trust_known=False)
-        except (ConfigError, OSError, duckdb.IOException, duckdb.TransactionException):
-            # the file could not be opened or written (a lock held too long, a full disk, a
-            # commit that failed): nothing was written, so the rows go back ahead of what
-            # arrived meanwhile for the next flush. Rows the database rejects (constraints)
-            # are not kept.
-            with self._lock:
-                self._decisions[:0] = decisions
-                self._attempts[:0] = attempts
-            raise
-
-    def _write(
-        self,
-        db: duckdb.DuckDBPyConnection,
-        decisions: list[tuple[Any, ...]],
-        attempts: list[tuple[Any, ...]],
-        finish: tuple[str, str] | None,
-        *,
-        trust_known: bool,
-    ) -> int:
-        known = self._written if trust_known else None
-        db.execute("BEGIN TRANSACTION")
-        try:
-            # Replays (a resumed run, a retried flush) add nothing: keys already written
-            # are skipped with their attempts, so each decision is recorded exactly once.
-            decisions, attempts = _unrecorded(db, decisions, attempts, known)
-            _insert(db, "decisions", _DECISION_COLUMNS, decisions)
-            _insert(db, "attempts", _ATTEMPT_COLUMNS, attempts)
-            if finish is not None:
-                db.execute(
-                    _FINISH_RUN,
-                    [finish[1], _now(), finish[0]],
-                )
-            db.execute("COMMIT")
-        except BaseException:
-            # a COMMIT that failed (a full disk) has ended the transaction already: the
-            # ROLLBACK's own error must not replace the one that says what went wrong
-            with suppress(duckdb.TransactionException):
-                db.execute("ROLLBACK")
-            raise
-        for row in decisions:
-            if row[0] in self._written:
-                self._written[row[0]].add(row[1])
-        return len(decisions)
-
-    def finish_run(self, run_id: str, status: str = "finished") -> None:
-        """Flush, mark the run `status` (finished, failed, interrupted) and let go of the file."""
-        try:
-            self._flush(finish=(run_id, status))
-        except BaseException:
-            # the end is written by this ledger's next use, after the run's own row if that
-            # is still queued: a reused ledger never leaves the run `running`
-            with self._lock:
-                self._pending.append((_FINISH_RUN, [status, _now(), run_id]))
-            raise
-        else:  # the audit trail chains the run's decisions, costs and end (audit_seal.py)
-            seal_run(self, run_id)
+                    if held is None:
+                        held, since = self.database.hold(), time.monotonic()
+                        held.__enter__()
+                    written, error = self._write(batch), None
+                except BaseException as exc:  # handed to whoever flushes next
+                    written, error = 0, exc
+                if held is not None and (
+                    error is not None or not self._running or time.monotonic() - since > MAX_HOLD_S
+                ):
+                    held, _ = None, held.__exit__(None, None, None)
+                with self._cond:
+                    self._wrote(ticket, batch, written, error)
+                    if error is not None:
+                        break
         finally:
-            self._written.pop(run_id, None)
-            self._running.discard(run_id)
-            self.release_unless_running()
+            if held is not None:
+                held.__exit__(None, None, None)
+            with self._cond:
+                self._thread = None
+                self._cond.notify_all()
+                if self._asked > self._done or (not self._batch.empty() and self._error is None):
+                    self._wake()  # asked for while this thread was ending
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run a read query (after flushing) and return all rows."""
-        self.flush()
+    def _wrote(self, ticket: int, batch: Batch, written: int, error: BaseException | None) -> None:
+        """Tell the waiters how the batch went (lock held)."""
+        if error is not None:
+            self._batch = batch.merged(self._batch)  # kept, ahead of what came since
+            self._error = error
+            ticket = self._failed = self._asked  # every waiter hears of it
+        else:
+            self._error = None
+        self._written += written
+        self._done = max(self._done, ticket)
+        self._cond.notify_all()
+
+    def _wait_for_work(self, holding: bool) -> int | None:
+        """The flush ticket a batch is due for; None when there is nothing to write (after
+        `IDLE_S` of waiting for some, when the file is held); `_LET_GO` when the file is held
+        and the next batch is not due for a while (lock held)."""
+        idle_until = time.monotonic() + (IDLE_S if holding else 0.0)
+        while True:
+            if self._asked > self._done:
+                return self._asked
+            now = time.monotonic()
+            if self._batch.empty():
+                if now >= idle_until or not threading.main_thread().is_alive():
+                    return None
+                wait = idle_until - now
+            else:
+                wait = self._oldest + self.flush_seconds - now
+                if wait <= 0 or not threading.main_thread().is_alive():
+                    return self._asked
+                if holding and wait > IDLE_S:
+                    return _LET_GO  # other processes read until it is due
+            self._cond.wait(min(wait, 0.1))  # short waits: notice the program ending
+
+    def _write(self, batch: Batch) -> int:
+        if batch.empty():
+            return 0
         with self.connect() as db:
-            return db.execute(sql, list(params)).fetchall()
+            written, rejected = write_batch(db, batch)
+        self.rejected.extend(rejected)
+        return written
 
-    def close(self) -> None:
-        """Flush what is buffered and close any open connection."""
-        try:
-            self.flush()
-        finally:
-            self.release()
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+
+class RunLog:
+    """One run being recorded: its id, and `record` for its decisions (see `Ledger.run`)."""
+
+    def __init__(
+        self, ledger: Ledger, run_id: str, prices: PriceTable, store_prompts: bool | None = None
+    ) -> None:
+        self.ledger = ledger
+        self.id = run_id
+        self.prices = prices
+        self.store_prompts = store_prompts
+
+    def record(
+        self, decision: Decision, *, expected: Sequence[str] = (), correct: bool | None = None
+    ) -> None:
+        """Queue one decision of this run."""
+        self.ledger.record(
+            self.id,
+            decision,
+            expected=expected,
+            correct=correct,
+            prices=self.prices,
+            store_prompts=self.store_prompts,
+        )
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    import asyncio
+
+    return isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)
+
+
+def _attempt_row(
+    run_id: str, task_id: str, index: int, a: Attempt, prices: PriceTable, prompts: bool
+) -> tuple[Any, ...]:
+    return (
+        run_id,
+        task_id,
+        index,
+        *(getattr(a, name) for name in _STORED),
+        a.verdict.ok,
+        a.verdict.reason,
+        prompt_json(a) if prompts else None,
+        # money as billed (every prompt token sent); FLOPs as computed (cached prompt tokens
+        # were not evaluated again)
+        prices.usd(a.model, a.prompt_tokens, a.completion_tokens, a.cached_prompt_tokens),
+        prices.flops(a.model, a.evaluated_tokens),
+    )

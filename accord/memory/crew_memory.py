@@ -22,6 +22,7 @@ from accord.models.embed import HashEmbedder
 
 if TYPE_CHECKING:
     from accord.consensus.policy import PolicySpec
+    from accord.consensus.spending import RunSpend
     from accord.ledger.writer import Ledger
 
 _LEXICAL = HashEmbedder()
@@ -156,8 +157,15 @@ class MemoryCoordinator:
         self.inner = inner
         self.memory = memory
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+    @property
+    def policy(self) -> Any:
+        """The wrapped decider's policy (a task's `consensus:` is applied to it)."""
+        return getattr(self.inner, "policy", None)
+
+    @property
+    def spend(self) -> RunSpend:
+        """The wrapped decider's spending."""
+        return self.inner.spend  # type: ignore[no-any-return]
 
     async def decide(self, task: Task, policy: PolicySpec | None = None) -> Decision:
         """Decide `task` with memory in its prompt, then remember the decision."""

@@ -6,18 +6,12 @@ without renumbering the ledger's migrations; both sets sit in the same database 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import duckdb
 
-Migration = Callable[[duckdb.DuckDBPyConnection], None]
-MIGRATIONS: list[tuple[str, Migration]] = []
+from accord.ledger.migrations import Migrations
 
-
-def migration(fn: Migration) -> Migration:
-    """Register `fn` as the next memory migration."""
-    MIGRATIONS.append((fn.__name__, fn))
-    return fn
+migration = Migrations("memory_migrations")
+MIGRATIONS = migration.steps
 
 
 @migration
@@ -123,6 +117,4 @@ def m004_fixed_size_vectors(db: duckdb.DuckDBPyConnection) -> None:
 
 def migrate(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply the memory migrations not yet recorded in `db`; return the names applied."""
-    from accord.ledger.schema import apply_migrations
-
-    return apply_migrations(db, MIGRATIONS, "memory_migrations")
+    return migration.apply(db)

@@ -7,7 +7,7 @@ no extension.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,8 +17,7 @@ import duckdb
 import numpy as np
 
 from accord.errors import ConfigError
-from accord.ledger.files import FileHandle
-from accord.ledger.locking import connect as connect_file
+from accord.ledger.database import Database
 from accord.memory.packing import Packed
 from accord.memory.records import ForgetReport, MemoryStoreError, StoredMemory, now
 from accord.memory.schema import ensure_vector_table, migrate, vector_table, vector_tables
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
     from accord.ledger.writer import Ledger
     from accord.memory.graph import KnowledgeGraph
 
-Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 DEFAULT_PATH = Path(".accord") / "ledger.duckdb"
 _ITEM_COLUMNS = (
     "i.id, i.crew, i.kind, i.text, i.verified, i.created_at, i.role, i.source, i.run_id, i.task_id"
@@ -65,69 +63,45 @@ def _memory(row: Sequence[Any], score: float | None = None) -> StoredMemory:
 class MemoryStore:
     """Reads and writes long-term memories.
 
-    Like the Ledger it opens the file only while it works, so other processes can read it in
-    between; DuckDB then re-reads the vectors for every search. `keep_open=True` holds one
-    connection (and so a warm cache) until `close()`, at the price of locking the file.
+    `path` is a file, `:memory:`, or the `Database` of a run's ledger (see `for_ledger`).
+    Like the Ledger it has the file attached only while it works, so other processes can read
+    it in between; DuckDB then re-reads the vectors for every search. `keep_open=True` keeps
+    it attached (and so a warm cache) until `close()`, at the price of locking the file.
     """
 
     def __init__(
         self,
-        path: str | Path = DEFAULT_PATH,
+        path: str | Path | Database = DEFAULT_PATH,
         *,
         embedder: str | Embedder = "llama",
-        connect: Connect | None = None,
         keep_open: bool = False,
     ) -> None:
-        self.path = str(path)
+        self.database = path if isinstance(path, Database) else Database(path)
+        self.path = self.database.path
         self._embedder = embedder
-        self._db: FileHandle | None = None
-        self._connect = connect or self._open
-        if connect is None and self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._hold: AbstractContextManager[None] | None = None
         with self.connect() as db:
             migrate(db)
-        if keep_open and connect is None and self._db is None:
-            self._db = self._new_connection()
+        if keep_open:
+            self._hold = self.database.hold()
+            self._hold.__enter__()
 
     def close(self) -> None:
-        """Release a kept-open connection (a no-op otherwise)."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def _new_connection(self) -> FileHandle:
-        try:
-            return connect_file(self.path, timeout_s=0)
-        except duckdb.Error as exc:
-            raise ConfigError(
-                f"cannot open the memory store: {exc}",
-                path=self.path,
-                hint="pass another --db path or close the other writer",
-            ) from None
+        """Release a kept-open file (a no-op otherwise)."""
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            hold.__exit__(None, None, None)
 
     @classmethod
     def for_ledger(cls, ledger: Ledger, *, embedder: str | Embedder = "llama") -> MemoryStore:
         """A store in the same database as `ledger` (works for `:memory:` ledgers too)."""
-        return cls(ledger.path, embedder=embedder, connect=ledger.connect)
-
-    @contextmanager
-    def _open(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        if self.path == ":memory:" and self._db is None:
-            self._db = FileHandle(duckdb.connect(":memory:"))
-        if self._db is not None:
-            yield self._db.conn
-            return
-        db = self._new_connection()
-        try:
-            yield db.conn
-        finally:
-            db.close()
+        return cls(ledger.database, embedder=embedder)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection; DuckDB failures become MemoryStoreError."""
         try:
-            with self._connect() as db:
+            with self.database.cursor() as db:
                 yield db
         except duckdb.Error as exc:
             raise MemoryStoreError(self.path, str(exc).splitlines()[0]) from exc

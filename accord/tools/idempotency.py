@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from accord.ledger.locking import opened
+from accord.ledger.database import Database
 from accord.tools.base import canonical
 from accord.tools.calls import Caller, CallOutcome, CallRequest
 
@@ -51,20 +51,22 @@ class DuckDBKeys:
     ) -> None:
         self.path = str(path)
         self.table = table
-        self._before = before  # run once before the first use (the file's owner opens it)
-        self._ready = False
+        # run once before the first use: the file's owner opens it (and, returning its
+        # Database, shares it: one owner per file)
+        self._before = before
+        self._database: Database | None = None
 
     def _open(self) -> Any:
-        if not self._ready:
-            if self._before is not None:
-                self._before()
-            with opened(self.path, timeout_s=0) as db:
+        if self._database is None:
+            owner = self._before() if self._before is not None else None
+            database = owner if isinstance(owner, Database) else Database(self.path)
+            with database.cursor() as db:
                 db.execute(
                     f"CREATE TABLE IF NOT EXISTS {self.table} (key VARCHAR PRIMARY KEY, "
                     "result JSON, created_at TIMESTAMP DEFAULT current_timestamp)"
                 )
-            self._ready = True
-        return opened(self.path, timeout_s=0)
+            self._database = database
+        return self._database.cursor()
 
     def get(self, key: str) -> Any | None:
         """The stored result for `key`."""

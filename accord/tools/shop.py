@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,7 +11,7 @@ import duckdb
 from pydantic import Field
 
 from accord.errors import ConfigError
-from accord.ledger.locking import opened
+from accord.ledger.database import Database, opened
 from accord.tools.base import ToolFailure, ToolSet
 from accord.tools.idempotency import DuckDBKeys
 
@@ -44,7 +45,7 @@ def _check_is_shop(path: Path, reset: bool) -> None:
                     "WHERE table_catalog = current_database()"
                 ).fetchall()
             }
-    except duckdb.Error as exc:
+    except (duckdb.Error, ConfigError) as exc:
         tables = {f"(not a DuckDB database: {type(exc).__name__})"}
     foreign = sorted(tables - SHOP_TABLES)
     if foreign:
@@ -93,19 +94,20 @@ def create_shop(path: str | Path, *, reset: bool = False) -> None:
 
 
 class _Shop:
-    """The shop's database, created (or reset) and opened on first use, then held open."""
+    """The shop's database, created (or reset) on first use; its one owner here (the tools'
+    idempotency keys use it too)."""
 
     def __init__(self, db: str, reset: bool) -> None:
         self.db, self.reset = db, reset
-        self._con: duckdb.DuckDBPyConnection | None = None
+        self._database: Database | None = None
 
-    def open(self) -> duckdb.DuckDBPyConnection:
-        if self._con is None:
+    def open(self) -> Database:
+        if self._database is None:
             create_shop(self.db, reset=self.reset)
-            self._con = duckdb.connect(self.db)  # one open, cheap cursors per call
-        return self._con
+            self._database = Database(self.db)
+        return self._database
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
+    def cursor(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
         return self.open().cursor()
 
 
