@@ -63,7 +63,12 @@ def _count(path: Path, run: str) -> int:
 
 HOLDER = """
 import sys, time, duckdb
-db = duckdb.connect(sys.argv[1])
+while True:  # until the file is free
+    try:
+        db = duckdb.connect(sys.argv[1])
+        break
+    except duckdb.Error:
+        time.sleep(0.01)
 print("holding", flush=True)
 time.sleep(float(sys.argv[2]))
 db.close()
@@ -139,8 +144,15 @@ def test_a_file_held_too_long_is_a_clear_error_and_nothing_is_lost(ledger_path: 
     ledger = Ledger(Database(ledger_path, timeout_s=0.3), flush_seconds=3600)
     holder = _hold(ledger_path, 60)
     try:
-        run = ledger.start_run("c")
-        ledger.record(run, _decision("t1"))
+        with pytest.raises(ConfigError, match="cannot open the ledger"):
+            ledger.start_run("never")  # a run that cannot start says so at once
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    run = ledger.start_run("c")
+    ledger.record(run, _decision("t1"))
+    holder = _hold(ledger_path, 60)  # once the writer lets go between writes
+    try:
         with pytest.raises(ConfigError, match="cannot open the ledger"):
             ledger.finish_run(run, "interrupted")
     finally:
@@ -150,8 +162,8 @@ def test_a_file_held_too_long_is_a_clear_error_and_nothing_is_lost(ledger_path: 
     ledger.record(second, _decision("t2"))
     ledger.finish_run(second)
     ledger.finish_run(second)  # a repeated end is harmless
-    runs = {r["run_id"]: r["status"] for r in list_runs(ledger_path)}
-    assert runs == {run: "interrupted", second: "finished"}
+    runs = {r["run_id"]: (r["crew"], r["status"]) for r in list_runs(ledger_path)}
+    assert runs == {run: ("c", "interrupted"), second: ("c", "finished")}
     assert _count(ledger_path, run) == 1 and _count(ledger_path, second) == 1
 
 

@@ -91,6 +91,7 @@ class Ledger:
         self._done = 0
         self._written = 0  # decisions written by this ledger
         self._running: set[str] = set()  # runs started and not finished
+        self._busy = False  # a batch is being written
         self.rejected: list[Rejected] = []  # decisions the database refused (the rest was kept)
         self._error: BaseException | None = None  # the last write's failure, for tickets
         self._failed = 0  # up to this one
@@ -151,7 +152,7 @@ class Ledger:
         config: dict[str, Any] | None = None,
         run_id: str | None = None,
     ) -> str:
-        """Record a new run (status `running`, written at once in the background); its id.
+        """Record a new run (status `running`, written before this returns); its id.
 
         An existing `run_id` (a resumed run) is set `running` again.
         """
@@ -159,11 +160,18 @@ class Ledger:
         run_id = run_id or new_run_id()
         values = [run_id, crew, source, backend, policy, seed, _now()]
         values.append(json.dumps(config or {}, default=str))
+        statement = (sql, values)
         with self._cond:
             self._running.add(run_id)
-            self._batch.statements.append((sql, values))
-            self._asked += 1  # written now: a resume finds the run even after a SIGKILL
-            self._wake()
+            self._batch.statements.append(statement)
+        try:
+            self.flush()  # written now: a resume finds the run even after a SIGKILL
+        except BaseException:
+            with self._cond:  # a run that failed to start is not written later
+                self._running.discard(run_id)
+                kept = self._batch.statements
+                self._batch.statements = [s for s in kept if s is not statement]
+            raise
         return run_id
 
     def finish_run(self, run_id: str, status: str = "finished") -> None:
@@ -174,8 +182,9 @@ class Ledger:
         with self._cond:
             self._running.discard(run_id)
             self._batch.statements.append((_FINISH_RUN, [status, _now(), run_id]))
-        self.flush()
-        seal_run(self, run_id)  # the audit trail chains the run's decisions, costs and end
+        with self.database.hold():  # one open and one checkpoint for the end and the seal
+            self.flush()
+            seal_run(self, run_id)  # the audit trail chains the run's decisions, costs, end
 
     @contextmanager
     def run(self, crew: str, **meta: Any) -> Iterator[RunLog]:
@@ -255,6 +264,8 @@ class Ledger:
         Raises what stopped the write (the rows stay queued for the next one).
         """
         with self._cond:
+            if self._batch.empty() and self._done == self._asked and not self._busy:
+                return 0  # nothing queued, nothing under way
             self._asked += 1
             ticket = self._asked
             written = self._written
@@ -292,6 +303,7 @@ class Ledger:
                         held, _ = None, held and held.__exit__(None, None, None)
                         continue
                     batch, self._batch = self._batch, Batch()
+                    self._busy = True
                 try:
                     if held is None:
                         held, since = self.database.hold(), time.monotonic()
@@ -325,6 +337,7 @@ class Ledger:
         else:
             self._error = None
         self._written += written
+        self._busy = False
         self._done = max(self._done, ticket)
         self._cond.notify_all()
 
