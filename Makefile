@@ -77,6 +77,11 @@ format: install
 bench-overhead: install
 	$(BIN)/python benchmarks/overhead.py
 
+# Ray start-up: the scripted crew from the CLI cold on Ray, a warm in-process run, peak RSS
+.PHONY: bench-startup
+bench-startup: install
+	$(BIN)/python benchmarks/startup.py
+
 bench-sandbox: install
 	$(BIN)/python benchmarks/sandbox_overhead.py
 	$(BIN)/python benchmarks/sandbox_limits.py

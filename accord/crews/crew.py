@@ -155,9 +155,10 @@ class Crew:
         if kind == "local":
             return LocalPool(specs)
         from accord.roles.actor import ensure_ray
+        from accord.roles.ray_runtime import current_actor_cache
 
         ensure_ray(address)
-        return RayPool(specs)
+        return RayPool(specs, cache=current_actor_cache())  # actors reused by later runs
 
     def run(self, **options: Any) -> CrewResult:
         """Run every task and return the result; the ledger gets every attempt and decision.

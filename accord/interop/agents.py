@@ -16,6 +16,7 @@ backends), and take the agent as the `agent` option, in one of three forms:
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 import threading
 import time
@@ -139,6 +140,8 @@ class CrewAIAgentBackend:
         start = time.perf_counter()
         before = self._usage_so_far()
         output = self.agent.kickoff(_task_text(request.messages))
+        if inspect.isawaitable(output):  # CrewAI >= 1.7 in a running event loop: kickoff_async
+            output = run_coroutine(output)  # type: ignore[arg-type]
         after = self._usage_so_far()
         model = str(getattr(getattr(self.agent, "llm", None), "model", "crewai"))
         usage = Usage(

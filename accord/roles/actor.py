@@ -17,7 +17,8 @@ def role_actor_class() -> Any:
 
 
 def ensure_ray(address: str | None = None, *, num_cpus: int | None = None) -> None:
-    """Start a local Ray (or join `address` / RAY_ADDRESS) unless one is running."""
+    """Start a local Ray sized for a crew (`ray_runtime.local_start_options`), or join
+    `address` / RAY_ADDRESS, unless one is running."""
     import os
 
     import ray
@@ -28,17 +29,13 @@ def ensure_ray(address: str | None = None, *, num_cpus: int | None = None) -> No
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
         check_reachable(address, source=source)
-    options: dict[str, Any] = {
-        "ignore_reinit_error": True,
-        "logging_level": "ERROR",
-        "log_to_driver": False,
-        "include_dashboard": False,
-    }
+    from accord.roles.ray_runtime import local_start_options, quiet_options
+
     try:
         if address:
-            ray.init(address=address, **options)
+            ray.init(address=address, **quiet_options())
         else:
-            ray.init(num_cpus=num_cpus, **options)
+            ray.init(**local_start_options(num_cpus))
     except Exception as exc:  # Ray raises bare Exceptions (a start-up timeout on a busy machine)
         from accord.errors import RunError
 

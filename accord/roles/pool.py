@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -17,6 +17,7 @@ from accord.consensus.records import Attempt, Task
 from accord.errors import AccordError, BackendError, ConfigError
 from accord.roles.agent import RoleAgent
 from accord.roles.prompt import RoleProfile
+from accord.roles.ray_runtime import ActorCache, actor_key
 
 __all__ = ["AgentPool", "AgentSpec", "Kind", "LocalPool", "RayPool", "pool_attempts"]
 
@@ -186,51 +187,103 @@ def _node_placements() -> list[object]:
 
 
 class RayPool:
-    """One Ray actor per role replica; attempts are awaited on the actors' object refs."""
+    """One Ray actor per role replica; attempts are awaited on the actors' object refs.
+
+    With a `cache` (`accord.roles.ray_runtime.ActorCache`), idle actors of the same role,
+    backend and options are taken from it instead of started, and `close` gives them back.
+    """
 
     def __init__(
-        self, specs: Sequence[AgentSpec], *, num_cpus: float = 0.0, max_restarts: int = 3
+        self,
+        specs: Sequence[AgentSpec],
+        *,
+        num_cpus: float = 0.0,
+        max_restarts: int = 3,
+        cache: ActorCache | None = None,
     ) -> None:
-        import ray
-
-        from accord.roles.actor import role_actor_class
-
-        cls = role_actor_class()
+        self._cache = cache
+        self._num_cpus, self._max_restarts = num_cpus, max_restarts
         self._actors: dict[str, _Replicas] = {}
+        self._keys: dict[str, list[Hashable | None]] = {}
+        self._reused: set[int] = set()  # ids of the handles taken from the cache
         placements = _node_placements()
         # the node each replica was asked for, by role (None: Ray's default placement)
         self.requested_nodes: dict[str, list[str | None]] = {}
         placed = 0
         for spec in specs:
-            handles = []
+            handles, keys = [], []
             for _ in range(spec.replicas):
                 strategy = placements[placed % len(placements)]
-                self.requested_nodes.setdefault(spec.role.name, []).append(
-                    getattr(strategy, "node_id", None)
+                node = getattr(strategy, "node_id", None)
+                self.requested_nodes.setdefault(spec.role.name, []).append(node)
+                key = actor_key(
+                    spec.role, spec.backend, spec.backend_options, num_cpus, max_restarts, node
                 )
-                try:
-                    handle = cls.options(
-                        num_cpus=num_cpus,
-                        max_restarts=max_restarts,
-                        max_task_retries=max_restarts,
-                        scheduling_strategy=strategy,
-                    ).remote(
-                        spec.role,
-                        backend_name=spec.backend,
-                        backend_options=dict(spec.backend_options),
-                    )
-                except TypeError as exc:  # Ray could not pickle an option for the actor
-                    self.close()
-                    raise _unsendable(spec, exc) from None
+                handle = cache.take(key) if cache else None
+                if handle is None:
+                    handle = self._start(spec, strategy)
+                else:
+                    self._reused.add(id(handle))
                 handles.append(handle)
+                keys.append(key)
                 placed += 1
             self._actors[spec.role.name] = _Replicas(handles)
-        # Surface construction errors (a missing model file, a bad option) here, at start.
+            self._keys[spec.role.name] = keys
+        self._check_started(specs, placements)
+
+    def _start(self, spec: AgentSpec, strategy: object) -> object:
+        """A new actor for `spec` placed by `strategy`."""
+        from accord.roles.actor import role_actor_class
+
         try:
-            ray.get([h.ping.remote() for r in self._actors.values() for h in r.handles])
-        except ray.exceptions.RayActorError as exc:
+            return (
+                role_actor_class()
+                .options(
+                    num_cpus=self._num_cpus,
+                    max_restarts=self._max_restarts,
+                    max_task_retries=self._max_restarts,
+                    scheduling_strategy=strategy,
+                )
+                .remote(
+                    spec.role,
+                    backend_name=spec.backend,
+                    backend_options=dict(spec.backend_options),
+                )
+            )
+        except TypeError as exc:  # Ray could not pickle an option for the actor
             self.close()
-            raise _startup_error(exc) from None
+            raise _unsendable(spec, exc) from None
+
+    def _check_started(self, specs: Sequence[AgentSpec], placements: list[object]) -> None:
+        """Surface construction errors (a missing model file, a bad option) here, at start;
+        a reused actor that died meanwhile is replaced by a new one."""
+        import ray
+
+        by_name = {s.role.name: s for s in specs}
+        fresh = {id(h) for r in self._actors.values() for h in r.handles} - self._reused
+        while True:
+            slots = [(n, i, h) for n, r in self._actors.items() for i, h in enumerate(r.handles)]
+            refs = [h.ping.remote() for _, _, h in slots]  # type: ignore[attr-defined]
+            dead = []
+            for (name, index, handle), ref in zip(slots, refs, strict=True):
+                try:
+                    ray.get(ref)
+                except ray.exceptions.RayActorError as exc:
+                    dead.append((name, index, handle, exc))
+            if not dead:
+                return
+            if any(id(handle) in fresh for _, _, handle, _ in dead):
+                self._cache = None  # nothing of a pool that failed to start is kept
+                self.close()
+                raise _startup_error(dead[0][3]) from None
+            for name, index, _, _ in dead:  # a reused actor that died: start a new one
+                node = self.requested_nodes[name][index]
+                strategy = next(
+                    (p for p in placements if getattr(p, "node_id", None) == node), placements[0]
+                )
+                handle = self._start(by_name[name], strategy)
+                fresh.add(id(handle))
+                self._actors[name].handles[index] = handle
 
     def roles(self) -> list[str]:
         """Names of the roles this pool can run."""
@@ -271,10 +324,16 @@ class RayPool:
         return list(_replicas_of(self._actors, role).handles)
 
     def close(self) -> None:
-        """Kill the pool's actors."""
+        """Give the pool's idle actors back to its cache, and kill the others (all of them
+        without a cache; an actor still running a call is never given back)."""
         import ray
 
-        for replicas in self._actors.values():
-            for handle in replicas.handles:
-                ray.kill(handle)
+        for name, replicas in self._actors.items():
+            keys = self._keys.get(name, [])
+            for index, handle in enumerate(replicas.handles):
+                key = keys[index] if index < len(keys) else None
+                if self._cache is not None and not replicas.busy[index]:
+                    self._cache.give_back(key, handle)
+                else:
+                    ray.kill(handle)
         self._actors.clear()
