@@ -69,6 +69,7 @@ lint: install
 	$(BIN)/ruff check accord tests benchmarks
 	$(BIN)/ruff format --check accord tests benchmarks
 	$(BIN)/lint-imports  # the layers of docs/ARCHITECTURE.md, no import cycles
+	$(BIN)/mypy  # settings in pyproject.toml [tool.mypy]
 
 format: install
 	$(BIN)/ruff format accord tests benchmarks

@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from accord.consensus.confidence import build_estimator
 from accord.consensus.normalise import number_value
@@ -101,7 +101,7 @@ class Point:
     accepted: float
 
 
-def _primary_correct(row: dict[str, object]) -> bool:
+def _primary_correct(row: dict[str, Any]) -> bool:
     if row["answer"] == row["decision_answer"]:
         return bool(row["correct"])
     expected = [e for e in str(row["expected"] or "").split(" | ") if e]
@@ -114,7 +114,7 @@ def _primary_correct(row: dict[str, object]) -> bool:
     return value is not None and any(value == number_value(e) for e in expected)
 
 
-def _item(row: dict[str, object]) -> Item:
+def _item(row: dict[str, Any]) -> Item:
     attempt = Attempt(
         task_id=str(row["task_id"]),
         role="primary",
@@ -122,23 +122,23 @@ def _item(row: dict[str, object]) -> Item:
         answer=str(row["answer"] or ""),
         raw=str(row["raw"] or ""),
         prompt_tokens=int(row["primary_tokens"]),
-        completion_tokens=0,  # type: ignore[call-overload]
+        completion_tokens=0,
         model_ms=0.0,
         seed=0,
         temperature=0.0,
         option_prob=row["option_prob"],
         mean_logprob=row["mean_logprob"],
         critic_score=row.get("critic_score"),
-    )  # type: ignore[arg-type]
+    )
     escalated = row["path"] == "escalated" or int(row.get("answers") or 1) > 1
     return Item(
         attempt,
         bool(row["verdict_ok"]),
         _primary_correct(row),
-        int(row["primary_tokens"]),  # type: ignore[call-overload]
+        int(row["primary_tokens"]),
         bool(row["correct"]) if escalated else None,
         int(row["decision_tokens"]) if escalated else None,
-    )  # type: ignore[call-overload]
+    )
 
 
 def load_history(db: str | Path) -> list[Item]:
@@ -295,7 +295,8 @@ def calibrate(
     if not items:
         raise ConfigError("no labelled history to calibrate on")
     correct = [i.primary_correct for i in items]
-    reliabilities, points = [], []
+    reliabilities: list[Reliability] = []
+    points: list[Point] = []
     for name in estimators:
         conf = confidences(items, name)
         reliabilities.append(reliability(name, conf, correct, bins))

@@ -19,7 +19,14 @@ from accord.consensus.coordinator import task_seed
 from accord.consensus.normalise import normalised
 from accord.consensus.records import Attempt, Task
 from accord.errors import ConfigError
-from accord.models.base import Backend, Message, OptionScores, create_backend
+from accord.models.base import (
+    Backend,
+    Completion,
+    CompletionRequest,
+    Message,
+    OptionScores,
+    create_backend,
+)
 from accord.roles.agent import RoleAgent
 
 VOTER_TEMPERATURE = 0.8
@@ -47,7 +54,7 @@ class MemoScores:
         self.hits = 0
         self._memo: dict[tuple[tuple[Message, ...], tuple[str, ...]], OptionScores] = {}
 
-    def complete(self, request):  # type: ignore[no-untyped-def]
+    def complete(self, request: CompletionRequest) -> Completion:
         """Pass through."""
         return self.inner.complete(request)
 
@@ -227,8 +234,8 @@ def record_samples(
             have.append(sample)
             unsaved.append(_attempt_row(item.key, label, seed, 0, sample))
             progress.advance(1, f"{item.item.id} primary")
-        voters = sum(s.attempt.kind == "voter" for s in have)
-        for index in range(voters, k):
+        recorded = sum(s.attempt.kind == "voter" for s in have)
+        for index in range(recorded, k):
             sample = recorder.sample(item.task, "voter", VOTER_TEMPERATURE, base + 1 + index)
             have.append(sample)
             unsaved.append(_attempt_row(item.key, label, seed, index, sample))

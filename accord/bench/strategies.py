@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from accord.consensus.policy import PolicySpec
 from accord.consensus.records import Decision, Task
 from accord.errors import ConfigError
 from accord.registry import Registry
+
+N = TypeVar("N", int, float)
 
 SWEEP = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 DEFAULT_THRESHOLD = 0.8
@@ -164,7 +166,7 @@ def parse_strategies(text: str) -> list[Strategy]:
     return list(seen.values())
 
 
-def _number(name: str, text: str, kind: type) -> float:
+def _number(name: str, text: str, kind: Callable[[str], N]) -> N:
     try:
         value = kind(text)
     except ValueError:

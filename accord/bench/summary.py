@@ -66,7 +66,7 @@ def summarise(
             overhead_ms=_mean([r.wall_ms - r.model_ms for r in items]),
             escalation=_mean([r.escalated for r in items]),
             cost_usd=_mean([r.cost_usd for r in items]),
-            flops=_mean([r.flops for r in items])
+            flops=_mean([r.flops or 0.0 for r in items])  # all known (below)
             if all(r.flops is not None for r in items)
             else None,
         )

@@ -11,6 +11,7 @@ from accord.bench.recorded import RecordedItem, is_recorded, load_recorded
 from accord.consensus.records import Task
 from accord.crews.datasets import Item, load_items
 from accord.errors import ConfigError
+from accord.models.items import AnswerType
 
 _NUMBER_TOKENS = 16  # "The answer is 12." and "3 + 4 = 7." fit; later rambling does not
 _TEXT_TOKENS = 24
@@ -57,7 +58,7 @@ def _key(item: Item, task: Task) -> str:
 
 def from_recorded(recorded: RecordedItem) -> BenchItem:
     """A recorded item as the bench runs it (a number task when its answers are numbers)."""
-    answer_type = "number" if recorded.kind == "number" else "text"
+    answer_type: AnswerType = "number" if recorded.kind == "number" else "text"
     item = Item(
         f"{recorded.task}-{recorded.id}", recorded.question, answer_type, (), recorded.targets
     )

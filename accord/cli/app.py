@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from accord.cli.common import (
     DEFAULT_DB,
@@ -23,8 +30,9 @@ from accord.cli.common import (
 from accord.errors import AccordError, ConfigError
 
 if TYPE_CHECKING:
-    import click
+    from typer import _click as click  # typer >= 0.26 vendors click: its Command is this one
 
+    from accord.consensus.records import Decision
     from accord.crews.crew import Crew
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -157,16 +165,15 @@ def run(
         console=shown,
         transient=True,
     )
-    bar: dict[str, int] = {}
+    bar: dict[str, TaskID] = {}
 
     def on_start(run_id: str, tasks: list) -> None:
         bar["id"] = progress.add_task(f"run {run_id}", total=len(tasks), last="")
 
-    def on_decision(task: object, decision: object) -> None:
-        d = decision  # type: ignore[assignment]
+    def on_decision(task: object, d: Decision) -> None:
         progress.update(
             bar["id"], advance=1, last=f"{d.task_id}: {d.path} ({len(d.attempts)} attempts)"
-        )  # type: ignore[attr-defined]
+        )
 
     ledger = Ledger(db, store_prompts=store_prompts)
     with progress:
@@ -308,8 +315,9 @@ app.add_typer(__import__("accord.cli.ui", fromlist=["x"]).ui_app)  # ui
 def _literal_help(group: click.Command) -> None:
     """Escape Rich markup in every help text, so that `accord[crewai]` shows as written."""
     for param in group.params:
-        if getattr(param, "help", None):
-            param.help = escape(param.help)  # type: ignore[attr-defined]
+        text = getattr(param, "help", None)  # options and typer's arguments carry help
+        if text:
+            param.help = escape(text)  # type: ignore[attr-defined]  # not on click.Parameter
     if group.help:
         group.help = escape(group.help)
     for sub in getattr(group, "commands", {}).values():

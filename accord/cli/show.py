@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,7 +38,9 @@ def load_decisions(path: Path, run_id: str, task_id: str | None) -> list[dict[st
     from accord.ledger.reader import open_readonly
 
     with open_readonly(path) as db:
-        if not db.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]:
+        if not (
+            db.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone() or (0,)
+        )[0]:
             raise ConfigError(
                 f"no run {run_id!r} in the ledger", path=path, hint="`accord ledger` lists the runs"
             )
@@ -80,7 +83,7 @@ def _field(label: str, value: object, style: str = "") -> Text:
     return text
 
 
-def _grid(rows: list[tuple[str, object]], style: str) -> Table:
+def _grid(rows: Sequence[tuple[str, object]], style: str) -> Table:
     """`label: value` rows whose values wrap under themselves."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style=style, no_wrap=True)
@@ -150,7 +153,8 @@ def decision_view(d: dict[str, Any], run_id: str, *, prompts: bool = True) -> Re
         if grouped:
             parts.append(_grid(grouped, "bold"))
     if d.get("expected") is not None:
-        mark = {True: " ✓", False: " ✗"}.get(d.get("correct"), "")
+        marks: dict[bool | None, str] = {True: " ✓", False: " ✗"}
+        mark = marks.get(d.get("correct"), "")
         parts.append(_field("expected", f"{d['expected']}{mark}"))
     parts.extend(Padding(attempt_view(a, prompts=prompts), (1, 0, 0, 0)) for a in d["attempts"])
     return Group(*parts)

@@ -14,7 +14,7 @@ from dataclasses import replace
 from accord.consensus.coordinator import Coordinator
 from accord.consensus.normalise import normalise_answer
 from accord.consensus.policy import PolicySpec
-from accord.consensus.records import ANSWER_KINDS, Decision, Task
+from accord.consensus.records import ANSWER_KINDS, Attempt, Decision, Task
 from accord.consensus.spending import DecisionSpend, RunSpend
 
 
@@ -76,7 +76,7 @@ class Cascade:
         """
         start = time.perf_counter()
         spent = DecisionSpend(self.spend)
-        attempts = []
+        attempts: list[Attempt] = []
         decisions: list[Decision] = []
         for tier in self.tiers:
             decisions.append(await tier.decide(task, policy or self.policy, spent=spent))

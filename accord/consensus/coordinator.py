@@ -18,7 +18,10 @@ from accord.consensus.records import (
     ANSWER_KINDS,
     BUDGET,
     Attempt,
+    AttemptKind,
     Decision,
+    Path,
+    Status,
     Task,
     Verdict,
     VoteGroup,
@@ -31,7 +34,7 @@ from accord.errors import ConfigError
 from accord.models.pricing import PriceTable
 
 if TYPE_CHECKING:
-    from accord.consensus.pool import AgentPool
+    from accord.consensus.pool import AgentPool, Kind
 
 ValidatorsFor = Callable[[Task], Sequence[Validator]]
 
@@ -40,7 +43,7 @@ FAILED = "attempt failed: "
 
 
 def failed_attempt(
-    task: Task, role: str, kind: str, temperature: float, seed: int, exc: Exception
+    task: Task, role: str, kind: AttemptKind, temperature: float, seed: int, exc: Exception
 ) -> Attempt:
     """The record of an attempt that raised: no answer, no tokens, the reason as verdict."""
     cause = getattr(exc, "cause", None)  # a Ray task error wraps the actor's exception
@@ -59,7 +62,7 @@ def failed_attempt(
         temperature=temperature,
         kind=kind,
         verdict=Verdict(False, reason),
-    )  # type: ignore[arg-type]
+    )
 
 
 def feedback_task(task: Task, rejected: Attempt) -> Task:
@@ -147,7 +150,7 @@ class _DecisionRun:
         self.spent = spent or DecisionSpend(coordinator.spend)
         self.answer = ""
         self.confidence = 0.0
-        self.path = "single"
+        self.path: Path = "single"
         self.stop_reason = ""
         self.tally = Tally(())
         self.consensus = policy.consensus_for(task.answer_type)
@@ -212,7 +215,7 @@ class _DecisionRun:
         return names
 
     async def _call(
-        self, role: str, task: Task, kind: str, temperature: float, seed: int
+        self, role: str, task: Task, kind: Kind, temperature: float, seed: int
     ) -> Attempt:
         """One attempt from the pool, abandoned at the time budget (TimeoutError)."""
         call = self.c.pool.attempt(
@@ -220,7 +223,7 @@ class _DecisionRun:
             task,
             kind=kind,
             temperature=temperature,
-            seed=seed,  # type: ignore[arg-type]
+            seed=seed,
         )
         left = self.spent.seconds_left()
         if left is None:
@@ -228,7 +231,7 @@ class _DecisionRun:
         return await asyncio.wait_for(call, max(left, 0.0))
 
     async def ask(
-        self, role: str, kind: str, temperature: float, index: int, *, task: Task | None = None
+        self, role: str, kind: Kind, temperature: float, index: int, *, task: Task | None = None
     ) -> Attempt:
         """One answer attempt, validated (critic roles included) and given a confidence."""
         seed = self.seed + index
@@ -241,7 +244,7 @@ class _DecisionRun:
         return await self._checked(raw)
 
     async def ask_many(
-        self, role: str, kind: str, temperature: float, first: int, n: int
+        self, role: str, kind: Kind, temperature: float, first: int, n: int
     ) -> list[Attempt]:
         """`n` answer attempts from one agent in one call (seeds first .. first+n-1)."""
         batched = getattr(self.c.pool, "attempts", None)
@@ -259,7 +262,7 @@ class _DecisionRun:
         return [await self._checked(raw) for raw in raws]
 
     def _failed(
-        self, role: str, kind: str, temperature: float, seed: int, exc: Exception
+        self, role: str, kind: Kind, temperature: float, seed: int, exc: Exception
     ) -> Attempt:
         if isinstance(exc, TimeoutError):
             limit = self.spent.exhausted() or "seconds"
@@ -400,7 +403,7 @@ class _DecisionRun:
         # at least one sample while nothing is in flight (the limit is not reached yet)
         return max(0 if in_flight else 1, math.ceil(min(room) - in_flight))
 
-    async def vote(self, seeded: list[Attempt], *, path: str) -> None:
+    async def vote(self, seeded: list[Attempt], *, path: Path) -> None:
         """Draw voter attempts in parallel until the stopping rule or a budget ends the vote.
 
         Attempts already in flight when the vote ends are awaited and counted: their compute
@@ -470,7 +473,7 @@ class _DecisionRun:
             )
             for a in answers
         )
-        status = "accepted" if valid else "unresolved"
+        status: Status = "accepted" if valid else "unresolved"
         failures = [a.verdict.reason for a in answers if a.verdict.reason.startswith(FAILED)]
         if not valid and failures and len(failures) == len(answers) and not self.over_budget:
             self.stop_reason = failures[-1]
@@ -481,7 +484,7 @@ class _DecisionRun:
             confidence=self.confidence,
             path=self.path,
             stop_reason=self.stop_reason,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             policy=policy.label,
             attempts=tuple(self.attempts),
             wall_ms=wall_ms,

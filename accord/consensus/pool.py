@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import Protocol
 
-from accord.consensus.records import Attempt, Task
+from accord.consensus.records import Attempt, AttemptKind, Task
 
-Kind = Literal["primary", "voter"]
+Kind = AttemptKind  # a pool runs every kind of attempt: primary, voter, retry, critic, judge
 
 
 class AgentPool(Protocol):

@@ -20,7 +20,9 @@ def consensus_problems(spec: CrewSpec) -> list[Problem]:
 
     roles = [r.name for r in spec.roles]
     problems: list[Problem] = []
-    places = [(("policy", "consensus"), spec.policy.consensus)]
+    places: list[tuple[tuple[str | int, ...], ConsensusSpec | None]] = [
+        (("policy", "consensus"), spec.policy.consensus)
+    ]
     for i, task in enumerate(spec.tasks):
         places.append((("tasks", i, "consensus"), task.consensus))
         if task.policy is not None:

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from accord.errors import ConfigError
+from accord.models.items import ANSWER_TYPES, AnswerType, is_answer_type
 from accord.models.items import Item as Item  # re-exported: its home before the layers
-
-ANSWER_TYPES = ("text", "number", "choice")
 
 
 def _is_number(text: str) -> bool:
@@ -35,7 +34,7 @@ def _bigbench_item(
     index: int,
     example: Any,
     stem: str,
-    prefer: str | None,
+    prefer: AnswerType | None,
     path: Path,
     require_labels: bool,
 ) -> Item:
@@ -69,7 +68,7 @@ def _bigbench_item(
     if not targets and require_labels:
         raise bad("has no `target` and no `target_scores`: nothing to grade against")
     kind = prefer or ("number" if targets and all(_is_number(t) for t in targets) else "text")
-    return Item(f"{stem}-{index}", text, kind, (), targets)  # type: ignore[arg-type]
+    return Item(f"{stem}-{index}", text, kind, (), targets)
 
 
 MAX_JSON_BYTES = 64 * 1024 * 1024  # a BIG-bench file is parsed whole; JSONL is streamed
@@ -77,7 +76,7 @@ MAX_LINE_BYTES = 1024 * 1024
 
 
 def load_items(
-    path: str | Path, *, prefer: str | None = None, require_labels: bool = False
+    path: str | Path, *, prefer: AnswerType | None = None, require_labels: bool = False
 ) -> list[Item]:
     """Items from a BIG-bench JSON task file or a JSONL file of {input, target|choices}.
 
@@ -89,7 +88,7 @@ def load_items(
 
 
 def iter_items(
-    path: str | Path, *, prefer: str | None = None, require_labels: bool = False
+    path: str | Path, *, prefer: AnswerType | None = None, require_labels: bool = False
 ) -> Iterator[Item]:
     """The items of `load_items`, one at a time: a JSONL file is read line by line, so taking
     the first N items of a huge file reads only those lines."""
@@ -171,7 +170,7 @@ def _iter_jsonl(path: Path, stem: str) -> Iterator[Item]:
         kind = row.get("answer_type") or (
             "choice" if choices else ("number" if all(_is_number(t) for t in targets) else "text")
         )
-        if kind not in ANSWER_TYPES:
+        if not is_answer_type(kind):
             raise bad(f"answer_type {kind!r} is not one of {', '.join(ANSWER_TYPES)}")
         item_id = str(row.get("id", f"{stem}-{line_no}"))
         yield Item(item_id, str(row["input"]), kind, choices, targets)

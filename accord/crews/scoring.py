@@ -125,5 +125,5 @@ def is_correct(
         return _similar(answer, expected, spec)
     if spec.mode == "judge":
         return _judged(answer, expected, spec)
-    got = normalise(answer, answer_type)
-    return bool(got) and any(got == normalise(e, answer_type) for e in expected)
+    written = normalise(answer, answer_type)
+    return bool(written) and any(written == normalise(e, answer_type) for e in expected)

@@ -114,7 +114,7 @@ def _chain(
     extra = options.get(nested) if nested else None
     if isinstance(extra, Mapping):
         rest.update(extra)
-        rest_where.update({k: (*loc, nested, k) for k in extra})  # type: ignore[misc]
+        rest_where.update({k: (*loc, nested, k) for k in extra})
     inner = options.get("inner", default)
     if isinstance(inner, str):
         yield from _chain(loc, inner, rest, rest_where)

@@ -14,7 +14,7 @@ from accord.errors import ConfigError
 MAX_BYTES = 5 * 1024 * 1024
 MAX_NODES = 200_000
 
-Loc = tuple[str | int, ...]
+Loc = tuple[str | int | float | None, ...]  # keys of a YAML mapping: any plain scalar
 
 
 @dataclass

@@ -130,7 +130,8 @@ class CrewAIAgentBackend:
 
     def _usage_so_far(self) -> tuple[int, int]:
         llm = getattr(self.agent, "llm", None)
-        summary = llm.get_token_usage_summary() if hasattr(llm, "get_token_usage_summary") else None
+        usage_summary = getattr(llm, "get_token_usage_summary", None)
+        summary = usage_summary() if usage_summary is not None else None
         if summary is None:
             return 0, 0
         return int(summary.prompt_tokens), int(summary.completion_tokens)

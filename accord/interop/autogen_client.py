@@ -51,7 +51,7 @@ def _client_class() -> type:
     """`AccordChatCompletionClient` (built on first use, importing autogen_core)."""
     models = require("autogen_core.models")
 
-    class AccordChatCompletionClient(models.ChatCompletionClient):  # type: ignore[misc, name-defined]
+    class AccordChatCompletionClient(models.ChatCompletionClient):  # type: ignore[name-defined]  # autogen_core, loaded at run time
         """AutoGen model client answering with an accord backend."""
 
         def __init__(

@@ -267,7 +267,10 @@ class _Importer:
 
 
 def _yaml_error(doc: Any) -> ErrorAt:
-    return lambda loc, message, hint=None: doc.error(loc, message, hint)
+    def error_at(loc: Loc, message: str, hint: str | None = None) -> ConfigError:
+        return doc.error(loc, message, hint)
+
+    return error_at
 
 
 def _json_error(path: Path, prefix: Loc = ()) -> ErrorAt:
@@ -399,7 +402,7 @@ def import_crewai(
     if problems:
         loc, message, hint = problems[0]
         raise ConfigError(f"{'.'.join(map(str, loc))}: {message}", path=project.agents, hint=hint)
-    warnings = ()
+    warnings: tuple[str, ...] = ()
     if importer.unsupported:
         warnings = (
             "CrewAI fields accord does not support were ignored: "

@@ -271,7 +271,7 @@ class _Chain:
     ) -> None:
         self.run_id, self.events, self.head, self.key = run_id, events, head, key
         self.valid = [e.hash == e.expected_hash(key) for e in events]
-        self.by_hash = {}
+        self.by_hash: dict[str, int] = {}
         for i, e in enumerate(events):
             self.by_hash.setdefault(e.hash, i)
         self.next: dict[str, list[int]] = {}

@@ -53,12 +53,13 @@ class KnowledgeGraph:
             ).fetchone()
             if same is not None:
                 return int(same[0])
-            (triple_id,) = db.execute(
+            inserted = db.execute(
                 "INSERT INTO memory_triples (crew, subject, relation, object, item_id, run_id, "
                 "task_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 [crew, subject, relation, obj, item_id, run_id, task_id, now()],
             ).fetchone()
-        return int(triple_id)
+        assert inserted is not None  # INSERT ... RETURNING gives one row
+        return int(inserted[0])
 
     def neighbours(
         self, entity: str, *, depth: int = 1, crew: str | None = None, limit: int = 200

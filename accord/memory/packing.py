@@ -99,8 +99,8 @@ def pack(
     ranked = sorted(candidates, key=lambda c: (-c.score, -c.recency, c.ref))
     used = count(HEADER)
     if not ranked or budget <= used:
-        entries = tuple(PackEntry(c.ref, c.kind, c.source, "omitted", 0, c.score) for c in ranked)
-        return Packed("", entries, budget, 0)
+        omit = tuple(PackEntry(c.ref, c.kind, c.source, "omitted", 0, c.score) for c in ranked)
+        return Packed("", omit, budget, 0)
     lines: list[str] = [HEADER]
     entries: list[PackEntry] = []
     omitted = 0

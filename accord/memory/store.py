@@ -154,7 +154,7 @@ class MemoryStore:
                     [item_id, self.embedder.name],
                 )
             else:
-                (item_id,) = db.execute(
+                inserted = db.execute(
                     "INSERT INTO memory_items (crew, role, kind, text, verified, source, run_id, "
                     "task_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     [
@@ -169,6 +169,8 @@ class MemoryStore:
                         created_at or now(),
                     ],
                 ).fetchone()
+                assert inserted is not None  # INSERT ... RETURNING gives one row
+                (item_id,) = inserted
             db.execute(
                 f"INSERT INTO {table} VALUES (?, ?, ?)",
                 [item_id, self.embedder.name, vector.tolist()],
@@ -240,7 +242,7 @@ class MemoryStore:
         exclude_run: str | None = None,
         run_id: str | None = None,
     ) -> tuple[str, list[Any]]:
-        clauses, params = ["TRUE"], []
+        clauses, params = ["TRUE"], list[Any]()
         for column, value in (
             ("i.crew", crew),
             ("i.role", role),
@@ -336,7 +338,7 @@ class MemoryStore:
         everything: bool,
     ) -> int:
         """Triples of the forgotten memories, and those matching the same crew/run/age."""
-        clauses, params = ["item_id IN (SELECT id FROM _forget)"], []
+        clauses, params = ["item_id IN (SELECT id FROM _forget)"], list[Any]()
         if not ids and (crew or run_id or before or everything):
             match = ["TRUE"]
             for column, value in (("crew", crew), ("run_id", run_id)):

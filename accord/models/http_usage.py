@@ -55,12 +55,12 @@ def read_usage(body: dict[str, Any], *, wall_ms: float, model: str) -> Usage:
     if counts["cached_prompt_tokens"] > counts["prompt_tokens"]:
         counts["cached_prompt_tokens"] = counts["prompt_tokens"]
         clamped.append("cached_prompt_tokens")
-    name = body.get("model")
+    reported = body.get("model")
     return Usage(
         counts["prompt_tokens"],
         counts["completion_tokens"],
         wall_ms,
-        name if isinstance(name, str) and name else model,
+        reported if isinstance(reported, str) and reported else model,
         cached_prompt_tokens=counts["cached_prompt_tokens"],
         clamped=tuple(clamped),
     )

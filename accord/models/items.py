@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeGuard
+
+AnswerType = Literal["text", "number", "choice"]
+ANSWER_TYPES: tuple[AnswerType, ...] = ("text", "number", "choice")
+
+
+def is_answer_type(value: object) -> TypeGuard[AnswerType]:
+    """Whether `value` names one of the answer types an item can have."""
+    return value in ANSWER_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,6 +20,6 @@ class Item:
 
     id: str
     prompt: str
-    answer_type: Literal["text", "number", "choice"]
+    answer_type: AnswerType
     choices: tuple[str, ...]
     targets: tuple[str, ...]

@@ -195,7 +195,8 @@ class LlamaBackend:
 
     def _prompt_tokens(self, messages: tuple[Message, ...]) -> list[int]:
         formatted = self._format(
-            messages=[{"role": m.role, "content": m.content} for m in messages]
+            # llama_cpp types messages as a TypedDict per role; ours has its role at run time
+            messages=[{"role": m.role, "content": m.content} for m in messages]  # type: ignore[misc]
         )
         return self._llm.tokenize(formatted.prompt.encode(), add_bos=False, special=True)
 

@@ -17,6 +17,7 @@ import threading
 import zipfile
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -86,7 +87,7 @@ class MiniLMEmbedder:
         self.batch = batch
         self._lock = threading.Lock()
         self._weights: dict[str, np.ndarray] | None = None
-        self._tokenizer: object | None = None
+        self._tokenizer: Any = None  # a tokenizers.Tokenizer once loaded (imported lazily)
 
     def _load(self) -> dict[str, np.ndarray]:
         if self._weights is None:
@@ -160,7 +161,7 @@ class MiniLMEmbedder:
             out = []
             for start in range(0, len(texts), self.batch):
                 chunk = [t or " " for t in texts[start : start + self.batch]]
-                encoded = self._tokenizer.encode_batch(chunk)  # type: ignore[attr-defined]
+                encoded = self._tokenizer.encode_batch(chunk)
                 length = max(len(e.ids) for e in encoded)
                 ids = np.zeros((len(chunk), length), dtype=np.int64)
                 mask = np.zeros((len(chunk), length), dtype=np.float32)

@@ -33,7 +33,7 @@ def _reply(value: object) -> Reply:
     if isinstance(value, Scripted):
         return value
     if isinstance(value, Mapping):
-        return Scripted(str(value.get("text", "")), float(value.get("prob", 0.9)))  # type: ignore[arg-type]
+        return Scripted(str(value.get("text", "")), float(value.get("prob", 0.9)))
     return str(value)
 
 
@@ -68,6 +68,7 @@ class ScriptedBackend:
         self.model = model
         self.latency_s = latency_s
         self.default = default
+        self._script: Mapping[str, ScriptEntry] | ScriptFunction
         if script is None or callable(script):
             self._script = script if script is not None else {}
         else:

@@ -18,7 +18,7 @@ import math
 import random
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from accord.errors import BackendError
@@ -119,7 +119,7 @@ class SimulatedBackend:
     ) -> None:
         base = population or Population()
         if confidence is not None and confidence != base.confidence:
-            base = Population(**{**_fields(base), "confidence": confidence})
+            base = replace(base, confidence=confidence)
         self.population = base
         self.skill = skill
         self.model = model
@@ -172,7 +172,3 @@ class SimulatedBackend:
         return OptionScores(
             flat, Usage(prompt * len(options), 0, 0.0, self.model), (1,) * len(options)
         )
-
-
-def _fields(population: Population) -> dict[str, object]:
-    return {f: getattr(population, f) for f in population.__dataclass_fields__}

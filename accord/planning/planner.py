@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from accord.consensus.confidence import estimators
 from accord.consensus.records import Attempt, Decision, Task, Verdict
+from accord.consensus.records import Path as DecisionPath
 from accord.consensus.voting import Tally
 from accord.planning.fence import OPEN, RULE, fence
 from accord.planning.plan import Plan, PlanParseError, parse_plan
@@ -172,7 +173,8 @@ class Planner:
         """Plan, replan with the validator's reasons, and vote when replanning fails."""
         start = time.perf_counter()
         attempts: list[Attempt] = []
-        feedback, problems = req.feedback, []
+        feedback = req.feedback
+        problems: list[Problem] = []
         for round_ in range(self.max_replans + 1):
             header = req.header if round_ == 0 else f"{req.header} RETRY {round_}"
             task = self._task(req, header, feedback)
@@ -181,7 +183,7 @@ class Planner:
             )
             attempts.append(attempt)
             if plan is not None and not problems:
-                path = "single" if round_ == 0 else "escalated"
+                path: DecisionPath = "single" if round_ == 0 else "escalated"
                 return PlanningResult(
                     plan,
                     self._decision(
@@ -243,7 +245,7 @@ class Planner:
         attempts: list[Attempt],
         answer: str,
         confidence: float,
-        path: str,
+        path: DecisionPath,
         reason: str,
         start: float,
     ) -> Decision:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Literal
 
-from accord.consensus.records import Attempt, Task
+from accord.consensus.records import Attempt, AttemptKind, Task
 from accord.errors import AccordError, BackendError
 from accord.models.base import (
     Backend,
@@ -128,7 +128,7 @@ class RoleAgent:
             name = getattr(self.backend, "name", type(self.backend).__name__)
             raise BackendError(name, f"{type(exc).__name__}: {exc}") from exc
 
-    def _choose(self, task: Task, kind: str, temperature: float, seed: int) -> Attempt:
+    def _choose(self, task: Task, kind: AttemptKind, temperature: float, seed: int) -> Attempt:
         messages = build_messages(self.role, task)
         scores = self.backend.score(messages, task.choices)
         return self._chosen(task, kind, temperature, seed, scores, messages)
@@ -136,7 +136,7 @@ class RoleAgent:
     def _chosen(
         self,
         task: Task,
-        kind: str,
+        kind: AttemptKind,
         temperature: float,
         seed: int,
         scores: OptionScores,
@@ -158,7 +158,7 @@ class RoleAgent:
             seed=seed,
             temperature=temperature,
             kind=kind,
-            option_prob=probs[index],  # type: ignore[arg-type]
+            option_prob=probs[index],
             messages=_pairs(messages),
         )
 
@@ -170,7 +170,7 @@ class RoleAgent:
             seed=seed,
         )
 
-    def _generate(self, task: Task, kind: str, temperature: float, seed: int) -> Attempt:
+    def _generate(self, task: Task, kind: AttemptKind, temperature: float, seed: int) -> Attempt:
         request = self._request(task, temperature, seed)
         completion = self.backend.complete(request)
         return self._generated(task, kind, temperature, seed, completion, request.messages)
@@ -178,7 +178,7 @@ class RoleAgent:
     def _generated(
         self,
         task: Task,
-        kind: str,
+        kind: AttemptKind,
         temperature: float,
         seed: int,
         completion: Completion,
@@ -198,7 +198,7 @@ class RoleAgent:
             cached_prompt_tokens=usage.cached_prompt_tokens,
             seed=seed,
             temperature=temperature,
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             mean_logprob=sum(lps) / len(lps) if lps else None,
             min_logprob=min(lps) if lps else None,
             messages=_pairs(messages),

@@ -35,7 +35,7 @@ class AgentSpec:
 class _Replicas:
     """Replicas of one role with a count of calls in flight, to pick the least busy."""
 
-    def __init__(self, handles: Sequence[object]) -> None:
+    def __init__(self, handles: Sequence[Any]) -> None:  # Ray actor handles or agents
         self.handles = list(handles)
         self.busy = [0] * len(self.handles)
 
@@ -157,7 +157,7 @@ class LocalPool:
         """`method` of the least busy replica of `role`, which is busy until the call ends."""
         replicas = _replicas_of(self._agents, role)
         index = replicas.acquire()
-        agent: RoleAgent = replicas.handles[index]  # type: ignore[assignment]
+        agent: RoleAgent = replicas.handles[index]
         if self._threads:
             return await _on_replica(replicas, index, self._in_thread(agent, method, **kwargs))
         try:

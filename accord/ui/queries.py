@@ -25,7 +25,7 @@ class RunFilter:
 
     def where(self, alias: str = "r") -> tuple[str, list[Any]]:
         """A SQL condition on runs `alias`, and its parameters."""
-        terms, params = ["TRUE"], []
+        terms, params = ["TRUE"], list[Any]()
         if self.crew:
             terms.append(f"{alias}.crew = ?")
             params.append(self.crew)
@@ -277,7 +277,7 @@ def recorded_tally(
             model
             for model, groups in reversed(rebuilt.items())
             if {g.answer: float(g.votes) for g in groups} == counts
-            or {g.answer: round(g.weight, 9) for g in groups}
+            or {g.answer: round(g.weight or 0.0, 9) for g in groups}  # rebuilt: always weighed
             == {k: round(n, 9) for k, n in counts.items()}
         ),
         None,
