@@ -165,7 +165,7 @@ class MemoryCoordinator:
     @property
     def spend(self) -> RunSpend:
         """The wrapped decider's spending."""
-        return self.inner.spend  # type: ignore[no-any-return]
+        return self.inner.spend
 
     async def decide(self, task: Task, policy: PolicySpec | None = None) -> Decision:
         """Decide `task` with memory in its prompt, then remember the decision."""
