@@ -263,7 +263,7 @@ class RayPool:
         fresh = {id(h) for r in self._actors.values() for h in r.handles} - self._reused
         while True:
             slots = [(n, i, h) for n, r in self._actors.items() for i, h in enumerate(r.handles)]
-            refs = [h.ping.remote() for _, _, h in slots]  # type: ignore[attr-defined]
+            refs = [h.ping.remote() for _, _, h in slots]
             dead = []
             for (name, index, handle), ref in zip(slots, refs, strict=True):
                 try:
