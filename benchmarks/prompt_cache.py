@@ -178,6 +178,7 @@ def main() -> int:
         f"fresh: {wall['fresh'] / wall['one']:.2f}x); {batched_same} of {samples} batched "
         "samples have the text of the one-at-a-time sample of their seed"
     )
+    model_name = backends["fresh"].model
     http = None
     if args.http:
         from prompt_cache_http import run_http
@@ -193,7 +194,7 @@ def main() -> int:
             "n": args.n,
             "temperature": args.temperature,
             "threads": args.threads,
-            "model": backends["fresh"].model,
+            "model": model_name,
             "mean_prompt_tokens": statistics.mean(prompt_tokens),
             "modes": figures,
             "identical": identical,
