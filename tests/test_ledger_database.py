@@ -318,3 +318,50 @@ def test_a_current_schema_is_not_migrated_again_and_a_new_migration_is_applied()
         "m_extra"
     ]
     assert db.execute("SELECT count(*) FROM extra").fetchall() == [(0,)]
+
+
+def test_a_new_ledger_opens_in_the_duckdb_1_5_cli_format(ledger_path: Path) -> None:
+    """duckdb-cli 1.5.x (the newest on PyPI) refuses files in DuckDB 2.0's format; a new ledger
+    is written in 1.5's (checked by hand with duckdb 1.5.6 reading a crew run's ledger)."""
+    Ledger(ledger_path).close()
+    rows = _raw(ledger_path, "SELECT * FROM duckdb_databases() WHERE NOT internal")
+    versions = [v.get("storage_version") for row in rows for v in row if isinstance(v, dict)]
+    assert "v1.5.0+" in versions, rows
+
+
+def test_a_database_that_is_not_a_ledger_gets_no_ledger_tables(tmp_path: Path) -> None:
+    theirs = tmp_path / "theirs.duckdb"
+    with duckdb.connect(str(theirs)) as db:
+        db.execute("CREATE TABLE customers (id INTEGER)")
+    with pytest.raises(ConfigError, match=r"not an accord ledger.*customers"):
+        Ledger(theirs).start_run("c")
+    tables = _raw(theirs, "SELECT table_name FROM duckdb_tables() ORDER BY 1")
+    assert tables == [("customers",)]
+    bench_first = tmp_path / "bench.duckdb"  # accord's own tables are no reason to refuse
+    from accord.bench.store import BenchStore
+
+    BenchStore(bench_first)
+    ledger = Ledger(bench_first)
+    ledger.finish_run(ledger.start_run("c"))
+    assert _raw(bench_first, "SELECT status FROM runs") == [("finished",)]
+
+
+def test_out_of_range_counts_from_a_server_are_clamped_and_say_so(ledger_path: Path) -> None:
+    from dataclasses import replace
+
+    plain = _decision("t1")
+    wild = replace(plain.attempts[0], prompt_tokens=10**30, completion_tokens=-5, seed=2**70)
+    ledger = Ledger(ledger_path)
+    run = ledger.start_run("c")
+    ledger.record(run, replace(plain, attempts=(wild,)))
+    ledger.record(run, _decision("t2"))
+    ledger.finish_run(run)
+    assert ledger.rejected == []
+    row = _raw(
+        ledger_path,
+        "SELECT a.prompt_tokens, a.completion_tokens, a.seed, a.verdict_reason, d.prompt_tokens "
+        "FROM attempts a JOIN decisions d USING (run_id, task_id) WHERE task_id = 't1'",
+    )[0]
+    assert row[:3] == (2**53, 0, 2**70 % 2**63) and row[4] == 2**53
+    assert "clamped" in str(row[3]) and "completion_tokens=-5" in str(row[3])
+    assert _count(ledger_path, run) == 2

@@ -29,6 +29,15 @@ class Migrations:
         """Apply the migrations not yet recorded in `db`; return the names applied."""
         return apply_migrations(db, self.steps, self.table)
 
+    def apply_if(self, db: duckdb.DuckDBPyConnection, check: Callable[[], object]) -> list[str]:
+        """`apply`, calling `check` first when `db` has none of these migrations yet (a new
+        database, or someone else's: `check` raises to refuse it)."""
+        try:
+            db.execute(f"SELECT 1 FROM {self.table} LIMIT 0")
+        except duckdb.CatalogException:
+            check()
+        return self.apply(db)
+
 
 def apply_migrations(
     db: duckdb.DuckDBPyConnection, migrations: list[tuple[str, Migration]], table: str

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 
+from accord.errors import ConfigError
 from accord.ledger.migrations import Migration, Migrations, apply_migrations
 
 migration = Migrations("schema_migrations")
@@ -77,9 +78,34 @@ def m001_runs_decisions_attempts(db: duckdb.DuckDBPyConnection) -> None:
         )""")
 
 
+# tables accord itself puts in a ledger file (the bench's, memory's, tools' keys)
+_ACCORD_TABLE = ("bench_", "memory_", "audit_", "idempotency_keys", "schema_migrations")
+
+
 def migrate(db: duckdb.DuckDBPyConnection, *, path: str | Path | None = None) -> list[str]:
-    """Apply the ledger migrations not yet recorded in `db`; return the names applied."""
-    return migration.apply(db)
+    """Apply the ledger migrations not yet recorded in `db`; return the names applied.
+
+    A database that holds tables of its own and no ledger is refused (ConfigError): ledger
+    tables are not added to someone else's database.
+    """
+    applied = migration.apply_if(db, lambda: _refuse_foreign(db, path))
+    return applied
+
+
+def _refuse_foreign(db: duckdb.DuckDBPyConnection, path: str | Path | None) -> None:
+    tables = db.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "UNION ALL SELECT view_name FROM duckdb_views() "
+        "WHERE database_name = current_database() AND NOT internal"
+    ).fetchall()
+    foreign = sorted(t for (t,) in tables if not t.startswith(_ACCORD_TABLE))
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise ConfigError(
+            f"not an accord ledger: the database holds other tables ({shown}) and no ledger",
+            path=path,
+            hint="pass --db a new file or the ledger accord wrote (default .accord/ledger.duckdb)",
+        )
 
 
 @migration

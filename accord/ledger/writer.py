@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,18 @@ from typing import Any
 import duckdb
 
 from accord.consensus.records import Attempt, Decision
+from accord.errors import RunError
 from accord.ledger.audit_seal import seal_run
 from accord.ledger.batch import Batch, Rejected, write_batch
 from accord.ledger.database import Database
-from accord.ledger.rows import ATTEMPT_FIELDS, prompt_json, votes_json
+from accord.ledger.rows import (
+    ATTEMPT_FIELDS,
+    COUNT_MAX,
+    clamp_count,
+    clamp_seed,
+    prompt_json,
+    votes_json,
+)
 from accord.ledger.schema import migrate
 from accord.models.pricing import PriceTable
 
@@ -365,10 +374,26 @@ class Ledger:
     def _write(self, batch: Batch) -> int:
         if batch.empty():
             return 0
-        with self.connect() as db:
-            written, rejected = write_batch(db, batch)
+        try:
+            with self.connect() as db:
+                written, rejected = write_batch(db, batch)
+        except (duckdb.IOException, duckdb.TransactionException, OSError) as exc:
+            raise LedgerWriteError(self.path, exc) from exc
         self.rejected.extend(rejected)
         return written
+
+
+class LedgerWriteError(RunError):
+    """The ledger file could not be written (a full disk, say); the rows are kept queued."""
+
+    def __init__(self, path: str, cause: BaseException) -> None:
+        self.path = path
+        self.reason = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        super().__init__(
+            f"{path}: cannot write the ledger: {self.reason} (what this process decided is "
+            "kept for its next write; if it ends first, `accord run ... --resume RUN` "
+            "decides the rest again once the disk has room)"
+        )
 
 
 class RunLog:
@@ -402,16 +427,45 @@ def _is_interrupt(exc: BaseException) -> bool:
     return isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)
 
 
+def _fitted(a: Attempt) -> tuple[Attempt, str]:
+    """`a` with counts a BIGINT holds and a budget can trust (tokens in [0, 2**53], a seed
+    in [0, 2**63)), and a note of what had to change ("" when nothing did)."""
+    fixes: dict[str, int] = {}
+    for name in ("prompt_tokens", "completion_tokens", "cached_prompt_tokens"):
+        value, changed = clamp_count(getattr(a, name))
+        if changed:
+            fixes[name] = value
+    seed, changed = clamp_seed(a.seed)
+    if changed:
+        fixes["seed"] = seed
+    if not fixes:
+        return a, ""
+    note = "clamped " + ", ".join(f"{k}={getattr(a, k)!r}" for k in fixes)
+    return replace(a, **fixes), note  # type: ignore[arg-type]
+
+
 def _attempt_row(
     run_id: str, task_id: str, index: int, a: Attempt, prices: PriceTable, prompts: bool
 ) -> tuple[Any, ...]:
+    if (
+        type(a.seed) is not int
+        or a.seed < 0
+        or a.seed > COUNT_MAX
+        or a.prompt_tokens < 0
+        or a.completion_tokens < 0
+        or a.tokens > COUNT_MAX
+    ):  # rare: check in full
+        a, note = _fitted(a)
+    else:
+        note = ""
+    reason = a.verdict.reason if not note else "; ".join(p for p in (a.verdict.reason, note) if p)
     return (
         run_id,
         task_id,
         index,
         *(getattr(a, name) for name in _STORED),
         a.verdict.ok,
-        a.verdict.reason,
+        reason,
         prompt_json(a) if prompts else None,
         # money as billed (every prompt token sent); FLOPs as computed (cached prompt tokens
         # were not evaluated again)
