@@ -61,3 +61,25 @@ def test_interop_backends_come_from_accords_own_entry_point() -> None:
     declared = {p.name: p.value for p in entry_points(group="accord.backends")}
     assert declared.get("interop") == "accord.interop.plugin:register_backends"
     assert {"crewai-agent", "autogen-agent"} <= set(backends.names())
+
+
+def test_a_registered_crew_format_is_what_crew_from_path_reads(tmp_path: Path) -> None:
+    from accord import Crew
+    from accord.crews.loader import load_crew
+    from accord.crews.sources import ImportedCrew, crew_sources
+
+    demo = Path(__file__).parent.parent / "configs" / "demo.yaml"
+
+    def toy(*, path: str | Path, inputs: object = None) -> ImportedCrew | None:
+        if Path(path).suffix != ".toy":
+            return None  # not this format: the next one (or accord's YAML) reads it
+        spec = load_crew(demo).model_copy(update={"name": "from-toy"})
+        return ImportedCrew(spec, ("toy format",), str(path), Path(path).parent)
+
+    crew_sources.add("toy", toy)
+    (tmp_path / "crew.toy").write_text("anything")
+    crew = Crew.from_path(tmp_path / "crew.toy")
+    assert crew.spec.name == "from-toy"
+    assert crew.warnings[0] == "toy format"
+    assert "crewai" in crew_sources  # accord's own CrewAI import, registered the same way
+    assert Crew.from_path(demo).spec.name == load_crew(demo).name

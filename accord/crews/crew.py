@@ -21,6 +21,7 @@ from accord.crews.plan import agent_specs, expand_sources
 from accord.crews.resume import cancel_on_signals, stored_decisions
 from accord.crews.runner import Decider, GraphRunner
 from accord.crews.scoring import is_correct
+from accord.crews.sources import import_crew
 from accord.crews.spec import CrewSpec, ModelSpec, RoleSpec, TaskSpec
 from accord.errors import ConfigError, RunInterrupted
 from accord.ledger.audit_unsafe import audit_unsafe_runs
@@ -124,12 +125,9 @@ class Crew:
     @classmethod
     def from_path(cls, path: str | Path, *, inputs: dict[str, str] | None = None) -> Crew:
         """An accord crew file, or a CrewAI project (folder, config/*.yaml or crew.jsonc)."""
-        from accord.interop.crewai_import import find_project, import_crewai
-
-        project = find_project(path)
-        if project is None:
+        imported = import_crew(path, inputs=inputs)  # formats in accord.crews.sources
+        if imported is None:
             return cls.from_yaml(path)
-        imported = import_crewai(path, inputs=inputs, project=project)
         crew = cls(imported.spec, base_dir=imported.base_dir, source=imported.source)
         crew.warnings = (*imported.warnings, *consensus_warnings(crew.spec))
         return crew

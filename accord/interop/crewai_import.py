@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from accord.crews.loader import check_references, validate_spec
-from accord.crews.spec import CrewSpec, ModelSpec
+from accord.crews.sources import ImportedCrew as ImportedCrew  # re-exported
+from accord.crews.spec import ModelSpec
 from accord.crews.yamlsource import Loc, load_marked
 from accord.errors import ConfigError
 from accord.interop import jsonc
@@ -53,16 +54,6 @@ class CrewAIProject:
     root: Path
     agents: Path
     tasks: Path | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ImportedCrew:
-    """An imported crew: the spec, what was not carried over, and where it came from."""
-
-    spec: CrewSpec
-    warnings: tuple[str, ...]
-    source: str
-    base_dir: Path
 
 
 ErrorAt = Callable[[Loc, str, str | None], ConfigError]
