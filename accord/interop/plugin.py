@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from accord.models.base import Backend
 from accord.registry import Registry
@@ -21,16 +21,16 @@ if TYPE_CHECKING:
     from accord.crews.sources import ImportedCrew
 
 
-def _crewai_agent(**options: object) -> Backend:
+def _crewai_agent(**options: Any) -> Backend:
     from accord.interop.agents import CrewAIAgentBackend
 
-    return CrewAIAgentBackend(**options)  # type: ignore[arg-type]
+    return CrewAIAgentBackend(**options)
 
 
-def _autogen_agent(**options: object) -> Backend:
+def _autogen_agent(**options: Any) -> Backend:
     from accord.interop.agents import AutoGenAgentBackend
 
-    return AutoGenAgentBackend(**options)  # type: ignore[arg-type]
+    return AutoGenAgentBackend(**options)
 
 
 def register_backends(registry: Registry[Backend]) -> None:

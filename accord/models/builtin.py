@@ -2,46 +2,48 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from accord.models.base import Backend, backends
 
 
 @backends.register("llama")
-def _llama(**options: object) -> Backend:
+def _llama(**options: Any) -> Backend:
     from accord.models.llama import LlamaBackend
 
-    return LlamaBackend(**options)  # type: ignore[arg-type]
+    return LlamaBackend(**options)
 
 
 @backends.register("scripted")
-def _scripted(**options: object) -> Backend:
+def _scripted(**options: Any) -> Backend:
     from accord.models.scripted import ScriptedBackend
 
-    return ScriptedBackend(**options)  # type: ignore[arg-type]
+    return ScriptedBackend(**options)
 
 
 @backends.register("simulated")
-def _simulated(**options: object) -> Backend:
+def _simulated(**options: Any) -> Backend:
     from accord.models.simulated import SimulatedBackend
 
-    return SimulatedBackend(**options)  # type: ignore[arg-type]
+    return SimulatedBackend(**options)
 
 
 @backends.register("openai")
-def _openai(**options: object) -> Backend:
+def _openai(**options: Any) -> Backend:
     from accord.models.openai_http import OpenAIHTTPBackend
 
-    return OpenAIHTTPBackend(**options)  # type: ignore[arg-type]
+    return OpenAIHTTPBackend(**options)
 
 
 @backends.register("faulty")
-def _faulty(**options: object) -> Backend:
+def _faulty(**options: Any) -> Backend:
     from accord.models.faulty import build_faulty
 
-    return build_faulty(**options)  # type: ignore[arg-type]
+    return build_faulty(**options)
 
 
 @backends.register("retry")
-def _retry(**options: object) -> Backend:
+def _retry(**options: Any) -> Backend:
     from accord.models.retry import build_retry
 
-    return build_retry(**options)  # type: ignore[arg-type]
+    return build_retry(**options)

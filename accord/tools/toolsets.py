@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from accord.registry import Registry
 from accord.tools.base import ToolSet
 
@@ -9,12 +11,12 @@ toolsets: Registry[ToolSet] = Registry("toolset")
 
 
 @toolsets.register("shop")
-def _shop(**options: object) -> ToolSet:
+def _shop(**options: Any) -> ToolSet:
     from accord.tools.shop import shop_tools
 
-    return shop_tools(**options)  # type: ignore[arg-type]
+    return shop_tools(**options)
 
 
-def create_toolset(name: str, /, **options: object) -> ToolSet:
+def create_toolset(name: str, /, **options: Any) -> ToolSet:
     """Build the toolset registered as `name`."""
     return toolsets.create(name, **options)
