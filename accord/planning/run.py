@@ -238,39 +238,32 @@ async def arun_goals(
     )
     ledger = ledger or Ledger(db)
     tiers = sorted({backend or spec.models[r.model].backend for r in spec.roles})
-    run_id = ledger.start_run(
-        spec.name,
-        source=crew.source,
-        backend=",".join(tiers),
-        policy="plan",
-        seed=spec.seed,
-        config=spec.model_dump(mode="json"),
-    )
-    result = AgentRunResult(run_id, spec.name, ledger.path)
-    status = "failed"
-    wiring: GoalRun | None = None
+    meta = {"source": crew.source, "backend": ",".join(tiers), "policy": "plan"}
     try:
-        wiring = GoalRun(crew, agents, ledger, run_id, confirm=confirm, toolset=toolset)
-        for goal in goals:
-            role = goal.role or wiring.default_role
-            outcome = await wiring.monitor(role).run_goal(goal, role)
-            wiring.audit.append(
-                "goal",
-                role,
-                outcome.status,
-                policy="monitor",
-                detail=f"goal={goal.id}; {len(outcome.steps)} step(s); "
-                f"{outcome.revisions} revision(s)",
-            )
-            wiring.audit.flush()
-            result.goals.append(outcome)
-            if on_goal:
-                on_goal(outcome)
-        status = "finished"
+        with ledger.run(
+            spec.name, **meta, seed=spec.seed, config=spec.model_dump(mode="json")
+        ) as log:
+            result = AgentRunResult(log.id, spec.name, ledger.path)
+            wiring = GoalRun(crew, agents, ledger, log.id, confirm=confirm, toolset=toolset)
+            try:
+                for goal in goals:
+                    role = goal.role or wiring.default_role
+                    outcome = await wiring.monitor(role).run_goal(goal, role)
+                    wiring.audit.append(
+                        "goal",
+                        role,
+                        outcome.status,
+                        policy="monitor",
+                        detail=f"goal={goal.id}; {len(outcome.steps)} step(s); "
+                        f"{outcome.revisions} revision(s)",
+                    )
+                    wiring.audit.flush()
+                    result.goals.append(outcome)
+                    if on_goal:
+                        on_goal(outcome)
+            finally:
+                wiring.audit.flush()  # before the run's end is written
     finally:
-        if wiring is not None:
-            wiring.audit.flush()
-        ledger.finish_run(run_id, status)
         if isinstance(pool, str):
             agents.close()
     return result
