@@ -34,7 +34,7 @@ class TestOnRay:
         try:
             import ray
 
-            (handle,) = pool._actors["calculator"].handles  # type: ignore[attr-defined]
+            (handle,) = pool.handles("calculator")  # type: ignore[attr-defined]
             backstory = ray.get(handle.__ray_call__.remote(lambda a: a.backend.agent.backstory))
             assert "built in process" in backstory
             assert f"process {os.getpid()})" not in backstory  # not this (the driver) process
@@ -55,21 +55,34 @@ class TestOnRay:
         assert [d.answer for d in result.decisions] == ["42"] * 3
         assert len({d.prompt_tokens for d in result.decisions}) == 1  # reset between tasks
 
-    def test_a_live_crewai_agent_on_ray_is_a_config_error_naming_the_fix(
+    def test_a_live_crewai_agent_on_ray_runs_or_is_a_config_error_naming_the_fix(
         self, tmp_path: Path
     ) -> None:
+        from ray import cloudpickle
+
         pytest.importorskip("crewai")
         agent = agent_factories.make_crewai_calculator()
-        with pytest.raises(ConfigError) as info:
-            _crew().run(
-                db=tmp_path / "l.duckdb",
-                pool="ray",
-                backend="crewai-agent",
-                backend_options={"agent": agent},
-            )
-        message = str(info.value)
-        assert "cannot be sent to a Ray actor" in message and "cannot pickle" in message
-        assert "package.module:name" in message and "pool='local'" in message
+        try:  # CrewAI 1.6's agents hold locks and cannot be pickled; 1.15's can
+            cloudpickle.dumps(agent)
+        except TypeError:
+            with pytest.raises(ConfigError) as info:
+                _crew().run(
+                    db=tmp_path / "l.duckdb",
+                    pool="ray",
+                    backend="crewai-agent",
+                    backend_options={"agent": agent},
+                )
+            message = str(info.value)
+            assert "cannot be sent to a Ray actor" in message and "cannot pickle" in message
+            assert "package.module:name" in message and "pool='local'" in message
+            return
+        result = _crew().run(
+            db=tmp_path / "l.duckdb",
+            pool="ray",
+            backend="crewai-agent",
+            backend_options={"agent": agent},
+        )
+        assert [d.answer for d in result.decisions] == ["42", "42"] and result.tokens > 0
 
 
 def test_the_agent_option_is_checked_when_the_role_starts() -> None:
