@@ -5,7 +5,8 @@ warm second run in one Python process, with the resident memory of accord and it
 
 `cold CLI`: `accord run configs/scripted.yaml --pool ray` in a fresh process, wall time to exit,
 and the peak RSS summed over the process tree (driver, raylet, GCS, workers), sampled every
-50 ms from /proc. `warm`: `Crew.run(pool="ray")` again in a process that already ran it once.
+50 ms from /proc. `warm`: `Crew.run(pool="ray")` again in a process that already ran it once
+(one ledger file for all runs), then the same without Ray (`pool="local"`) for reference.
 The scripted backend has no model latency: every figure is start-up and orchestration.
 """
 
@@ -89,18 +90,23 @@ WARM = """
 import json, os, sys, time
 from accord import Crew
 crew = Crew.from_yaml(sys.argv[1])
-times, answers = [], []
-for i in range(int(sys.argv[3])):
-    start = time.perf_counter()
-    result = crew.run(db=os.path.join(sys.argv[2], f"warm-{i}.duckdb"), pool="ray")
-    times.append(time.perf_counter() - start)
-    answers.append(result.answers)
-print(json.dumps({"times": times, "same": all(a == answers[0] for a in answers)}))
+db = os.path.join(sys.argv[2], "warm.duckdb")  # one ledger, as a process running crews has
+report = {}
+for pool in ("ray", "local"):
+    times, answers = [], []
+    for i in range(int(sys.argv[3])):
+        start = time.perf_counter()
+        result = crew.run(db=db, pool=pool)
+        times.append(time.perf_counter() - start)
+        answers.append(result.answers)
+    report[pool] = {"times": times, "same": all(a == answers[0] for a in answers)}
+print(json.dumps(report))
 """
 
 
-def warm_runs(workdir: Path, runs: int) -> tuple[list[float], bool, float]:
-    """`runs` Crew.run calls on Ray in one new process: (seconds each, same answers, RSS MB)."""
+def warm_runs(workdir: Path, runs: int) -> tuple[dict[str, dict[str, object]], float]:
+    """`runs` Crew.run calls on Ray, then in-process, in one new process: (times and whether
+    the answers were the same, by pool; peak tree RSS MB)."""
     import json
 
     cmd = [sys.executable, "-c", WARM, str(CREW), str(workdir), str(runs)]
@@ -110,8 +116,7 @@ def warm_runs(workdir: Path, runs: int) -> tuple[list[float], bool, float]:
     peak = sampler.stop()
     if proc.returncode != 0:
         raise SystemExit(f"warm runs failed ({proc.returncode}): {err.decode()[-2000:]}")
-    report = json.loads(out.decode().strip().splitlines()[-1])
-    return report["times"], report["same"], peak
+    return json.loads(out.decode().strip().splitlines()[-1]), peak
 
 
 def main() -> None:
@@ -131,14 +136,17 @@ def main() -> None:
             f"{statistics.median(walls):.2f} s (min {min(walls):.2f}, max {max(walls):.2f}, "
             f"n={len(walls)}); peak RSS of the process tree {max(r for _, r in cold):.0f} MB"
         )
-        times, same, peak = warm_runs(workdir, args.warm_runs)
-        warm = times[1:]
-        print(
-            f"in-process Crew.run(pool='ray'): first {times[0] * 1000:.0f} ms, then median "
-            f"{statistics.median(warm) * 1000:.1f} ms (min {min(warm) * 1000:.1f}, max "
-            f"{max(warm) * 1000:.1f}, n={len(warm)}); same answers every run: {same}; "
-            f"peak RSS {peak:.0f} MB"
-        )
+        report, peak = warm_runs(workdir, args.warm_runs)
+        for pool, label in (("ray", "Ray"), ("local", "local, no Ray")):
+            times, same = report[pool]["times"], report[pool]["same"]
+            warm = times[1:]  # type: ignore[index]
+            print(
+                f"in-process Crew.run(pool={pool!r}) ({label}): first "
+                f"{times[0] * 1000:.0f} ms, then median {statistics.median(warm) * 1000:.1f} ms "  # type: ignore[index]
+                f"(min {min(warm) * 1000:.1f}, max {max(warm) * 1000:.1f}, n={len(warm)}); "
+                f"same answers every run: {same}"
+            )
+        print(f"peak RSS of the warm process tree {peak:.0f} MB")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
