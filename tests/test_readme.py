@@ -45,6 +45,7 @@ HOW: dict[str, str] = {
     "make bench-memory": "make",
     "make bench-quick": "make",
     "make bench-consensus": "make",
+    "make bench-startup": "make",
     "accord init mycrew": "run",
     "accord validate mycrew/crew.yaml": "run",
     "accord run mycrew/crew.yaml": "scripted",
