@@ -35,7 +35,9 @@ def ensure_ray(address: str | None = None, *, num_cpus: int | None = None) -> No
         if address:
             ray.init(address=address, **quiet_options())
         else:
-            ray.init(**local_start_options(num_cpus))
+            # "local": a new Ray of our own, even where a `ray start` (or a stale
+            # /tmp/ray/ray_current_cluster file) would make a bare ray.init() join it
+            ray.init(address="local", **local_start_options(num_cpus))
     except Exception as exc:  # Ray raises bare Exceptions (a start-up timeout on a busy machine)
         from accord.errors import RunError
 
