@@ -27,15 +27,9 @@ from accord.errors import ConfigError
 show_app = typer.Typer()
 
 
-def _rows(db: Any, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cursor = db.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def load_decisions(path: Path, run_id: str, task_id: str | None) -> list[dict[str, Any]]:
     """The run's decisions (or the one of `task_id`), each with its `attempts` rows."""
-    from accord.ledger.reader import open_readonly
+    from accord.ledger.reader import open_readonly, rows
 
     with open_readonly(path) as db:
         if not (
@@ -47,7 +41,7 @@ def load_decisions(path: Path, run_id: str, task_id: str | None) -> list[dict[st
         where, params = "run_id = ?", [run_id]
         if task_id is not None:
             where, params = where + " AND task_id = ?", [run_id, task_id]
-        decisions = _rows(
+        decisions = rows(
             db, f"SELECT * FROM decisions WHERE {where} ORDER BY decided_at, task_id", params
         )
         if task_id is not None and not decisions:
@@ -62,7 +56,7 @@ def load_decisions(path: Path, run_id: str, task_id: str | None) -> list[dict[st
                 path=path,
                 hint=f"its tasks: {', '.join(known) or 'none decided'}",
             )
-        attempts = _rows(
+        attempts = rows(
             db, f"SELECT * FROM attempts WHERE {where} ORDER BY task_id, attempt_no", params
         )
     for decision in decisions:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from accord.errors import ConfigError
-from accord.ledger.reader import open_readonly
+from accord.ledger.reader import open_readonly, rows
 
 ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 _INSTALL = "pip install 'accord[otel]'"
@@ -150,22 +150,16 @@ def _attempt_span(a: Mapping[str, Any], parent: int, start_ns: int, end_ns: int)
     )
 
 
-def _rows(db: Any, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cur = db.execute(sql, params)
-    names = [c[0] for c in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
 def run_spans(path: str | Path, run_id: str) -> list[SpanData]:
     """The spans of ledger run `run_id`: the run first, then each decision and its attempts."""
     with open_readonly(path) as db:
-        runs = _rows(db, "SELECT * FROM runs WHERE run_id = ?", [run_id])
+        runs = rows(db, "SELECT * FROM runs WHERE run_id = ?", [run_id])
         if not runs:
             raise ConfigError(f"no run {run_id!r} in the ledger", path=Path(path))
-        decisions = _rows(
+        decisions = rows(
             db, "SELECT * FROM decisions WHERE run_id = ? ORDER BY decided_at, task_id", [run_id]
         )
-        attempts = _rows(
+        attempts = rows(
             db, "SELECT * FROM attempts WHERE run_id = ? ORDER BY task_id, attempt_no", [run_id]
         )
     by_task: dict[str, list[dict[str, Any]]] = {}

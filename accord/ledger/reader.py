@@ -52,7 +52,8 @@ def open_readonly(
         yield db
 
 
-def _rows(db: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+def rows(db: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """The rows of `sql` as dicts keyed by column name."""
     cursor = db.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -61,7 +62,7 @@ def _rows(db: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[di
 def list_runs(path: str | Path, limit: int = 20) -> list[dict[str, Any]]:
     """The most recent runs with their totals."""
     with open_readonly(path) as db:
-        return _rows(db, "SELECT * FROM run_summary ORDER BY started_at DESC LIMIT ?", [limit])
+        return rows(db, "SELECT * FROM run_summary ORDER BY started_at DESC LIMIT ?", [limit])
 
 
 def run_decisions(path: str | Path, run_id: str) -> list[dict[str, Any]]:
@@ -72,7 +73,7 @@ def run_decisions(path: str | Path, run_id: str) -> list[dict[str, Any]]:
             raise ConfigError(
                 f"no run {run_id!r} in the ledger", path=path, hint="`accord ledger` lists the runs"
             )
-        return _rows(
+        return rows(
             db, "SELECT * FROM decisions WHERE run_id = ? ORDER BY decided_at, task_id", [run_id]
         )
 
