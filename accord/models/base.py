@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from accord.registry import Registry
 
@@ -35,11 +35,30 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A model's request to call one tool: the call's id, the tool's name, JSON arguments.
+
+    `id` pairs the call with the `tool` message that carries its result (OpenAI's
+    `tool_call_id`); backends without native tool calling make one up (`call_1`, ...).
+    """
+
+    id: str
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
-    """One chat message."""
+    """One chat message.
+
+    An assistant message may carry the `tool_calls` the model asked for; the result of one
+    call comes back as a message of role `tool` whose `tool_call_id` names the call.
+    """
 
     role: str
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +71,16 @@ class CompletionRequest:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     logprobs: bool = True
+    tools: tuple[Mapping[str, Any], ...] = ()
+    json_schema: Mapping[str, Any] | None = None
+
+
+# `CompletionRequest.tools` holds one JSON description per tool the model may call, as
+# `Tool.schema()` gives it: {"name", "description", "effect", "parameters": JSON Schema}.
+# With tools, a backend returns either text (the final answer) or `Completion.tool_calls`.
+# `json_schema` asks for a reply that is one JSON value valid under that schema (structured
+# output); backends that cannot constrain decoding return their best text and the caller
+# validates it.
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +90,7 @@ class Completion:
     text: str
     usage: Usage
     token_logprobs: tuple[float, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
