@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import json
 import os
 import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from accord.errors import BackendError
+from accord.models import grammar
 from accord.models.base import Completion, CompletionRequest, Message, OptionScores, Usage
 from accord.models.gguf import locate
 from accord.models.llama_batch import SEQUENCES, BatchDecoder, Draw, allow_sequences
@@ -31,6 +34,20 @@ _PLAIN_TEMPLATE = (
 def _fallback_template(model: str) -> str:
     """The plain question/answer template, used when a GGUF ships no chat template."""
     return _PLAIN_TEMPLATE
+
+
+@lru_cache(maxsize=64)
+def _gbnf(schema_json: str) -> str:
+    return grammar.to_gbnf(json.loads(schema_json), order=(grammar.TOOL, grammar.ARGUMENTS))
+
+
+def _reply_schema(request: CompletionRequest) -> dict[str, Any] | None:
+    """The JSON Schema a reply to `request` is decoded under, if any."""
+    if request.tools:
+        return grammar.tool_reply_schema(request.tools)
+    if request.json_schema is not None:
+        return dict(request.json_schema)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,11 +210,16 @@ class LlamaBackend:
         self.prompt_cache.clear()
         self._resident = self._resident_logits = None
 
-    def _prompt_tokens(self, messages: tuple[Message, ...]) -> list[int]:
-        formatted = self._format(
-            # llama_cpp types messages as a TypedDict per role; ours has its role at run time
-            messages=[{"role": m.role, "content": m.content} for m in messages]  # type: ignore[misc]
+    def _prompt_tokens(
+        self, messages: tuple[Message, ...], request: CompletionRequest | None = None
+    ) -> list[int]:
+        chat = grammar.chat_messages(
+            messages,
+            tools=request.tools if request else (),
+            json_schema=request.json_schema if request else None,
         )
+        # llama_cpp types messages as a TypedDict per role; ours has its role at run time
+        formatted = self._format(messages=chat)  # type: ignore[arg-type]
         return self._llm.tokenize(formatted.prompt.encode(), add_bos=False, special=True)
 
     def _logits(self) -> np.ndarray:
@@ -274,9 +296,9 @@ class LlamaBackend:
     def complete(self, request: CompletionRequest) -> Completion:
         """Generate up to max_tokens, greedy at temperature 0, seeded sampling otherwise."""
         start = time.perf_counter()
-        prompt = self._prompt_tokens(request.messages)
+        prompt = self._prompt_tokens(request.messages, request)
         logits, reused = self._feed(prompt)
-        return self._generate(request, prompt, logits, reused, start)
+        return self._finish(request, self._generate(request, prompt, logits, reused, start))
 
     def complete_many(
         self, request: CompletionRequest, seeds: Sequence[int | None]
@@ -293,7 +315,7 @@ class LlamaBackend:
         """
         start = time.perf_counter()
         seeds = list(seeds)
-        prompt = self._prompt_tokens(request.messages)
+        prompt = self._prompt_tokens(request.messages, request)
         first, reused = self._feed(prompt)
         budget = self._budget(request, prompt)
         group = self._batched.group_size(len(prompt), budget) if self._batched else 1
@@ -321,20 +343,37 @@ class LlamaBackend:
                 cached = reused if i == 0 else len(prompt)
                 wall = share + (lead if i == 0 else 0.0)
                 out.append(self._completion(draw, prompt, cached, wall))
-        return out
+        return [self._finish(request, c) for c in out]
 
     def _budget(self, request: CompletionRequest, prompt: list[int]) -> int:
         return min(request.max_tokens, self._llm.n_ctx() - len(prompt) - 1)
 
     def _draw(self, request: CompletionRequest, budget: int) -> Draw:
+        schema = _reply_schema(request)
+        constraint = None
+        stops = [*self._stop_text, *request.stop]
+        if schema is not None:
+            gbnf = _gbnf(json.dumps(schema, sort_keys=True))
+            constraint = grammar.GrammarConstraint(self._llm, gbnf)
+            # the grammar ends the reply; a template's stop text could cut a JSON string
+            stops = list(request.stop)
         return Draw(
             seed=request.seed,
             temperature=request.temperature,
             budget=budget,
             stop_ids=self._stop_ids,
-            stops=[*self._stop_text, *request.stop],
+            stops=stops,
             detokenize=lambda tokens: self._llm.detokenize(tokens).decode(errors="ignore"),
+            constraint=constraint,
         )
+
+    def _finish(self, request: CompletionRequest, completion: Completion) -> Completion:
+        """With tools, the reply read as a final answer or a tool call."""
+        if not request.tools:
+            return completion
+        call_id = grammar.next_call_id(request.messages)
+        text, calls = grammar.read_tool_reply(completion.text, request.tools, call_id=call_id)
+        return replace(completion, text=text, tool_calls=calls)
 
     def _generate(
         self,

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -51,8 +51,24 @@ def sample(lp: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
     return int(top[rng.choice(len(top), p=weights / weights.sum())])
 
 
+class Constraint(Protocol):
+    """What may come next in a constrained generation (a grammar): masks logits, follows."""
+
+    def mask(self, logits: np.ndarray) -> np.ndarray:
+        """`logits` with the tokens not allowed next at -inf."""
+        ...
+
+    def accept(self, token: int) -> None:
+        """Follow the token chosen."""
+        ...
+
+
 class Draw:
-    """One sample being generated: its generator, tokens and log-probs, and its end."""
+    """One sample being generated: its generator, tokens and log-probs, and its end.
+
+    With a `constraint`, each token is drawn from the logits it allows (its log-probs are
+    those of the masked distribution); a generation the constraint allows no token for ends.
+    """
 
     def __init__(
         self,
@@ -63,6 +79,7 @@ class Draw:
         stop_ids: set[int],
         stops: Sequence[str],
         detokenize: Callable[[list[int]], str],
+        constraint: Constraint | None = None,
     ) -> None:
         self.rng = np.random.default_rng(seed)
         self.temperature = temperature
@@ -70,17 +87,25 @@ class Draw:
         self.stop_ids = stop_ids
         self.stops = list(stops)
         self.detokenize = detokenize
+        self.constraint = constraint
         self.tokens: list[int] = []
         self.logprobs: list[float] = []
         self.done = self.budget == 0
 
     def push(self, logits: np.ndarray) -> int | None:
         """Sample the next token from `logits`: the token to evaluate next, or None at the end."""
+        if self.constraint is not None:
+            logits = self.constraint.mask(logits)
+            if not np.isfinite(logits.max()):
+                self.done = True
+                return None
         lp = log_softmax(logits)
         token = sample(lp, self.temperature, self.rng)
         if token in self.stop_ids:
             self.done = True
             return None
+        if self.constraint is not None:
+            self.constraint.accept(token)
         self.tokens.append(token)
         self.logprobs.append(float(lp[token]))
         text = self.detokenize(self.tokens)
