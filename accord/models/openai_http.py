@@ -21,6 +21,11 @@ space-insensitive). That is exact for options whose first tokens differ (A/B/C, 
 numbers) and costs one request whatever the number of options; options the server did not
 list get a floor below the least likely listed token. When the server offers no log-probs at
 all, one short completion is made and the option it names gets most of the mass.
+
+Tools go out as OpenAI function tools and come back as `tool_calls` (a call whose arguments
+are not a JSON object stays a call, one its tool's validation refuses); assistant tool calls
+and `tool` results are sent in OpenAI's shape; `json_schema` becomes `response_format:
+{"type": "json_schema", ...}` (`openai_wire`).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from typing import Any
 from accord.errors import BackendError, ConfigError
 from accord.models.base import Completion, CompletionRequest, Message, OptionScores, Usage
 from accord.models.http_usage import read_usage, split_count
+from accord.models.openai_wire import read_tool_calls, response_format, wire_message, wire_tools
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 MAX_BODY_BYTES = 32 << 20  # a response larger than this is not a chat completion
@@ -239,7 +245,7 @@ class OpenAIHTTPBackend:
     def _payload(self, messages: tuple[Message, ...], **extra: Any) -> dict[str, Any]:
         payload = {
             "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": [wire_message(m) for m in messages],
         }
         payload.update({k: v for k, v in extra.items() if v is not None})
         return payload
@@ -302,16 +308,22 @@ class OpenAIHTTPBackend:
                 # llama.cpp's server returns log-probs only when top_logprobs is set, too
                 logprobs=True if request.logprobs else None,
                 top_logprobs=1 if request.logprobs else None,
+                tools=wire_tools(request.tools) if request.tools else None,
+                response_format=(
+                    response_format(request.json_schema) if request.json_schema else None
+                ),
             ),
         )
         choices = _choices(body, self.name)[:n]
         usage = self._usage(body, start)
-        texts = [((c.get("message") or {}).get("content") or "").strip() for c in choices]
+        messages = [c.get("message") or {} for c in choices]
+        texts = [(m.get("content") or "").strip() for m in messages]
         logprobs = [_token_logprobs(c) for c in choices]
+        calls = [read_tool_calls(m) if request.tools else () for m in messages]
         if len(choices) == 1:
-            return [Completion(texts[0], usage, logprobs[0])]
+            return [Completion(texts[0], usage, logprobs[0], calls[0])]
         shares = _shares(usage, texts, logprobs)
-        return [Completion(*parts) for parts in zip(texts, shares, logprobs, strict=True)]
+        return [Completion(*parts) for parts in zip(texts, shares, logprobs, calls, strict=True)]
 
     def score(self, messages: tuple[Message, ...], options: tuple[str, ...]) -> OptionScores:
         """Option log-probs from the first token's `top_logprobs` (see the module docstring)."""

@@ -5,8 +5,9 @@ For tests and benchmarks of the `openai` backend against a server whose behaviou
 `python -m llama_cpp.server` does), and `usage.prompt_tokens_details.cached_tokens` reported
 from the backend's own `cached_prompt_tokens` (a llama backend with `reuse_prefix=True`
 reuses the longest prompt prefix left in its context, as a server's prefix cache does).
-Calls to the backend are serialised (a model context is not thread-safe). Nothing here
-reaches beyond the loopback interface.
+Tools, tool calls, tool results and `response_format: json_schema` are read and written in
+OpenAI's shapes (`openai_wire`). Calls to the backend are serialised (a model context is not
+thread-safe). Nothing here reaches beyond the loopback interface.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import json
 import threading
 from typing import Any
 
-from accord.models.base import Backend, Completion, CompletionRequest, Message, complete_many
+from accord.models.base import Backend, Completion, CompletionRequest, complete_many
+from accord.models.openai_wire import read_message, read_response_format, read_tools, wire_choice
 
 
 class ChatServer:
@@ -76,11 +78,13 @@ class ChatServer:
         self.requests.append(payload)
         seed = payload.get("seed")
         request = CompletionRequest(
-            messages=tuple(Message(m["role"], m["content"]) for m in payload["messages"]),
+            messages=tuple(read_message(m) for m in payload["messages"]),
             max_tokens=int(payload.get("max_tokens") or 64),
             temperature=float(payload.get("temperature") or 0.0),
             seed=seed,
             stop=tuple(payload.get("stop") or ()),
+            tools=read_tools(payload.get("tools") or ()),
+            json_schema=read_response_format(payload.get("response_format")),
         )
         n = int(payload.get("n") or 1) if self.honour_n else 1
         seeds = [None if seed is None else seed + i for i in range(n)]
@@ -94,17 +98,7 @@ class ChatServer:
         return {
             "object": "chat.completion",
             "model": self.model,
-            "choices": [
-                {
-                    "index": i,
-                    "message": {"role": "assistant", "content": c.text},
-                    "logprobs": {
-                        "content": [{"token": "", "logprob": lp} for lp in c.token_logprobs]
-                    },
-                    "finish_reason": "stop",
-                }
-                for i, c in enumerate(completions)
-            ],
+            "choices": [wire_choice(i, c) for i, c in enumerate(completions)],
             "usage": {
                 "prompt_tokens": first.prompt_tokens,
                 "completion_tokens": completion_tokens,
