@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 
 from accord.bench.config import BenchConfig, Mode, ProgressSink, Silent
@@ -16,7 +17,7 @@ from accord.bench.summary import summarise
 from accord.bench.tasks import BenchItem, load_bench_items
 from accord.consensus.records import Decision
 from accord.crews.scoring import is_correct
-from accord.ledger.writer import Ledger, new_run_id
+from accord.ledger.writer import Ledger, RunLog, new_run_id
 from accord.models.pricing import PriceTable
 
 __all__ = ["BenchConfig", "ProgressSink", "backend_label", "result_row", "run_bench", "run_live"]
@@ -122,8 +123,8 @@ async def _live_strategy(
 ) -> list[ResultRow]:
     decider = deciders.build(strategy)
     prices = ledger.prices if ledger else PriceTable()
-    ledger_run = (
-        ledger.start_run(
+    run: AbstractContextManager[RunLog | None] = (
+        ledger.run(
             f"bench:{strategy.name}",
             source=f"bench {run_id}",
             backend=config.backend,
@@ -132,45 +133,40 @@ async def _live_strategy(
             config={"bench_run": run_id},
         )
         if ledger
-        else None
+        else nullcontext()
     )
     rows: list[ResultRow] = []
     pending: list[ResultRow] = []
     prompts: list[PromptRow] = []
     last = time.monotonic()
-    status = "failed"
     label = backend_label(config)
-    try:
-        for item in todo:
-            decision = await decider.decide(item.task)
-            row = result_row(
-                run_id,
-                item,
-                strategy.name,
-                decision,
-                backend=label,
-                seed=config.seed,
-                prices=prices,
-                ledger_run_id=ledger_run,
-            )
-            prompts += prompt_rows(item, strategy, decider, decision, label, config.seed)
-            if ledger and ledger_run:
-                ledger.record(
-                    ledger_run, decision, expected=item.targets, correct=bool(row.correct)
+    with run as log:
+        try:
+            for item in todo:
+                decision = await decider.decide(item.task)
+                row = result_row(
+                    run_id,
+                    item,
+                    strategy.name,
+                    decision,
+                    backend=label,
+                    seed=config.seed,
+                    prices=prices,
+                    ledger_run_id=log.id if log else None,
                 )
-            rows.append(row)
-            pending.append(row)
-            if time.monotonic() - last > _FLUSH_SECONDS:
-                store.add_prompts(prompts)
-                store.add_results(pending)
-                pending, prompts, last = [], [], time.monotonic()
-            progress.advance(1, f"{strategy.name} {item.item.id}")
-        status = "finished"
-    finally:
-        store.add_prompts(prompts)
-        store.add_results(pending)
-        if ledger and ledger_run:
-            ledger.finish_run(ledger_run, status)
+                prompts += prompt_rows(item, strategy, decider, decision, label, config.seed)
+                if log:
+                    log.record(decision, expected=item.targets, correct=bool(row.correct))
+                rows.append(row)
+                pending.append(row)
+                if time.monotonic() - last > _FLUSH_SECONDS:
+                    store.add_prompts(prompts)
+                    store.add_results(pending)
+                    pending, prompts, last = [], [], time.monotonic()
+                progress.advance(1, f"{strategy.name} {item.item.id}")
+        finally:
+            store.add_prompts(prompts)
+            store.add_results(pending)
     return rows
 
 

@@ -27,6 +27,7 @@ from accord.errors import ConfigError, RunInterrupted
 from accord.ledger.audit_unsafe import audit_unsafe_runs
 from accord.ledger.writer import DEFAULT_PATH, Ledger, RunLog
 from accord.memory.crew_memory import attach_memory
+from accord.memory.working import WorkingMemory
 from accord.models.pricing import Price, PriceTable
 from accord.roles.pool import AgentPool, LocalPool, RayPool
 
@@ -201,12 +202,15 @@ class Crew:
         ledger: Ledger | None = None,
         resume: str | None = None,
         keep_attempts: bool = True,
+        working: WorkingMemory | None = None,
     ) -> CrewResult:
         """Async form of `run`: decide every task, each decision recorded in the ledger.
 
         `resume` continues the run with that id: its decisions in the ledger are reused.
         `keep_attempts=False` drops each decision's attempts from the result once they are in
         the ledger, so memory stays flat over long runs (token sums then come from the ledger).
+        `working` is the run's working memory, kept by the caller: goals and notes added to it
+        during the run reach later prompts (when the crew has `memory:` on).
         """
         tasks = self.tasks()
         if self.spec.cascade is not None and not isinstance(pool, str):
@@ -223,7 +227,7 @@ class Crew:
                     if on_start:
                         on_start(log.id, tasks)
                     result = CrewResult(log.id, self.spec.name, [], ledger.path)
-                    decider = self._decider(tier_pools, tasks, log)
+                    decider = self._decider(tier_pools, tasks, log, working)
                     record = _recorder(log, result, on_decision)
                     runner = GraphRunner(
                         decider,
@@ -293,7 +297,13 @@ class Crew:
             "store_prompts": None if spec.ledger.store_prompts else False,
         }
 
-    def _decider(self, tier_pools: list[AgentPool], tasks: list[TaskSpec], log: RunLog) -> Decider:
+    def _decider(
+        self,
+        tier_pools: list[AgentPool],
+        tasks: list[TaskSpec],
+        log: RunLog,
+        working: WorkingMemory | None = None,
+    ) -> Decider:
         """The coordinator of each tier under one budget, a cascade over them, and memory."""
         spec = self.spec
         checks = validators_by_task({t.id: t.validators for t in tasks})
@@ -313,7 +323,9 @@ class Crew:
         decider: Decider = coordinators[0]
         if spec.cascade is not None:
             decider = Cascade(coordinators, spec.policy, climb_below=spec.cascade.climb_below)
-        memory = attach_memory(spec.memory, log.ledger, crew=spec.name, run_id=log.id)
+        memory = attach_memory(
+            spec.memory, log.ledger, crew=spec.name, run_id=log.id, working=working
+        )
         if memory is not None:  # memory wraps the decider: context in, decisions out
             decider = memory.wrap(decider)
         return decider

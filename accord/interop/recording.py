@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import itertools
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 
 from accord.consensus.records import Attempt, Decision
-from accord.ledger.writer import Ledger
+from accord.ledger.writer import Ledger, RunLog
 from accord.models.base import Completion, CompletionRequest
 
 
@@ -31,16 +32,18 @@ class CallRecorder:
         self.source = source
         self.role = role
         self.run_id: str | None = None
+        self._run = ExitStack()  # the run, from the first call to close()
+        self._log: RunLog | None = None
         self._count = itertools.count(1)
         self._lock = threading.Lock()
 
-    def _run(self) -> str:
+    def _open(self) -> RunLog:
         with self._lock:
-            if self.run_id is None:
-                self.run_id = self.ledger.start_run(
-                    self.crew, source=self.source, policy="external"
-                )
-            return self.run_id
+            if self._log is None:
+                run = self.ledger.run(self.crew, source=self.source, policy="external")
+                self._log = self._run.enter_context(run)
+                self.run_id = self._log.id
+            return self._log
 
     def record(
         self,
@@ -51,7 +54,7 @@ class CallRecorder:
         task_id: str | None = None,
     ) -> Decision:
         """Append `completion` (the answer to `request`) as a one-attempt decision."""
-        run_id = self._run()
+        log = self._open()
         task_id = task_id or f"call-{next(self._count):05d}"
         usage = completion.usage
         lps = completion.token_logprobs
@@ -80,12 +83,13 @@ class CallRecorder:
             attempts=(attempt,),
             wall_ms=usage.wall_ms,
         )
-        self.ledger.record(run_id, decision)
+        log.record(decision)
         return decision
 
     def close(self, status: str = "finished") -> None:
-        """Mark the run finished and flush the ledger."""
-        if self.run_id is not None:
-            self.ledger.finish_run(self.run_id, status)
+        """End the run (with `status`) and flush the ledger."""
+        if self._log is not None:
+            self._log.status = status
+            self._run.close()
         else:
             self.ledger.flush()

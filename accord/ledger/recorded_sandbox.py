@@ -8,11 +8,12 @@ so every `--unsafe-local` use is on record next to the run's costs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import Any
 
 from accord.ledger.audit import AuditTrail
 from accord.ledger.audit_unsafe import audit_unsafe_runs
-from accord.ledger.writer import Ledger
+from accord.ledger.writer import Ledger, RunLog
 from accord.sandbox.base import Files, Limits, Sandbox, SandboxResult
 
 
@@ -26,7 +27,12 @@ class RecordedSandbox:
         self.name = inner.name
         self.ledger = ledger
         self.actor = actor
-        self.run_id = run_id or ledger.start_run("sandbox", backend=inner.name)
+        self._run = ExitStack()  # the run this sandbox started, ended by close()
+        self._log: RunLog | None = None
+        if run_id is None:
+            self._log = self._run.enter_context(ledger.run("sandbox", backend=inner.name))
+            run_id = self._log.id
+        self.run_id = run_id
         self.trail = AuditTrail(ledger, self.run_id)
 
     def check(self) -> None:
@@ -66,8 +72,10 @@ class RecordedSandbox:
         return result
 
     def close(self, status: str = "finished") -> None:
-        """Mark the sandbox run finished in the ledger."""
-        self.ledger.finish_run(self.run_id, status)
+        """End the run this sandbox started (with `status`); a run passed in is left open."""
+        if self._log is not None:
+            self._log.status = status
+        self._run.close()
 
 
 def _policy(isolation: str) -> str:

@@ -198,15 +198,16 @@ class Ledger:
     @contextmanager
     def run(self, crew: str, **meta: Any) -> Iterator[RunLog]:
         """A run from start to end: `finished`, `interrupted` (Ctrl-C, a cancelled task) or
-        `failed` (any other error), whatever leaves the block. Takes `start_run`'s keywords,
-        and `prices` and `store_prompts` for the run's rows."""
+        `failed` (any other error), whatever leaves the block; a status set on the log
+        (`log.status`) replaces `finished`. Takes `start_run`'s keywords, and `prices` and
+        `store_prompts` for the run's rows."""
         prices = meta.pop("prices", None)
         prompts = meta.pop("store_prompts", None)
         log = RunLog(self, self.start_run(crew, **meta), prices or self.prices, prompts)
         status = "failed"
         try:
             yield log
-            status = "finished"
+            status = log.status or "finished"
         except BaseException as exc:
             if _is_interrupt(exc):
                 status = "interrupted"
@@ -406,6 +407,7 @@ class RunLog:
         self.id = run_id
         self.prices = prices
         self.store_prompts = store_prompts
+        self.status: str | None = None  # how the run ends when its block ends without error
 
     def record(
         self, decision: Decision, *, expected: Sequence[str] = (), correct: bool | None = None

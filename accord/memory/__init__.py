@@ -1,6 +1,6 @@
 """Memory: working memory for each run and long-term memory across runs, in DuckDB."""
 
-from accord.memory.crew_memory import CrewMemory, MemoryCoordinator, attach_memory, working_memory
+from accord.memory.crew_memory import CrewMemory, MemoryCoordinator, attach_memory
 from accord.memory.graph import KnowledgeGraph
 from accord.memory.packing import Candidate, Packed, PackEntry, approx_tokens, pack
 from accord.memory.records import (
@@ -40,5 +40,4 @@ __all__ = [
     "get_embedder",
     "pack",
     "verifies",
-    "working_memory",
 ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from weakref import WeakValueDictionary
 
 import numpy as np
 
@@ -179,30 +178,22 @@ class MemoryCoordinator:
         return decision
 
 
-_ACTIVE: WeakValueDictionary[str, CrewMemory] = WeakValueDictionary()
-_PENDING: dict[str, WorkingMemory] = {}
-
-
 def attach_memory(
-    spec: MemorySpec | None, ledger: Ledger, *, crew: str, run_id: str
+    spec: MemorySpec | None,
+    ledger: Ledger,
+    *,
+    crew: str,
+    run_id: str,
+    working: WorkingMemory | None = None,
 ) -> CrewMemory | None:
-    """The run's memory when the crew has it on (None otherwise), in the ledger's database."""
-    working = _PENDING.pop(run_id, None)
+    """The run's memory when the crew has it on (None otherwise), in the ledger's database.
+
+    `working` is a working memory the caller keeps (goals and notes added to it during the
+    run reach the prompts of the decisions that follow); a new one when None.
+    """
     if spec is None or not spec.enabled:
         return None
+    if working is not None:
+        working.run_id = run_id
     store = MemoryStore.for_ledger(ledger, embedder=spec.embedder) if spec.long_term else None
-    memory = CrewMemory(spec, store, crew=crew, run_id=run_id, working=working)
-    _ACTIVE[run_id] = memory
-    return memory
-
-
-def working_memory(run_id: str) -> WorkingMemory:
-    """The working memory of a run, from its `on_start` callback on.
-
-    Read and write it while the run goes on: goals and notes added there reach the prompts of
-    the decisions that follow (when the crew has memory on).
-    """
-    active = _ACTIVE.get(run_id)
-    if active is not None:
-        return active.working
-    return _PENDING.setdefault(run_id, WorkingMemory(run_id))
+    return CrewMemory(spec, store, crew=crew, run_id=run_id, working=working)

@@ -65,17 +65,15 @@ def test_without_memory_the_second_run_costs_the_same(tmp_path: Path) -> None:
 
 
 def test_working_memory_is_writable_during_a_run(tmp_path: Path) -> None:
-    from accord.memory import working_memory
-
-    seen: list[WorkingMemory] = []
+    working = WorkingMemory()
 
     def on_start(run_id: str, tasks: list[object]) -> None:
-        working = working_memory(run_id)
         working.add_goal("double-check arithmetic")
-        seen.append(working)
 
-    result = Crew.from_yaml(DEMO).run(db=tmp_path / "l.duckdb", pool="local", on_start=on_start)
-    working = seen[0]
+    result = Crew.from_yaml(DEMO).run(
+        db=tmp_path / "l.duckdb", pool="local", on_start=on_start, working=working
+    )
+    assert working.run_id == result.run_id
     assert working.status("add") == "accepted"
     assert len(working.facts(verified=True)) == len(result.decisions)
     with duckdb.connect(str(tmp_path / "l.duckdb"), read_only=True) as con:

@@ -56,3 +56,17 @@ def test_cli_unsafe_local_run_is_audited(tmp_path) -> None:
     assert run["crew"] == "sandbox" and run["status"] == "finished"
     (event,) = [e for e in timeline(db, run["run_id"]) if e.kind == "sandbox"]
     assert event.decision == "unsafe-local" and "hello.py Ada" in (event.detail or "")
+
+
+def test_recorded_sandbox_ends_only_the_run_it_started(ledger_path) -> None:
+    ledger = Ledger(ledger_path)
+    with ledger.run("crew") as log:
+        inside = RecordedSandbox(open_sandbox(unsafe_local=True), ledger, run_id=log.id)
+        inside.run(python_code="print('a')")
+        inside.close()
+        assert {r["run_id"]: r["status"] for r in list_runs(ledger_path)} == {log.id: "running"}
+    own = RecordedSandbox(open_sandbox(unsafe_local=True), ledger)
+    own.close("failed")
+    statuses = {r["run_id"]: r["status"] for r in list_runs(ledger_path)}
+    assert statuses == {log.id: "finished", own.run_id: "failed"}
+    assert all(report.ok for report in verify(ledger_path))
