@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Hashable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -18,6 +17,7 @@ from accord.errors import AccordError, BackendError, ConfigError
 from accord.roles.agent import RoleAgent
 from accord.roles.prompt import RoleProfile
 from accord.roles.ray_runtime import ActorCache, actor_key
+from accord.roles.workers import Worker, wait_interruptibly
 
 __all__ = ["AgentPool", "AgentSpec", "Kind", "LocalPool", "RayPool", "pool_attempts"]
 
@@ -99,29 +99,26 @@ def _startup_error(exc: Exception) -> AccordError:
 
 
 class LocalPool:
-    """In-process agents, for tests and single-process use; attempts run in threads."""
+    """In-process agents, for tests and single-process use.
+
+    Every call runs on its agent's daemon worker thread (`accord.roles.workers`), so a call
+    that blocks does not hold up SIGTERM or Ctrl-C. By default the event loop waits for each
+    call as if it ran inline (one call at a time, in a fixed order: runs are deterministic);
+    with `threads`, calls of different agents run concurrently and the loop goes on meanwhile.
+    """
 
     def __init__(self, specs: Sequence[AgentSpec], *, threads: bool = False) -> None:
         self._threads = threads
         self._agents = {
             s.role.name: _Replicas([self._build(s) for _ in range(s.replicas)]) for s in specs
         }
-        # one thread per agent when `threads`: one call at a time (a model context is not
-        # thread-safe), even when a caller stopped waiting for an earlier call still running;
-        # calls queued behind it wait in the queue, not in threads of the shared pool
-        self._workers = (
-            {
-                id(agent): ThreadPoolExecutor(1, thread_name_prefix=f"accord-{name}")
-                for name, r in self._agents.items()
-                for agent in r.handles
-            }
-            if threads
-            else {}
-        )
-
-    def _in_thread(self, agent: RoleAgent, method: str, **kwargs: Any) -> Awaitable[Any]:
-        call = functools.partial(getattr(agent, method), **kwargs)
-        return asyncio.get_running_loop().run_in_executor(self._workers[id(agent)], call)
+        # one worker per agent: one call at a time (a model context is not thread-safe),
+        # even when a caller stopped waiting for an earlier call still running
+        self._workers = {
+            id(agent): Worker(f"accord-{name}")
+            for name, r in self._agents.items()
+            for agent in r.handles
+        }
 
     @staticmethod
     def _build(spec: AgentSpec) -> RoleAgent:
@@ -158,17 +155,23 @@ class LocalPool:
         replicas = _replicas_of(self._agents, role)
         index = replicas.acquire()
         agent: RoleAgent = replicas.handles[index]
-        if self._threads:
-            return await _on_replica(replicas, index, self._in_thread(agent, method, **kwargs))
         try:
-            return getattr(agent, method)(**kwargs)
-        finally:
+            call = self._workers[id(agent)].submit(
+                functools.partial(getattr(agent, method), **kwargs)
+            )
+        except BaseException:
             replicas.release(index)
+            raise
+        # inline-like: wait here; when a signal comes, let the loop handle it (the call goes on)
+        if not self._threads and wait_interruptibly(call):
+            replicas.release(index)
+            return call.result()
+        return await _on_replica(replicas, index, asyncio.wrap_future(call))
 
     def close(self) -> None:
-        """Stop the agents' threads (a call still running finishes on its own)."""
+        """Let the agents' threads end (a call still running finishes on its own)."""
         for worker in self._workers.values():
-            worker.shutdown(wait=False, cancel_futures=True)
+            worker.close()
 
 
 def _node_placements() -> list[object]:
