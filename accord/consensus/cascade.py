@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from accord.consensus.coordinator import Coordinator
 from accord.consensus.normalise import normalise_answer
+from accord.consensus.outcomes import StopReason
 from accord.consensus.policy import PolicySpec
 from accord.consensus.records import ANSWER_KINDS, Attempt, Decision, Task
 from accord.consensus.spending import DecisionSpend, RunSpend
@@ -84,12 +85,12 @@ class Cascade:
             if self.settled(decisions[-1], task) or decisions[-1].over_budget:
                 break
         top, level = decisions[-1], len(decisions)
-        decision, reason = top, f"tier{level}:{top.stop_reason}"
+        decision, reason = top, StopReason.tiers(level, top.stop_reason)
         if top.status != "accepted":
             accepted = [(i, d) for i, d in enumerate(decisions, 1) if d.status == "accepted"]
             if accepted:
                 best_level, decision = max(accepted, key=lambda x: (certainty(x[1], task), x[0]))
-                reason = f"tier{best_level}:{decision.stop_reason} (tier{level}:{top.stop_reason})"
+                reason = StopReason.tiers(best_level, decision.stop_reason, fallback=reason)
         return replace(
             decision,
             attempts=tuple(attempts),

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from accord.consensus.confidence import agreement, build_estimator
 from accord.consensus.critic import Critic, critic_score, critic_task, same_task
 from accord.consensus.grouping import FinalGrouper, Grouping, build_grouper
+from accord.consensus.outcomes import FAILED, StopReason
 from accord.consensus.policy import BudgetSpec, PolicySpec
 from accord.consensus.records import (
     ANSWER_KINDS,
-    BUDGET,
     Attempt,
     AttemptKind,
     Decision,
@@ -39,16 +39,13 @@ if TYPE_CHECKING:
 ValidatorsFor = Callable[[Task], Sequence[Validator]]
 
 
-FAILED = "attempt failed: "
-
-
 def failed_attempt(
     task: Task, role: str, kind: AttemptKind, temperature: float, seed: int, exc: Exception
 ) -> Attempt:
     """The record of an attempt that raised: no answer, no tokens, the reason as verdict."""
     cause = getattr(exc, "cause", None)  # a Ray task error wraps the actor's exception
     exc = cause if isinstance(cause, Exception) else exc
-    reason = f"{FAILED}{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
+    error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[: 500 - len(FAILED)]
     return Attempt(
         task_id=task.id,
         role=role,
@@ -61,7 +58,7 @@ def failed_attempt(
         seed=seed,
         temperature=temperature,
         kind=kind,
-        verdict=Verdict(False, reason),
+        verdict=Verdict(False, FAILED + error, error=error),
     )
 
 
@@ -151,7 +148,7 @@ class _DecisionRun:
         self.answer = ""
         self.confidence = 0.0
         self.path: Path = "single"
-        self.stop_reason = ""
+        self.stop_reason = StopReason("other")
         self.tally = Tally(())
         self.consensus = policy.consensus_for(task.answer_type)
         if self.consensus.mode == "judge":
@@ -164,7 +161,7 @@ class _DecisionRun:
         policy = self.policy
         # the run's budget, or (in a cascade's next tier) the decision's, is already spent
         if (limit := self.spent.exhausted()) is not None:
-            self.stop_reason = BUDGET + limit
+            self.stop_reason = StopReason.budget(limit)
             return
         if policy.kind == "vote":
             await self.vote([], path="vote")
@@ -175,18 +172,18 @@ class _DecisionRun:
         accept = first.verdict.ok and first.confidence >= policy.threshold
         limit = self.spent.exhausted()
         if accept or (policy.kind == "single" and (first.verdict.ok or limit is None)):
-            self.finish_single(first, "confident" if accept else "single")
+            self.finish_single(first, StopReason("confident" if accept else "single"))
         elif limit is not None:  # no valid answer in budget (`single` too: a timed-out call)
-            self.finish_single(first, BUDGET + limit)
+            self.finish_single(first, StopReason.budget(limit))
         elif not first.verdict.ok and policy.on_invalid == "retry":
-            self.finish_single(first, "invalid")
+            self.finish_single(first, StopReason("invalid"))
         else:
             await self.vote([first] if first.verdict.ok else [], path="escalated")
 
     @staticmethod
     def _rejected(attempt: Attempt) -> bool:
         """Invalid by a validator (not a failed call: a retry with feedback cannot fix that)."""
-        return not attempt.verdict.ok and not attempt.verdict.reason.startswith(FAILED)
+        return not attempt.verdict.ok and attempt.verdict.error is None
 
     async def retry(self, rejected: Attempt) -> Attempt:
         """Ask the primary again with the rejection reason, up to `retries` times."""
@@ -316,12 +313,12 @@ class _DecisionRun:
         self.spent.add(attempt)
         return attempt
 
-    def finish_single(self, attempt: Attempt, reason: str) -> None:
+    def finish_single(self, attempt: Attempt, reason: StopReason) -> None:
         self.answer, self.confidence = attempt.answer, attempt.confidence
         if self.consensus.mode == "final" and attempt.verdict.ok:
             self.answer = FinalGrouper().final(self.task, attempt.answer)
-        budget_stop = reason.startswith(BUDGET)
-        self.stop_reason = reason if attempt.verdict.ok or budget_stop else "invalid"
+        keep = attempt.verdict.ok or reason.kind == "budget"
+        self.stop_reason = reason if keep else StopReason("invalid")
 
     def _answers(self) -> list[Attempt]:
         return [a for a in self.attempts if a.kind in ANSWER_KINDS]
@@ -418,7 +415,9 @@ class _DecisionRun:
         pending: dict[asyncio.Future[list[Attempt]], int] = {}  # call -> samples it draws
         launched = 0
         next_index = len(self.attempts)
-        reason = rule.done(await self._votes(), self._votes_cap(k_max)) if seeded else None
+        reason = None
+        if seeded:
+            reason = self._rule(rule.done(await self._votes(), self._votes_cap(k_max)))
         while reason is None:
             limit = self.spent.exhausted()
             while limit is None and len(pending) < capacity:
@@ -433,7 +432,7 @@ class _DecisionRun:
                 next_index += n
                 launched += 1
             if not pending:
-                reason = BUDGET + limit if limit is not None else "k_max"
+                reason = StopReason.budget(limit) if limit is not None else StopReason.rule("k_max")
                 break
             finished, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for future in finished:
@@ -442,9 +441,10 @@ class _DecisionRun:
                     await asyncio.gather(*pending, return_exceptions=True)
                     raise future.exception()  # type: ignore[misc]
             if (limit := self.spent.exhausted()) is not None:
-                reason = BUDGET + limit  # a crossed budget is the reason, whatever the rule says
+                # a crossed budget is the reason, whatever the rule says
+                reason = StopReason.budget(limit)
             else:
-                reason = rule.done(await self._votes(), self._votes_cap(k_max))
+                reason = self._rule(rule.done(await self._votes(), self._votes_cap(k_max)))
         if pending:
             errors = await asyncio.gather(*pending, return_exceptions=True)
             for error in errors:
@@ -474,9 +474,9 @@ class _DecisionRun:
             for a in answers
         )
         status: Status = "accepted" if valid else "unresolved"
-        failures = [a.verdict.reason for a in answers if a.verdict.reason.startswith(FAILED)]
+        failures = [a.verdict.error for a in answers if a.verdict.error is not None]
         if not valid and failures and len(failures) == len(answers) and not self.over_budget:
-            self.stop_reason = failures[-1]
+            self.stop_reason = StopReason.failed(failures[-1])
         votes = tuple((self._spelling(a), float(c)) for a, c, _ in self.tally.rows)
         return Decision(
             task_id=self.task.id,
@@ -494,4 +494,9 @@ class _DecisionRun:
 
     @property
     def over_budget(self) -> bool:
-        return self.stop_reason.startswith(BUDGET)
+        return self.stop_reason.kind == "budget"
+
+    @staticmethod
+    def _rule(word: str | None) -> StopReason | None:
+        """The stopping rule's verdict (None: the vote goes on)."""
+        return None if word is None else StopReason.rule(word)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from accord.consensus.outcomes import StopReason, of
+
 AnswerType = Literal["text", "number", "choice", "free"]
 Path = Literal["single", "escalated", "vote"]
 Status = Literal["accepted", "unresolved"]
@@ -34,6 +36,8 @@ class Verdict:
 
     ok: bool
     reason: str = ""
+    # the attempt raised (`Type: message`) and gave no answer: a retry cannot fix that
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +95,7 @@ class Decision:
     answer: str
     confidence: float
     path: Path
-    stop_reason: str
+    stop_reason: str  # the ledger's text; a StopReason when the coordinator decided
     status: Status
     policy: str
     attempts: tuple[Attempt, ...]
@@ -128,7 +132,9 @@ class Decision:
     def over_budget(self) -> bool:
         """Whether a budget ended this decision (or a cascade tier of it) early: its answer is
         the best found so far."""
-        return BUDGET in self.stop_reason
+        return self.stop.over_budget
 
-
-BUDGET = "budget:"
+    @property
+    def stop(self) -> StopReason:
+        """Why the decision stopped, typed (text from outside the coordinator: `other`)."""
+        return of(self.stop_reason)

@@ -8,8 +8,9 @@ from dataclasses import replace
 from itertools import islice
 from typing import Protocol
 
+from accord.consensus.outcomes import StopReason
 from accord.consensus.policy import BudgetSpec, PolicySpec
-from accord.consensus.records import BUDGET, Decision, Task
+from accord.consensus.records import Decision, Task
 from accord.consensus.spending import RunSpend
 from accord.crews.plan import runtime_task
 from accord.crews.spec import TaskSpec
@@ -69,7 +70,7 @@ class GraphRunner:
 
     def _out_of_budget(self) -> str | None:
         limit = self.spend.exhausted()
-        return None if limit is None else BUDGET + limit
+        return None if limit is None else StopReason.budget(limit)
 
     async def run(
         self, tasks: Sequence[TaskSpec], *, reused: Mapping[str, Decision] | None = None

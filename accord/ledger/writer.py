@@ -246,7 +246,7 @@ class Ledger:
             decision.answer,
             decision.confidence,
             decision.path,
-            decision.stop_reason,
+            str(decision.stop_reason),  # the text (a StopReason is a str with fields)
             decision.status,
             decision.policy,
             len(rows),
