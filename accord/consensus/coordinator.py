@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from accord.consensus.attempts import failed_attempt, feedback_task, task_seed
 from accord.consensus.confidence import agreement, build_estimator
 from accord.consensus.critic import Critic, critic_score, critic_task, same_task
 from accord.consensus.grouping import FinalGrouper, Grouping, build_grouper
-from accord.consensus.outcomes import FAILED, StopReason
+from accord.consensus.outcomes import StopReason
 from accord.consensus.policy import BudgetSpec, PolicySpec
 from accord.consensus.records import (
     ANSWER_KINDS,
     Attempt,
-    AttemptKind,
     Decision,
     Path,
     Status,
@@ -26,7 +24,7 @@ from accord.consensus.records import (
     Verdict,
     VoteGroup,
 )
-from accord.consensus.spending import DecisionSpend, RunSpend
+from accord.consensus.spending import DecisionSpend, RunSpend, affordable
 from accord.consensus.stopping import stopping_rules
 from accord.consensus.validators import AllOf, Validator, default_validators
 from accord.consensus.voting import Tally
@@ -37,44 +35,6 @@ if TYPE_CHECKING:
     from accord.consensus.pool import AgentPool, Kind
 
 ValidatorsFor = Callable[[Task], Sequence[Validator]]
-
-
-def failed_attempt(
-    task: Task, role: str, kind: AttemptKind, temperature: float, seed: int, exc: Exception
-) -> Attempt:
-    """The record of an attempt that raised: no answer, no tokens, the reason as verdict."""
-    cause = getattr(exc, "cause", None)  # a Ray task error wraps the actor's exception
-    exc = cause if isinstance(cause, Exception) else exc
-    error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[: 500 - len(FAILED)]
-    return Attempt(
-        task_id=task.id,
-        role=role,
-        model="-",
-        answer="",
-        raw="",
-        prompt_tokens=0,
-        completion_tokens=0,
-        model_ms=0.0,
-        seed=seed,
-        temperature=temperature,
-        kind=kind,
-        verdict=Verdict(False, FAILED + error, error=error),
-    )
-
-
-def feedback_task(task: Task, rejected: Attempt) -> Task:
-    """`task` asked again, with the rejected answer and the validator's reason in the prompt."""
-    answer = rejected.answer or " ".join(rejected.raw.split())[:200] or "(empty)"
-    prompt = (
-        f"{task.prompt.rstrip()}\n\nYour previous answer was: {answer}\n"
-        f"It was rejected: {rejected.verdict.reason}\nAnswer again, fixing that."
-    )
-    return replace(task, prompt=prompt)
-
-
-def task_seed(base: int, task_id: str) -> int:
-    """A stable per-task seed: the same task gets the same seeds in every run."""
-    return (base * 1_000_003 + zlib.crc32(task_id.encode())) % (2**31)
 
 
 class Coordinator:
@@ -379,27 +339,6 @@ class _DecisionRun:
         invalid answers took (a stopping rule must not count on votes that cannot come)."""
         return k_max - sum(1 for a in self._answers() if not a.verdict.ok)
 
-    def _affordable(self, in_flight: int) -> int:
-        """How many more samples the decision's token and money limits allow, at the mean
-        cost of the answers so far (a large number when there is no such limit or no answer
-        yet): a batch is not drawn past the budget."""
-        budget = self.spent.run.budget
-        answers = self._answers()
-        if not answers:
-            return 1 << 30
-        room = []
-        if budget.tokens_per_decision is not None:
-            mean = sum(a.tokens for a in answers) / len(answers)
-            room.append((budget.tokens_per_decision - self.spent.tokens) / max(mean, 1e-9))
-        if budget.usd_per_decision is not None:
-            mean_usd = sum(self.spent.run.usd_of(a) for a in answers) / len(answers)
-            if mean_usd > 0:
-                room.append((budget.usd_per_decision - self.spent.usd) / mean_usd)
-        if not room:
-            return 1 << 30
-        # at least one sample while nothing is in flight (the limit is not reached yet)
-        return max(0 if in_flight else 1, math.ceil(min(room) - in_flight))
-
     async def vote(self, seeded: list[Attempt], *, path: Path) -> None:
         """Draw voter attempts in parallel until the stopping rule or a budget ends the vote.
 
@@ -422,7 +361,7 @@ class _DecisionRun:
             limit = self.spent.exhausted()
             while limit is None and len(pending) < capacity:
                 n = min(self.policy.batch, k_max - len(self._answers()) - sum(pending.values()))
-                n = min(n, self._affordable(sum(pending.values())))
+                n = min(n, affordable(self.spent, self._answers(), sum(pending.values())))
                 if n <= 0:
                     break
                 role = voters[launched % len(voters)]

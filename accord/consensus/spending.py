@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 
@@ -105,3 +106,24 @@ class DecisionSpend:
         if own is not None and own <= 0:
             return "seconds_per_decision"
         return self.run.exhausted()
+
+
+def affordable(spent: DecisionSpend, answers: list[Attempt], in_flight: int) -> int:
+    """How many more samples the decision's token and money limits allow, at the mean cost of
+    `answers` so far (a large number when there is no such limit or no answer yet): a batch
+    is not drawn past the budget."""
+    budget = spent.run.budget
+    if not answers:
+        return 1 << 30
+    room = []
+    if budget.tokens_per_decision is not None:
+        mean = sum(a.tokens for a in answers) / len(answers)
+        room.append((budget.tokens_per_decision - spent.tokens) / max(mean, 1e-9))
+    if budget.usd_per_decision is not None:
+        mean_usd = sum(spent.run.usd_of(a) for a in answers) / len(answers)
+        if mean_usd > 0:
+            room.append((budget.usd_per_decision - spent.usd) / mean_usd)
+    if not room:
+        return 1 << 30
+    # at least one sample while nothing is in flight (the limit is not reached yet)
+    return max(0 if in_flight else 1, math.ceil(min(room) - in_flight))

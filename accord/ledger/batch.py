@@ -8,6 +8,7 @@ from typing import Any
 
 import duckdb
 
+from accord.errors import RunError
 from accord.ledger.rows import ATTEMPT_COLUMNS, DECISION_COLUMNS
 
 Row = tuple[Any, ...]
@@ -165,3 +166,16 @@ def _stage(
         appender = db.appender(name)
         appender.append_rows(_nulls(rows))
         appender.flush()
+
+
+class LedgerWriteError(RunError):
+    """The ledger file could not be written (a full disk, say); the rows are kept queued."""
+
+    def __init__(self, path: str, cause: BaseException) -> None:
+        self.path = path
+        self.reason = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        super().__init__(
+            f"{path}: cannot write the ledger: {self.reason} (what this process decided is "
+            "kept for its next write; if it ends first, `accord run ... --resume RUN` "
+            "decides the rest again once the disk has room)"
+        )

@@ -18,26 +18,17 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from accord.consensus.records import Attempt, Decision
-from accord.errors import RunError
+from accord.consensus.records import Decision
 from accord.ledger.audit_seal import seal_run
-from accord.ledger.batch import Batch, Rejected, write_batch
+from accord.ledger.batch import Batch, LedgerWriteError, Rejected, write_batch
 from accord.ledger.database import Database
-from accord.ledger.rows import (
-    ATTEMPT_FIELDS,
-    COUNT_MAX,
-    clamp_count,
-    clamp_seed,
-    prompt_json,
-    votes_json,
-)
+from accord.ledger.record_rows import attempt_rows, decision_row
 from accord.ledger.schema import migrate
 from accord.models.pricing import PriceTable
 
@@ -45,8 +36,6 @@ DEFAULT_PATH = Path(".accord") / "ledger.duckdb"
 IDLE_S = 0.25  # the writer lets go of the file after this long without work ...
 MAX_HOLD_S = 1.0  # ... or after holding it this long: other processes read in the gaps
 _LET_GO = -1
-_STORED = tuple(n for n in ATTEMPT_FIELDS if n != "task_id")
-_PROMPT, _COMPLETION = (3 + _STORED.index(n) for n in ("prompt_tokens", "completion_tokens"))
 _START_RUN = (
     "INSERT INTO runs (run_id, crew, source, backend, policy, seed, status, started_at, config) "
     "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)"
@@ -232,35 +221,9 @@ class Ledger:
         `store_prompts` (the ledger's `store_prompts` when None) keeps each attempt's
         messages in the `prompt` column.
         """
-        prices = prices or self.prices
         prompts = self.store_prompts if store_prompts is None else store_prompts
-        task = decision.task_id
-        rows = [
-            _attempt_row(run_id, task, i, a, prices, prompts)
-            for i, a in enumerate(decision.attempts)
-        ]
-        flops = [r[-1] for r in rows if r[-1] is not None]
-        row = (
-            run_id,
-            task,
-            decision.answer,
-            decision.confidence,
-            decision.path,
-            str(decision.stop_reason),  # the text (a StopReason is a str with fields)
-            decision.status,
-            decision.policy,
-            len(rows),
-            sum(r[_PROMPT] for r in rows),
-            sum(r[_COMPLETION] for r in rows),
-            decision.wall_ms,
-            decision.model_ms,
-            sum(r[-2] for r in rows),
-            sum(flops) if flops else None,
-            " | ".join(expected) if expected else None,
-            correct,
-            _now(),
-            votes_json(decision),
-        )
+        rows = attempt_rows(run_id, decision, prices or self.prices, prompts)
+        row = decision_row(run_id, decision, rows, expected, correct, _now())
         with self._cond:
             if self._batch.add(row, rows) == 1:
                 self._oldest = time.monotonic()
@@ -310,7 +273,9 @@ class Ledger:
                     if ticket is None:
                         break
                     if ticket == _LET_GO:
-                        held, _ = None, held and held.__exit__(None, None, None)
+                        if held is not None:
+                            held.__exit__(None, None, None)
+                        held = None
                         continue
                     batch, self._batch = self._batch, Batch()
                     self._busy = True
@@ -324,7 +289,8 @@ class Ledger:
                 if held is not None and (
                     error is not None or not self._running or time.monotonic() - since > MAX_HOLD_S
                 ):
-                    held, _ = None, held.__exit__(None, None, None)
+                    held.__exit__(None, None, None)
+                    held = None
                 with self._cond:
                     self._wrote(ticket, batch, written, error)
                     if error is not None:
@@ -384,19 +350,6 @@ class Ledger:
         return written
 
 
-class LedgerWriteError(RunError):
-    """The ledger file could not be written (a full disk, say); the rows are kept queued."""
-
-    def __init__(self, path: str, cause: BaseException) -> None:
-        self.path = path
-        self.reason = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
-        super().__init__(
-            f"{path}: cannot write the ledger: {self.reason} (what this process decided is "
-            "kept for its next write; if it ends first, `accord run ... --resume RUN` "
-            "decides the rest again once the disk has room)"
-        )
-
-
 class RunLog:
     """One run being recorded: its id, and `record` for its decisions (see `Ledger.run`)."""
 
@@ -427,50 +380,3 @@ def _is_interrupt(exc: BaseException) -> bool:
     import asyncio
 
     return isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)
-
-
-def _fitted(a: Attempt) -> tuple[Attempt, str]:
-    """`a` with counts a BIGINT holds and a budget can trust (tokens in [0, 2**53], a seed
-    in [0, 2**63)), and a note of what had to change ("" when nothing did)."""
-    fixes: dict[str, int] = {}
-    for name in ("prompt_tokens", "completion_tokens", "cached_prompt_tokens"):
-        value, changed = clamp_count(getattr(a, name))
-        if changed:
-            fixes[name] = value
-    seed, changed = clamp_seed(a.seed)
-    if changed:
-        fixes["seed"] = seed
-    if not fixes:
-        return a, ""
-    note = "clamped " + ", ".join(f"{k}={getattr(a, k)!r}" for k in fixes)
-    return replace(a, **fixes), note  # type: ignore[arg-type]
-
-
-def _attempt_row(
-    run_id: str, task_id: str, index: int, a: Attempt, prices: PriceTable, prompts: bool
-) -> tuple[Any, ...]:
-    if (
-        type(a.seed) is not int
-        or a.seed < 0
-        or a.seed > COUNT_MAX
-        or a.prompt_tokens < 0
-        or a.completion_tokens < 0
-        or a.tokens > COUNT_MAX
-    ):  # rare: check in full
-        a, note = _fitted(a)
-    else:
-        note = ""
-    reason = a.verdict.reason if not note else "; ".join(p for p in (a.verdict.reason, note) if p)
-    return (
-        run_id,
-        task_id,
-        index,
-        *(getattr(a, name) for name in _STORED),
-        a.verdict.ok,
-        reason,
-        prompt_json(a) if prompts else None,
-        # money as billed (every prompt token sent); FLOPs as computed (cached prompt tokens
-        # were not evaluated again)
-        prices.usd(a.model, a.prompt_tokens, a.completion_tokens, a.cached_prompt_tokens),
-        prices.flops(a.model, a.evaluated_tokens),
-    )
