@@ -96,6 +96,12 @@ bench-memory: install
 	$(BIN)/python benchmarks/memory_bench.py
 
 # `accord ui` page loads over a ledger of 10,000 decisions (a real server, timed GETs)
+# tool-call validity on the embedded model, grammar-constrained vs free decoding (issue 16)
+.PHONY: bench-tools
+bench-tools: export ACCORD_LLAMA_THREADS ?= 1
+bench-tools: install
+	$(BIN)/python benchmarks/tool_calls.py
+
 .PHONY: bench-ui
 bench-ui: install
 	$(BIN)/python benchmarks/ui_load.py

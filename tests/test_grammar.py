@@ -78,6 +78,8 @@ def test_a_reply_becomes_a_tool_call_an_answer_or_text_left_as_it_was() -> None:
     text, calls = read_tool_reply(call, TOOLS, call_id="call_3")
     assert (text, calls) == ("", (ToolCall("call_3", "refund", {"order_id": "A1", "amount": 2}),))
     assert read_tool_reply('{"answer": "all done"}', TOOLS) == ("all done", ())
+    fenced = f"Sure:\n```json\n{call}\n```"
+    assert read_tool_reply(fenced, TOOLS, call_id="c")[1][0].name == "refund"
     for other in ('{"tool": "nope", "arguments": {}}', "plain words", "[1, 2]", '{"tool": "x"'):
         assert read_tool_reply(other, TOOLS) == (other, ())
 

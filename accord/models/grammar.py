@@ -120,12 +120,10 @@ def read_tool_reply(
 
     A call naming an offered tool becomes one `ToolCall` (its arguments are not validated
     here: the tool does that); `{"answer": ...}` gives its text; anything else (not JSON,
-    another shape, an unknown tool) is returned as text, for the caller to judge.
+    another shape, an unknown tool) is returned as text, for the caller to judge. Text
+    around the object (a code fence, a preamble: free decoding writes them) is ignored.
     """
-    try:
-        reply = json.loads(text, strict=False)
-    except ValueError:
-        return text, ()
+    reply = _first_object(text)
     if not isinstance(reply, dict):
         return text, ()
     names = {t["name"] for t in tools}
@@ -135,6 +133,22 @@ def read_tool_reply(
     if reply.keys() == {ANSWER} and isinstance(reply[ANSWER], str):
         return reply[ANSWER], ()
     return text, ()
+
+
+def _first_object(text: str) -> Any:
+    """The JSON value `text` is, else the first JSON object in it, else None."""
+    try:
+        return json.loads(text, strict=False)
+    except ValueError:
+        pass
+    decoder = json.JSONDecoder(strict=False)
+    at = text.find("{")
+    while at != -1:
+        try:
+            return decoder.raw_decode(text, at)[0]
+        except ValueError:
+            at = text.find("{", at + 1)
+    return None
 
 
 def next_call_id(messages: Sequence[Message]) -> str:

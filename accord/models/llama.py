@@ -135,6 +135,12 @@ class LlamaBackend:
     (generated tokens, for one, are evaluated one at a time), which changes the arithmetic
     slightly, so the same seed can give a different answer depending on what ran before
     (tests/test_prompt_cache.py shows it on a follow-up turn). Such states are never cached.
+
+    With `request.tools` the tools are described in the system message and the reply is
+    decoded under a grammar admitting exactly one call of an offered tool or a final answer
+    (`grammar.tool_reply_schema`), then read back as `Completion.tool_calls` or text; with
+    `request.json_schema` it is decoded under that schema. `constrain=False` keeps the
+    prompt and the reading but decodes freely (to measure what the grammar buys).
     """
 
     def __init__(
@@ -149,6 +155,7 @@ class LlamaBackend:
         prompt_cache: int = 8,
         prompt_cache_mb: float = 256.0,
         batch_sequences: int = SEQUENCES,
+        constrain: bool = True,
         **_ignored: object,
     ) -> None:
         from llama_cpp import Llama
@@ -176,6 +183,7 @@ class LlamaBackend:
         meta: dict[str, Any] = self._llm.metadata
         template = meta.get("tokenizer.chat_template") or _fallback_template(self.model)
         self.reuse_prefix = reuse_prefix
+        self.constrain = bool(constrain)
         self.prompt_cache = PromptCache(int(prompt_cache), int(float(prompt_cache_mb) * (1 << 20)))
         # The prompt whose fresh KV cells occupy the context's first positions, if any.
         self._resident: tuple[int, ...] | None = None
@@ -349,7 +357,7 @@ class LlamaBackend:
         return min(request.max_tokens, self._llm.n_ctx() - len(prompt) - 1)
 
     def _draw(self, request: CompletionRequest, budget: int) -> Draw:
-        schema = _reply_schema(request)
+        schema = _reply_schema(request) if self.constrain else None
         constraint = None
         stops = [*self._stop_text, *request.stop]
         if schema is not None:
